@@ -1,0 +1,346 @@
+"""The `reviewflow` command line: parse, call one service method, render.
+
+Heavy imports live inside the commands so `reviewflow --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from engine.service import Reviewflow
+
+DEFAULT_DB = "sqlite:///reviewflow.db"
+
+
+@dataclass
+class Settings:
+    db: str
+    now: str | None
+    log_json: bool
+    verbose: bool
+
+    def service(self) -> Reviewflow:
+        from engine.clock import fixed_clock, parse_instant, system_clock
+        from engine.service import Reviewflow
+        from store.db import Database
+
+        clock = fixed_clock(parse_instant(self.now)) if self.now else system_clock
+        return Reviewflow(Database(self.db), clock)
+
+
+class _Group(click.Group):
+    """Turns every ReviewflowError into one line on stderr and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from engine.errors import ReviewflowError
+
+        try:
+            return super().invoke(ctx)
+        except ReviewflowError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.find_object(Settings)  # type: ignore[return-value]
+
+
+def json_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The shared --json flag of every listing/showing command."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(func)
+
+
+def as_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--as", "actor", envvar="REVIEWFLOW_USER", metavar="USER",
+                        help="Registered user acting (default: $REVIEWFLOW_USER).")(func)
+
+
+def field_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--field", "fields", multiple=True, metavar="NAME=VALUE",
+                        help="A field value; repeat for several.")(func)
+
+
+def _need_actor(actor: str | None) -> str:
+    if not actor:
+        raise click.ClickException("say who is acting: pass --as USER or set REVIEWFLOW_USER")
+    return actor
+
+
+def _fields(pairs: Sequence[str]) -> dict[str, str]:
+    from engine.fields import split_assignments
+
+    return split_assignments(pairs)
+
+
+def _echo_json(value: Any) -> None:
+    from engine.render import to_json
+
+    click.echo(to_json(value))
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", envvar="REVIEWFLOW_DB", default=DEFAULT_DB, show_default=True,
+              help="Database URL (env REVIEWFLOW_DB): sqlite:///FILE or postgresql+psycopg://...")
+@click.option("--now", envvar="REVIEWFLOW_NOW", metavar="ISO-DATETIME",
+              help="Act as if it were this time (env REVIEWFLOW_NOW): back-date or preview.")
+@click.option("--log-json", is_flag=True, help="Write logs as JSON lines on stderr.")
+@click.option("-v", "--verbose", is_flag=True, help="Log every change (key=value on stderr).")
+@click.version_option(package_name="reviewflow")
+@click.pass_context
+def cli(ctx: click.Context, db: str, now: str | None, log_json: bool, verbose: bool) -> None:
+    """reviewflow: safeguarding review lifecycles, from referral to evidence of embedding."""
+    from engine.logs import configure_logging
+
+    configure_logging(json=log_json, level="info" if verbose else "warning")
+    ctx.obj = Settings(db, now, log_json, verbose)
+
+
+@cli.command()
+@click.option("--workflows", "extra", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="Also load this definition file or folder of *.yaml files.")
+@click.pass_context
+def init(ctx: click.Context, extra: tuple[Path, ...]) -> None:
+    """Create the database (if needed) and load the shipped workflows."""
+    files = [f for p in extra for f in (sorted(p.glob("*.yaml")) if p.is_dir() else [p])]
+    results = _settings(ctx).service().init(files)
+    for r in results:
+        click.echo(f"{r.status:<9} {r.name} v{r.version}")
+    click.echo(f"database ready: {_settings(ctx).db}")
+
+
+# --- workflow ----------------------------------------------------------------------------------
+
+@cli.group()
+def workflow() -> None:
+    """List, show, validate and load workflow definitions."""
+
+
+@workflow.command("list")
+@json_option
+@click.pass_context
+def workflow_list(ctx: click.Context, as_json: bool) -> None:
+    """List the loaded workflows (newest version of each)."""
+    rows = _settings(ctx).service().workflows()
+    if as_json:
+        _echo_json([{"name": r.name, "version": r.version, "title": r.title, "source": r.source_name}
+                    for r in rows])
+        return
+    for r in rows:
+        click.echo(f"{r.name:<30} v{r.version:<3} {r.title}")
+
+
+@workflow.command("show")
+@click.argument("name")
+@click.option("--version", "version", type=int, help="A specific version (default: newest).")
+@json_option
+@click.pass_context
+def workflow_show(ctx: click.Context, name: str, version: int | None, as_json: bool) -> None:
+    """Show a workflow's states, transitions and escalation ladder."""
+    from engine.render import definition_text
+
+    definition = _settings(ctx).service().definition(name, version)
+    if as_json:
+        _echo_json(definition)
+    else:
+        click.echo(definition_text(definition))
+
+
+@workflow.command("validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@json_option
+def workflow_validate(files: tuple[Path, ...], as_json: bool) -> None:
+    """Check definition files; print every problem with file, line and fix. Exit 1 if any."""
+    from engine.errors import InvalidDefinition, Problem
+    from engine.parse import parse_definition
+    from engine.render import problems_json
+
+    report: list[dict[str, Any]] = []
+    for path in files:
+        try:
+            definition = parse_definition(path.read_text("utf-8"), str(path))
+            summary = f"{definition.name} v{definition.version}: {len(definition.states)} states, " \
+                      f"{len(definition.transitions)} transitions"
+            report.append({"file": str(path), "valid": True, "summary": summary, "problems": []})
+        except InvalidDefinition as exc:
+            report.append({"file": str(path), "valid": False, "problems": problems_json(exc.problems)})
+        except (OSError, UnicodeDecodeError) as exc:
+            problem = Problem(str(path), "", f"cannot read the file ({exc.__class__.__name__}): check the path")
+            report.append({"file": str(path), "valid": False, "problems": problems_json([problem])})
+    if as_json:
+        _echo_json(report)
+    else:
+        for item in report:
+            if item["valid"]:
+                click.echo(f"ok: {item['file']} ({item['summary']})")
+            for p in item["problems"]:
+                click.echo(str(Problem(**p)), err=True)
+    if not all(item["valid"] for item in report):
+        bad = sum(len(i["problems"]) for i in report)
+        if not as_json:
+            click.echo(f"{bad} problem(s) found", err=True)
+        sys.exit(1)
+
+
+@workflow.command("load")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.pass_context
+def workflow_load(ctx: click.Context, files: tuple[Path, ...]) -> None:
+    """Validate and load definition files into the database (a new version if it changed)."""
+    service = _settings(ctx).service()
+    for path in files:
+        r = service.load_workflow_file(path)
+        click.echo(f"{r.status:<9} {r.name} v{r.version} from {path}")
+
+
+@workflow.command("schema")
+def workflow_schema() -> None:
+    """Print the JSON Schema of the definition format (for editors)."""
+    from engine.parse import workflow_schema as schema
+
+    _echo_json(schema())
+
+
+# --- user --------------------------------------------------------------------------------------
+
+@cli.group()
+def user() -> None:
+    """Register people and the roles they hold."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", "roles", multiple=True, required=True, help="A role they hold; repeat for several.")
+@click.option("--email", help="Where notifications go.")
+@click.pass_context
+def user_add(ctx: click.Context, name: str, roles: tuple[str, ...], email: str | None) -> None:
+    """Register a user with one or more roles."""
+    u = _settings(ctx).service().add_user(name, list(roles), email)
+    click.echo(f"added {u.name}: {', '.join(u.roles)}")
+
+
+@user.command("list")
+@json_option
+@click.pass_context
+def user_list(ctx: click.Context, as_json: bool) -> None:
+    """List users and their roles."""
+    users = _settings(ctx).service().users()
+    if as_json:
+        _echo_json(users)
+        return
+    for u in users:
+        click.echo(f"{u.name:<20} {', '.join(u.roles):<50} {u.email or ''}")
+
+
+# --- case --------------------------------------------------------------------------------------
+
+@cli.group()
+def case() -> None:
+    """Open cases, move them on, and see where they stand."""
+
+
+def _show(ctx: click.Context, view: Any, as_json: bool) -> None:
+    from engine.render import case_json, case_text
+
+    service = _settings(ctx).service()
+    overdue = service.working_days_overdue(view)
+    if as_json:
+        _echo_json(case_json(view, overdue))
+    else:
+        click.echo(case_text(view, overdue))
+
+
+@case.command("open")
+@click.argument("workflow_name", metavar="WORKFLOW")
+@click.option("--ref", required=True, help="Case reference, e.g. SCR-2026-001 (never a child's name).")
+@field_option
+@click.option("--note", help="A note for the history.")
+@as_option
+@json_option
+@click.pass_context
+def case_open(ctx: click.Context, workflow_name: str, ref: str, fields: tuple[str, ...],
+              note: str | None, actor: str | None, as_json: bool) -> None:
+    """Open a case of WORKFLOW."""
+    view = _settings(ctx).service().open_case(workflow_name, ref, _need_actor(actor), _fields(fields), note)
+    _show(ctx, view, as_json)
+
+
+@case.command("fire")
+@click.argument("ref")
+@click.argument("trigger")
+@field_option
+@click.option("--note", help="A note for the history.")
+@as_option
+@json_option
+@click.pass_context
+def case_fire(ctx: click.Context, ref: str, trigger: str, fields: tuple[str, ...], note: str | None,
+              actor: str | None, as_json: bool) -> None:
+    """Move case REF on by firing TRIGGER."""
+    view = _settings(ctx).service().fire(ref, trigger, _need_actor(actor), _fields(fields), note)
+    _show(ctx, view, as_json)
+
+
+@case.command("show")
+@click.argument("ref")
+@as_option
+@json_option
+@click.pass_context
+def case_show(ctx: click.Context, ref: str, actor: str | None, as_json: bool) -> None:
+    """Show state, time in stage, due date, history and the next possible steps."""
+    _show(ctx, _settings(ctx).service().case(ref, actor), as_json)
+
+
+@case.command("list")
+@click.option("--workflow", "workflow_name", help="Only this workflow.")
+@click.option("--state", help="Only cases in this state.")
+@click.option("--overdue", is_flag=True, help="Only open cases past their stage's time limit.")
+@click.option("--open", "only_open", is_flag=True, help="Only open cases.")
+@json_option
+@click.pass_context
+def case_list(ctx: click.Context, workflow_name: str | None, state: str | None, overdue: bool,
+              only_open: bool, as_json: bool) -> None:
+    """List cases."""
+    from engine.render import case_json, case_row
+
+    service = _settings(ctx).service()
+    views = service.cases(workflow_name, state, overdue, include_closed=not only_open)
+    if as_json:
+        _echo_json([case_json(v, service.working_days_overdue(v)) for v in views])
+        return
+    for v in views:
+        click.echo(case_row(v, service.working_days_overdue(v)))
+    if not views:
+        click.echo("no cases match", err=True)
+
+
+# --- demo --------------------------------------------------------------------------------------
+
+@cli.command()
+@click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the demo database (default: a new temporary folder).")
+def demo(folder: Path | None) -> None:
+    """Walk realistic cases through their lifecycles over simulated months, on a fresh SQLite file."""
+    from engine.demo import run_demo
+
+    run_demo(folder, click.echo)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status instead of exiting when called from tests."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="reviewflow", standalone_mode=True)
+    except SystemExit as exc:
+        code = exc.code
+        if argv is None:
+            raise
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

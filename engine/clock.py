@@ -1,0 +1,50 @@
+"""Time is injected: services take a `Clock`; only `system_clock` reads the wall clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from engine.durations import LOCAL_ZONE
+from engine.errors import InvalidValue
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    """The current instant, aware UTC."""
+    return datetime.now(UTC)
+
+
+def fixed_clock(at: datetime) -> Clock:
+    """A clock that always says `at`."""
+    return lambda: at
+
+
+class SteppingClock:
+    """A clock tests and the demo move by hand."""
+
+    def __init__(self, at: datetime) -> None:
+        self.now = at
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        from datetime import timedelta
+
+        self.now += timedelta(**delta)
+        return self.now
+
+
+def parse_instant(text: str) -> datetime:
+    """ISO date or date-time; without a zone it is read as time in England. Aware UTC out."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidValue(
+            f"{text!r} is not a date or date-time: write e.g. 2026-03-31 or 2026-03-31T09:30"
+        ) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=LOCAL_ZONE)
+    return value.astimezone(UTC)

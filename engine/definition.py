@@ -1,0 +1,102 @@
+"""The neutral, validated model of a workflow definition (frozen dataclasses)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from engine.durations import DEFAULT_CALENDAR, Duration
+
+FieldType = Literal["text", "choice", "date", "yesno"]
+OWNER = "owner"
+"""Reserved role name in escalation ladders: the owner role of the overdue stage."""
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    type: FieldType
+    label: str = ""
+    options: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """'decision (choice: scr, nfa)' style summary used in messages."""
+        if self.type == "choice":
+            return f"{self.name} ({self.type}: {', '.join(self.options)})"
+        return f"{self.name} ({self.type})"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A built-in condition by name, with its optional argument."""
+
+    name: str
+    argument: Any = None
+
+
+@dataclass(frozen=True)
+class StateDef:
+    name: str
+    label: str
+    description: str = ""
+    terminal: bool = False
+    time_limit: Duration | None = None
+    owner: str | None = None
+    requires: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TransitionDef:
+    trigger: str
+    sources: tuple[str, ...]
+    dest: str
+    roles: tuple[str, ...]
+    label: str = ""
+    requires: tuple[FieldSpec, ...] = ()
+    when: tuple[Condition, ...] = ()
+
+    def field(self, name: str) -> FieldSpec | None:
+        return next((f for f in self.requires if f.name == name), None)
+
+
+@dataclass(frozen=True)
+class EscalationLevel:
+    after: Duration
+    notify: tuple[str, ...]
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class OpenRule:
+    roles: tuple[str, ...]
+    requires: tuple[FieldSpec, ...] = ()
+
+
+@dataclass(frozen=True, eq=False)
+class WorkflowDefinition:
+    """A whole review type; compared and hashed by identity (one object per loaded version)."""
+
+    name: str
+    title: str
+    version: int
+    roles: Mapping[str, str]
+    states: Mapping[str, StateDef]
+    initial: str
+    transitions: tuple[TransitionDef, ...]
+    open: OpenRule
+    description: str = ""
+    calendar: str = DEFAULT_CALENDAR
+    escalation: tuple[EscalationLevel, ...] = ()
+    notify: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def transitions_from(self, state: str) -> list[TransitionDef]:
+        """Transitions that may leave `state`, in definition order."""
+        return [t for t in self.transitions if state in t.sources]
+
+    def transition(self, state: str, trigger: str) -> TransitionDef | None:
+        return next((t for t in self.transitions_from(state) if t.trigger == trigger), None)
+
+    @property
+    def triggers(self) -> set[str]:
+        return {t.trigger for t in self.transitions}

@@ -1,0 +1,136 @@
+"""Durations ('5 working days', '1 month') and the working-day calendar. Pure: no I/O, no clock."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from dateutil.relativedelta import relativedelta
+
+from engine.errors import InvalidDuration
+
+Unit = Literal["days", "working_days", "weeks", "months"]
+
+LOCAL_ZONE = ZoneInfo("Europe/London")
+
+CALENDARS: dict[str, str | None] = {
+    "england-and-wales": "ENG",
+    "scotland": "SCT",
+    "northern-ireland": "NIR",
+    "weekends-only": None,
+}
+DEFAULT_CALENDAR = "england-and-wales"
+
+_UNITS: dict[str, Unit] = {
+    "day": "days",
+    "days": "days",
+    "calendar day": "days",
+    "calendar days": "days",
+    "working day": "working_days",
+    "working days": "working_days",
+    "week": "weeks",
+    "weeks": "weeks",
+    "month": "months",
+    "months": "months",
+}
+_DURATION = re.compile(r"^\s*(\d{1,4})\s+([a-z ]+?)\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Duration:
+    """A whole number of calendar days, working days, weeks or months."""
+
+    amount: int
+    unit: Unit
+
+    def __str__(self) -> str:
+        word = self.unit.replace("_", " ")
+        return f"{self.amount} {word[:-1] if self.amount == 1 else word}"
+
+    def add_to(self, start: date, calendar: str = DEFAULT_CALENDAR) -> date:
+        """The date this duration after `start`, counted as a person would."""
+        if self.unit == "days":
+            return start + timedelta(days=self.amount)
+        if self.unit == "weeks":
+            return start + timedelta(weeks=self.amount)
+        if self.unit == "months":
+            return start + relativedelta(months=self.amount)
+        return add_working_days(start, self.amount, calendar)
+
+
+def parse_duration(text: object) -> Duration:
+    """Parse '5 working days', '20 days', '6 weeks', '1 month'; raise InvalidDuration otherwise."""
+    if not isinstance(text, str):
+        raise InvalidDuration(text)
+    match = _DURATION.match(text)
+    if not match:
+        raise InvalidDuration(text)
+    unit = _UNITS.get(" ".join(match.group(2).lower().split()))
+    if unit is None:
+        raise InvalidDuration(text)
+    return Duration(int(match.group(1)), unit)
+
+
+@lru_cache(maxsize=8)
+def _holidays(calendar: str) -> object | None:
+    import holidays
+
+    subdiv = CALENDARS[calendar]
+    return None if subdiv is None else holidays.country_holidays("GB", subdiv=subdiv)
+
+
+def is_working_day(day: date, calendar: str = DEFAULT_CALENDAR) -> bool:
+    """Monday to Friday and not a bank holiday in the calendar."""
+    if day.weekday() >= 5:
+        return False
+    bank = _holidays(calendar)
+    return bank is None or day not in bank  # type: ignore[operator]
+
+
+def add_working_days(start: date, count: int, calendar: str = DEFAULT_CALENDAR) -> date:
+    """The `count`-th working day after `start` (`start` itself when count is 0)."""
+    day = start
+    remaining = count
+    while remaining > 0:
+        day += timedelta(days=1)
+        if is_working_day(day, calendar):
+            remaining -= 1
+    return day
+
+
+def local_date(instant: datetime) -> date:
+    """The date in England at `instant`."""
+    return instant.astimezone(LOCAL_ZONE).date()
+
+
+def start_of_day(day: date) -> datetime:
+    """Midnight at the start of `day` in England, as an aware UTC datetime."""
+    return datetime.combine(day, time(0), tzinfo=LOCAL_ZONE).astimezone(UTC)
+
+
+def due_at(entered: datetime, limit: Duration, calendar: str = DEFAULT_CALENDAR) -> datetime:
+    """When a stage entered at `entered` becomes overdue: the midnight after its due date."""
+    due_date = limit.add_to(local_date(entered), calendar)
+    return start_of_day(due_date + timedelta(days=1))
+
+
+def due_date_of(due: datetime) -> date:
+    """The last day on time for a stage that becomes overdue at `due`."""
+    return local_date(due) - timedelta(days=1)
+
+
+def working_days_between(start: date, end: date, calendar: str = DEFAULT_CALENDAR) -> int:
+    """Working days after `start` up to and including `end` (negative when end < start)."""
+    if end < start:
+        return -working_days_between(end, start, calendar)
+    count = 0
+    day = start
+    while day < end:
+        day += timedelta(days=1)
+        if is_working_day(day, calendar):
+            count += 1
+    return count

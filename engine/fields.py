@@ -1,0 +1,76 @@
+"""Field values typed on the command line -> checked, stored values."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from engine.definition import FieldSpec
+from engine.errors import FieldError
+
+MAX_TEXT = 4000
+_YES = {"yes", "y", "true"}
+_NO = {"no", "n", "false"}
+
+
+def parse_date(text: str) -> date:
+    """'2026-03-31' or '31/03/2026' -> date; FieldError otherwise."""
+    value = text.strip()
+    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            return datetime.strptime(value, fmt).date()
+        except ValueError:
+            continue
+    raise FieldError(f"{text!r} is not a date: write it as 2026-03-31 (or 31/03/2026)")
+
+
+def parse_value(spec: FieldSpec, raw: str) -> Any:
+    """The stored value of `raw` for `spec`: str, bool, or an ISO date string."""
+    text = raw.strip()
+    if spec.type == "yesno":
+        if text.lower() in _YES:
+            return True
+        if text.lower() in _NO:
+            return False
+        raise FieldError(f"field {spec.name!r} is yes/no: write yes or no, not {raw!r}")
+    if not text:
+        raise FieldError(f"field {spec.name!r} is empty: give it a value")
+    if spec.type == "date":
+        try:
+            return parse_date(text).isoformat()
+        except FieldError as exc:
+            raise FieldError(f"field {spec.name!r}: {exc}") from None
+    if spec.type == "choice":
+        if text not in spec.options:
+            raise FieldError(f"field {spec.name!r} must be one of: {', '.join(spec.options)} (got {raw!r})")
+        return text
+    if len(text) > MAX_TEXT:
+        raise FieldError(f"field {spec.name!r} is longer than {MAX_TEXT} characters: shorten it")
+    return text
+
+
+def split_assignments(pairs: Iterable[str]) -> dict[str, str]:
+    """['a=1', 'b=x=y'] -> {'a': '1', 'b': 'x=y'}; FieldError on a pair without '='."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise FieldError(f"--field {pair!r} is not NAME=VALUE: write e.g. --field decision_rationale=\"...\"")
+        out[name.strip()] = value
+    return out
+
+
+def parse_fields(what: str, specs: Sequence[FieldSpec], raw: Mapping[str, str]) -> dict[str, Any]:
+    """Check every supplied value against `specs`; all specs are required. `what` names the move."""
+    by_name = {s.name: s for s in specs}
+    unknown = sorted(set(raw) - set(by_name))
+    if unknown:
+        takes = ", ".join(s.describe() for s in specs) or "no fields"
+        raise FieldError(f"{what} does not take field(s) {', '.join(unknown)}; it takes: {takes}")
+    missing = [s for s in specs if s.name not in raw]
+    if missing:
+        needs = ", ".join(s.describe() for s in missing)
+        flags = " ".join(f"--field {s.name}=..." for s in missing)
+        raise FieldError(f"{what} needs {needs}: add {flags}")
+    return {name: parse_value(by_name[name], value) for name, value in raw.items()}

@@ -1,0 +1,205 @@
+"""Definition text -> plain data -> schema check -> WorkflowDefinition -> graph checks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date
+from functools import lru_cache
+from importlib.resources import files
+from typing import Any
+
+from engine.definition import (
+    Condition,
+    EscalationLevel,
+    FieldSpec,
+    OpenRule,
+    StateDef,
+    TransitionDef,
+    WorkflowDefinition,
+)
+from engine.durations import DEFAULT_CALENDAR, Duration, parse_duration
+from engine.errors import InvalidDefinition, InvalidDuration, Problem
+from engine.validate import check_definition
+from engine.yamlsource import Path, format_path, load_yaml
+
+_IDENTIFIER_HINT = "use lower-case letters, digits and underscores, starting with a letter"
+
+
+@lru_cache(maxsize=1)
+def workflow_schema() -> dict[str, Any]:
+    """The JSON Schema of the definition format (also published as docs/workflow.schema.json)."""
+    return json.loads(files("engine").joinpath("workflow.schema.json").read_text("utf-8"))
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int):
+        return "a whole number"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return f"text {value!r}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, date):
+        return "a date"
+    return "nothing" if value is None else type(value).__name__
+
+
+_EXPECTED = {"string": "text", "object": "a mapping of keys to values", "array": "a list",
+             "integer": "a whole number", "boolean": "true or false"}
+
+
+def _hint(error: Any) -> str:
+    schema = error.schema
+    return f" ({schema['description']})" if isinstance(schema, dict) and "description" in schema else ""
+
+
+def _missing(error: Any) -> str:
+    missing = error.message.split("'")[1]
+    sub = error.schema.get("properties", {}).get(missing, {})
+    what = f" ({sub['description']})" if "description" in sub else ""
+    return f"missing key {missing!r}: add it{what}"
+
+
+def _wrong_type(error: Any) -> str:
+    if tuple(error.absolute_path) == ("initial",) and isinstance(error.instance, list):
+        names = ", ".join(map(str, error.instance))
+        return f"several initial states ({names}): a case starts in exactly one state; name one"
+    expected = _EXPECTED.get(error.validator_value, error.validator_value)
+    return f"expected {expected}, got {_kind(error.instance)}{_hint(error)}"
+
+
+_SIMPLE: dict[str, Any] = {
+    "required": _missing,
+    "type": _wrong_type,
+    "enum": lambda e: f"{e.instance!r} is not allowed; use one of: {', '.join(map(str, e.validator_value))}",
+    "pattern": lambda e: f"{e.instance!r} is not a valid name: {_IDENTIFIER_HINT}",
+    "minItems": lambda e: f"must not be empty{_hint(e)}",
+    "minProperties": lambda e: f"must not be empty{_hint(e)}",
+    "minLength": lambda e: f"must not be empty{_hint(e)}",
+    "minimum": lambda e: f"must be at least {e.validator_value}, got {e.instance!r}",
+    "maxProperties": lambda e: "a condition written as a mapping has exactly one key, the condition's name",
+    "oneOf": lambda e: f"expected {e.schema.get('description', 'another form')}; got {_kind(e.instance)}",
+}
+
+
+def _schema_messages(error: Any) -> Iterator[tuple[Path, str]]:
+    """Turn one jsonschema error into (path, message-with-fix) pairs."""
+    path: Path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        for key in sorted(set(error.instance) - set(allowed)):
+            yield (*path, key), f"unknown key {key!r}; allowed keys here: {', '.join(allowed)}"
+    elif error.validator == "oneOf" and any(e.validator != "type" for e in error.context):
+        yield from _schema_messages(next(e for e in error.context if e.validator != "type"))
+    else:
+        handler = _SIMPLE.get(error.validator)
+        yield path, handler(error) if handler else error.message
+
+
+def _schema_problems(data: Any) -> list[tuple[Path, str]]:
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(workflow_schema())
+    found: list[tuple[Path, str]] = []
+    for error in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
+        for item in _schema_messages(error):
+            if item not in found:
+                found.append(item)
+    return found
+
+
+def _fields(specs: dict[str, Any] | None) -> tuple[FieldSpec, ...]:
+    return tuple(
+        FieldSpec(name, spec["type"], spec.get("label", ""), tuple(spec.get("options", ())))
+        for name, spec in (specs or {}).items()
+    )
+
+
+def _conditions(raw: Any) -> tuple[Condition, ...]:
+    items = raw if isinstance(raw, list) else ([] if raw is None else [raw])
+    out = []
+    for item in items:
+        if isinstance(item, dict):
+            (name, arg), = item.items()
+            out.append(Condition(name, arg))
+        else:
+            out.append(Condition(item))
+    return tuple(out)
+
+
+class _Builder:
+    """Builds the definition from schema-valid data, collecting duration problems."""
+
+    def __init__(self) -> None:
+        self.problems: list[tuple[Path, str]] = []
+
+    def duration(self, raw: str | None, path: Path) -> Duration | None:
+        if raw is None:
+            return None
+        try:
+            return parse_duration(raw)
+        except InvalidDuration as exc:
+            self.problems.append((path, str(exc)))
+            return None
+
+    def build(self, data: dict[str, Any]) -> WorkflowDefinition:
+        states = {
+            name: StateDef(
+                name=name, label=s["label"], description=s.get("description", ""),
+                terminal=s.get("terminal", False),
+                time_limit=self.duration(s.get("time_limit"), ("states", name, "time_limit")),
+                owner=s.get("owner"), requires=tuple(s.get("requires", ())),
+            )
+            for name, s in data["states"].items()
+        }
+        transitions = tuple(
+            TransitionDef(
+                trigger=t["trigger"], dest=t["to"], roles=tuple(t["roles"]), label=t.get("label", ""),
+                sources=tuple(t["from"]) if isinstance(t["from"], list) else (t["from"],),
+                requires=_fields(t.get("requires")), when=_conditions(t.get("when")),
+            )
+            for t in data["transitions"]
+        )
+        ladder = []
+        for i, level in enumerate(data.get("escalation", [])):
+            after = self.duration(level["after"], ("escalation", i, "after"))
+            if after is not None:
+                ladder.append(EscalationLevel(after, tuple(level["notify"]), level.get("label", "")))
+        opening = data.get("open", {})
+        return WorkflowDefinition(
+            name=data["name"], title=data["title"], version=data["version"],
+            description=data.get("description", ""), calendar=data.get("calendar", DEFAULT_CALENDAR),
+            roles=dict(data["roles"]), states=states, initial=data["initial"], transitions=transitions,
+            open=OpenRule(tuple(opening.get("roles", ())), _fields(opening.get("requires"))),
+            escalation=tuple(ladder), notify={k: tuple(v) for k, v in data.get("notify", {}).items()},
+        )
+
+
+def _locate(file: str, lines: dict[Path, int], path: Path, message: str) -> Problem:
+    probe = path
+    while probe and probe not in lines:
+        probe = probe[:-1]
+    return Problem(file, format_path(path), message, lines.get(probe, 1))
+
+
+def parse_definition(text: str, file: str = "<definition>") -> WorkflowDefinition:
+    """Parse and validate definition text; raise InvalidDefinition listing every problem."""
+    data, lines = load_yaml(text, file)
+    if not isinstance(data, dict):
+        raise InvalidDefinition([Problem(file, "", f"expected a mapping of keys (name, title, states, "
+                                         f"...) at the top of the file, got {_kind(data)}", 1)])
+    found = _schema_problems(data)
+    if found:
+        raise InvalidDefinition([_locate(file, lines, p, m) for p, m in found])
+    builder = _Builder()
+    definition = builder.build(data)
+    found = builder.problems + check_definition(definition)
+    if found:
+        raise InvalidDefinition([_locate(file, lines, p, m) for p, m in found])
+    return definition

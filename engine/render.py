@@ -1,0 +1,118 @@
+"""Text and JSON renderings of service results, for the CLI and the demo."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any
+
+from engine.definition import WorkflowDefinition
+from engine.durations import LOCAL_ZONE
+from engine.errors import Problem
+from engine.service import CaseView
+
+
+def local(instant: datetime | None) -> str:
+    return instant.astimezone(LOCAL_ZONE).strftime("%Y-%m-%d %H:%M") if instant else "-"
+
+
+def jsonable(value: Any) -> Any:
+    """Dataclasses, datetimes and tuples -> plain JSON values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(jsonable(value), indent=2, ensure_ascii=False)
+
+
+def case_json(view: CaseView, overdue_days: int) -> dict[str, Any]:
+    data = jsonable(view)
+    data.update(overdue=view.overdue, due_date=view.due_date, days_in_stage=view.days_in_stage,
+                working_days_overdue=overdue_days)
+    return data
+
+
+def _timing(view: CaseView, overdue_days: int) -> str:
+    if not view.is_open:
+        return f"closed {local(view.closed_at)}"
+    parts = [f"{view.days_in_stage} days in stage"]
+    if view.time_limit:
+        parts.append(f"limit {view.time_limit}")
+    if view.due_date:
+        parts.append(f"due {view.due_date}")
+        if view.overdue:
+            parts.append(f"OVERDUE by {overdue_days} working days")
+    return ", ".join(parts)
+
+
+def case_text(view: CaseView, overdue_days: int) -> str:
+    lines = [
+        f"{view.ref}  {view.workflow_title} ({view.workflow} v{view.version})",
+        f"  state:    {view.state_label} [{view.state}]{'' if view.is_open else '  (closed)'}",
+        f"  opened:   {local(view.opened_at)} by {view.opened_by}",
+        f"  entered:  {local(view.entered_at)}; {_timing(view, overdue_days)}",
+    ]
+    if view.owner:
+        lines.append(f"  owner:    {view.owner}")
+    for name, value in view.fields.items():
+        lines.append(f"  field:    {name} = {value}")
+    lines.append("  history:")
+    for h in view.history:
+        move = f"{h.from_state or '-'} -> {h.to_state}"
+        lines.append(f"    {h.seq:>3}  {local(h.at)}  {h.trigger:<22} {move:<40} by {h.actor}")
+        if h.note:
+            lines.append(f"         note: {h.note}")
+    if view.options:
+        lines.append("  next steps:")
+        for o in view.options:
+            needs = ", ".join(f.describe() for f in o.requires) or "nothing"
+            mark = "" if o.allowed else "  (not your role)"
+            lines.append(f"    {o.trigger:<24} -> {o.dest:<24} roles: {', '.join(o.roles)}; needs: {needs}{mark}")
+    elif view.is_open:
+        lines.append("  next steps: none")
+    return "\n".join(lines)
+
+
+def case_row(view: CaseView, overdue_days: int) -> str:
+    status = "closed" if not view.is_open else (f"OVERDUE {overdue_days}wd" if view.overdue else "on time")
+    return (f"{view.ref:<18} {view.workflow:<28} {view.state:<26} "
+            f"{view.due_date or '-':<10}  {status}")
+
+
+def definition_text(d: WorkflowDefinition) -> str:
+    lines = [f"{d.name} v{d.version}: {d.title}", f"  calendar: {d.calendar}", "  states:"]
+    for s in d.states.values():
+        bits = [s.label]
+        if s.time_limit:
+            bits.append(f"limit {s.time_limit}")
+        if s.owner:
+            bits.append(f"owner {s.owner}")
+        if s.terminal:
+            bits.append("END")
+        mark = "*" if s.name == d.initial else " "
+        lines.append(f"   {mark} {s.name:<28} {'; '.join(bits)}")
+    lines.append("  transitions:")
+    for t in d.transitions:
+        needs = ", ".join(f.describe() for f in t.requires)
+        lines.append(f"    {t.trigger:<26} {', '.join(t.sources)} -> {t.dest}  [{', '.join(t.roles)}]"
+                     + (f" needs {needs}" if needs else ""))
+    if d.escalation:
+        lines.append("  escalation:")
+        for level in d.escalation:
+            label = f" ({level.label})" if level.label else ""
+            lines.append(f"    +{level.after}: {', '.join(level.notify)}{label}")
+    return "\n".join(lines)
+
+
+def problems_json(problems: Iterable[Problem]) -> list[dict[str, Any]]:
+    return [dataclasses.asdict(p) for p in problems]

@@ -1,0 +1,105 @@
+"""YAML text to plain data plus the line of every key path.
+
+Booleans are YAML 1.2 style: only true/false. `on`, `off`, `yes` and `no` stay strings,
+so a state or trigger called `on` is not silently turned into True.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+from engine.errors import InvalidDefinition, Problem
+
+Path = tuple[str | int, ...]
+MAX_BYTES = 1_000_000
+MAX_NODES = 50_000
+
+_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader whose implicit booleans are only true/false."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", _BOOL, list("tTfF"))
+
+
+def format_path(path: Path) -> str:
+    """('states', 'review', 'time_limit') -> 'states.review.time_limit'; ints as [i]."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+class _Builder:
+    def __init__(self, file: str, loader: _Loader) -> None:
+        self.file = file
+        self.loader = loader
+        self.lines: dict[Path, int] = {}
+        self.problems: list[Problem] = []
+        self.nodes = 0
+
+    def build(self, node: yaml.Node, path: Path) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise InvalidDefinition([Problem(self.file, "", f"more than {MAX_NODES} YAML nodes "
+                                     "(aliases expanding?): a workflow definition is far smaller; "
+                                     "remove the anchors and aliases")])
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        return self.loader.construct_object(node, deep=True)
+
+    def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
+        self.loader.flatten_mapping(node)
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = self.loader.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if not isinstance(key, str):
+                key = str(key)
+            if key in result:
+                self.problems.append(Problem(self.file, format_path((*path, key)),
+                                             "key appears twice in the same mapping: keep one", line))
+                continue
+            self.lines[(*path, key)] = line
+            result[key] = self.build(value_node, (*path, key))
+        return result
+
+
+def load_yaml(text: str, file: str) -> tuple[Any, dict[Path, int]]:
+    """Parse `text`; return the data and a map of key path -> line. Raise InvalidDefinition."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        raise InvalidDefinition([Problem(file, "", f"file is larger than {MAX_BYTES // 1000} kB: "
+                                         "a workflow definition is a few kB; check the file")])
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            raise InvalidDefinition([Problem(file, "", "the file is empty: start from an example "
+                                             "in docs/workflow-format.md", 1)])
+        builder = _Builder(file, loader)
+        data = builder.build(root, ())
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        reason = exc.problem or exc.context or "invalid YAML"
+        raise InvalidDefinition([Problem(file, "", f"YAML syntax error: {reason}; fix the "
+                                         "indentation or quoting on this line", line)]) from None
+    except yaml.YAMLError as exc:
+        raise InvalidDefinition([Problem(file, "", f"YAML error: {exc}")]) from None
+    finally:
+        loader.dispose()
+    if builder.problems:
+        raise InvalidDefinition(builder.problems)
+    return data, builder.lines

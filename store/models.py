@@ -1,0 +1,126 @@
+"""SQLModel tables. Times are stored as naive UTC and read back as aware UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+SCHEMA_VERSION = 1
+"""Version of the JSON stored in `fields` columns."""
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every database."""
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass an aware UTC datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _time(**kw: Any) -> Any:
+    return Field(sa_column=Column(UTCDateTime(), **kw))
+
+
+def _time_nullable(**kw: Any) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=True, **kw))
+
+
+class DefinitionRow(SQLModel, table=True):
+    __tablename__ = "workflow_definitions"
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_definition_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True)
+    version: int
+    title: str
+    content_hash: str
+    source: str
+    source_name: str
+    loaded_at: datetime = _time(nullable=False)
+
+
+class CaseRow(SQLModel, table=True):
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_open_due", "is_open", "due_at"),
+        Index("ix_cases_workflow_state", "workflow", "state"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    ref: str = Field(unique=True, index=True)
+    workflow: str
+    version: int
+    state: str
+    is_open: bool = True
+    fields: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    fields_schema: int = SCHEMA_VERSION
+    opened_by: str
+    opened_at: datetime = _time(nullable=False)
+    entered_at: datetime = _time(nullable=False)
+    due_at: datetime | None = _time_nullable()
+    closed_at: datetime | None = _time_nullable()
+    revision: int = 1
+
+
+class HistoryRow(SQLModel, table=True):
+    __tablename__ = "case_history"
+    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_history_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    seq: int
+    at: datetime = _time(nullable=False)
+    actor: str
+    trigger: str
+    from_state: str | None = None
+    to_state: str
+    fields: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    fields_schema: int = SCHEMA_VERSION
+    note: str | None = None
+
+
+class UserRow(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, index=True)
+    email: str | None = None
+    created_at: datetime = _time(nullable=False)
+
+
+class UserRoleRow(SQLModel, table=True):
+    __tablename__ = "user_roles"
+
+    user_id: int = Field(foreign_key="users.id", primary_key=True)
+    role: str = Field(primary_key=True, index=True)
+
+
+class OutboxRow(SQLModel, table=True):
+    """A notification written with the change that caused it; delivered later by the worker."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)
+    case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
+    event: str
+    role: str
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = "pending"
+    attempts: int = 0
+    created_at: datetime = _time(nullable=False)
+    next_attempt_at: datetime = _time(nullable=False)

@@ -1,0 +1,239 @@
+"""Queries and writes. Rows are mapped to engine objects here; engine code never mutates rows."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlmodel import Session, col, select
+
+from engine.decide import Actor, CaseState, Move
+from engine.errors import CaseNotFound, ConcurrentChange, UserExists, UserNotFound
+from store.models import CaseRow, DefinitionRow, HistoryRow, OutboxRow, UserRoleRow, UserRow
+
+
+def content_hash(source: str) -> str:
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class StoredDefinition:
+    name: str
+    version: int
+    title: str
+    content_hash: str
+    source: str
+    source_name: str
+    loaded_at: datetime
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    seq: int
+    at: datetime
+    actor: str
+    trigger: str
+    from_state: str | None
+    to_state: str
+    fields: dict[str, Any]
+    note: str | None
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    email: str | None
+    roles: tuple[str, ...]
+
+
+def _definition(row: DefinitionRow) -> StoredDefinition:
+    return StoredDefinition(row.name, row.version, row.title, row.content_hash, row.source,
+                            row.source_name, row.loaded_at)
+
+
+# --- definitions -----------------------------------------------------------------------------
+
+def find_definition(s: Session, name: str, version: int | None = None) -> StoredDefinition | None:
+    query = select(DefinitionRow).where(DefinitionRow.name == name)
+    query = query.where(DefinitionRow.version == version) if version else query.order_by(
+        col(DefinitionRow.version).desc())
+    row = s.exec(query.limit(1)).first()
+    return _definition(row) if row else None
+
+
+def add_definition(s: Session, name: str, version: int, title: str, source: str,
+                   source_name: str, now: datetime) -> StoredDefinition:
+    row = DefinitionRow(name=name, version=version, title=title, content_hash=content_hash(source),
+                        source=source, source_name=source_name, loaded_at=now)
+    s.add(row)
+    s.flush()
+    return _definition(row)
+
+
+def latest_definitions(s: Session) -> list[StoredDefinition]:
+    newest = (select(DefinitionRow.name, func.max(DefinitionRow.version).label("v"))
+              .group_by(DefinitionRow.name).subquery())
+    rows = s.exec(select(DefinitionRow).join(
+        newest, (DefinitionRow.name == newest.c.name) & (DefinitionRow.version == newest.c.v))
+        .order_by(DefinitionRow.name)).all()
+    return [_definition(r) for r in rows]
+
+
+def definition_versions(s: Session, name: str) -> list[int]:
+    return list(s.exec(select(DefinitionRow.version).where(DefinitionRow.name == name)
+                       .order_by(DefinitionRow.version)).all())
+
+
+# --- users -----------------------------------------------------------------------------------
+
+def add_user(s: Session, name: str, roles: Sequence[str], email: str | None, now: datetime) -> User:
+    if s.exec(select(UserRow.id).where(UserRow.name == name)).first() is not None:
+        raise UserExists(name)
+    row = UserRow(name=name, email=email, created_at=now)
+    s.add(row)
+    s.flush()
+    for role in dict.fromkeys(roles):
+        s.add(UserRoleRow(user_id=row.id, role=role))
+    return User(name, email, tuple(sorted(set(roles))))
+
+
+def _roles_of(s: Session, user_id: int | None) -> tuple[str, ...]:
+    return tuple(s.exec(select(UserRoleRow.role).where(UserRoleRow.user_id == user_id)
+                        .order_by(UserRoleRow.role)).all())
+
+
+def get_user(s: Session, name: str) -> User:
+    row = s.exec(select(UserRow).where(UserRow.name == name)).first()
+    if row is None:
+        raise UserNotFound(name)
+    return User(row.name, row.email, _roles_of(s, row.id))
+
+
+def get_actor(s: Session, name: str) -> Actor:
+    user = get_user(s, name)
+    return Actor(user.name, frozenset(user.roles))
+
+
+def list_users(s: Session) -> list[User]:
+    rows = s.exec(select(UserRow).order_by(UserRow.name)).all()
+    return [User(r.name, r.email, _roles_of(s, r.id)) for r in rows]
+
+
+def users_with_role(s: Session, role: str) -> list[User]:
+    rows = s.exec(select(UserRow).join(UserRoleRow, UserRoleRow.user_id == UserRow.id)
+                  .where(UserRoleRow.role == role).order_by(UserRow.name)).all()
+    return [User(r.name, r.email, _roles_of(s, r.id)) for r in rows]
+
+
+# --- cases -----------------------------------------------------------------------------------
+
+def _case_state(row: CaseRow) -> CaseState:
+    return CaseState(row.ref, row.workflow, row.version, row.state, dict(row.fields),
+                     row.entered_at, row.due_at, row.revision)
+
+
+def _case_row(s: Session, ref: str) -> CaseRow:
+    row = s.exec(select(CaseRow).where(CaseRow.ref == ref)).first()
+    if row is None:
+        raise CaseNotFound(ref)
+    return row
+
+
+def case_exists(s: Session, ref: str) -> bool:
+    return s.exec(select(CaseRow.id).where(CaseRow.ref == ref)).first() is not None
+
+
+def get_case(s: Session, ref: str) -> CaseState:
+    return _case_state(_case_row(s, ref))
+
+
+@dataclass(frozen=True)
+class CaseRecord:
+    """A case with the bookkeeping the core does not need (who opened it, when it closed)."""
+
+    case: CaseState
+    is_open: bool
+    opened_by: str
+    opened_at: datetime
+    closed_at: datetime | None
+
+
+def get_case_record(s: Session, ref: str) -> CaseRecord:
+    row = _case_row(s, ref)
+    return CaseRecord(_case_state(row), row.is_open, row.opened_by, row.opened_at, row.closed_at)
+
+
+def list_cases(s: Session, workflow: str | None = None, state: str | None = None,
+               overdue_at: datetime | None = None, include_closed: bool = True) -> list[CaseRecord]:
+    query = select(CaseRow)
+    if workflow:
+        query = query.where(CaseRow.workflow == workflow)
+    if state:
+        query = query.where(CaseRow.state == state)
+    if overdue_at is not None:
+        query = query.where(CaseRow.is_open == True, col(CaseRow.due_at) <= overdue_at)  # noqa: E712
+    elif not include_closed:
+        query = query.where(CaseRow.is_open == True)  # noqa: E712
+    rows = s.exec(query.order_by(CaseRow.opened_at, CaseRow.ref)).all()
+    return [CaseRecord(_case_state(r), r.is_open, r.opened_by, r.opened_at, r.closed_at) for r in rows]
+
+
+def _history(case_id: int | None, seq: int, move: Move, actor: str, note: str | None) -> HistoryRow:
+    return HistoryRow(case_id=case_id, seq=seq, at=move.at, actor=actor, trigger=move.trigger,
+                      from_state=move.source, to_state=move.dest, fields=dict(move.supplied), note=note)
+
+
+def insert_case(s: Session, ref: str, workflow: str, version: int, move: Move, actor: str,
+                terminal: bool, note: str | None) -> int:
+    row = CaseRow(ref=ref, workflow=workflow, version=version, state=move.dest, is_open=not terminal,
+                  fields=dict(move.fields), opened_by=actor, opened_at=move.at, entered_at=move.at,
+                  due_at=move.due_at, closed_at=move.at if terminal else None)
+    s.add(row)
+    s.flush()
+    s.add(_history(row.id, 1, move, actor, note))
+    assert row.id is not None
+    return row.id
+
+
+def apply_move(s: Session, case: CaseState, move: Move, actor: str, terminal: bool,
+               note: str | None) -> int:
+    """Write a transition if the case is still at the revision it was read at."""
+    result = s.execute(
+        update(CaseRow)
+        .where(col(CaseRow.ref) == case.ref, col(CaseRow.revision) == case.revision)
+        .values(state=move.dest, fields=dict(move.fields), entered_at=move.at, due_at=move.due_at,
+                is_open=not terminal, closed_at=move.at if terminal else None,
+                revision=case.revision + 1)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise ConcurrentChange(case.ref)
+    case_id = s.exec(select(CaseRow.id).where(CaseRow.ref == case.ref)).one()
+    seq = s.exec(select(func.max(HistoryRow.seq)).where(HistoryRow.case_id == case_id)).one() or 0
+    s.add(_history(case_id, seq + 1, move, actor, note))
+    return case_id
+
+
+def history(s: Session, ref: str) -> list[HistoryEntry]:
+    row = _case_row(s, ref)
+    rows = s.exec(select(HistoryRow).where(HistoryRow.case_id == row.id).order_by(HistoryRow.seq)).all()
+    return [HistoryEntry(h.seq, h.at, h.actor, h.trigger, h.from_state, h.to_state, dict(h.fields), h.note)
+            for h in rows]
+
+
+# --- outbox ----------------------------------------------------------------------------------
+
+def queue_notification(s: Session, key: str, case_id: int | None, event: str, role: str,
+                       payload: dict[str, Any], now: datetime) -> None:
+    s.add(OutboxRow(key=key, case_id=case_id, event=event, role=role, payload=payload,
+                    created_at=now, next_attempt_at=now))
+
+
+def pending_notifications(s: Session, case_id: int | None = None) -> list[OutboxRow]:
+    query = select(OutboxRow)
+    if case_id is not None:
+        query = query.where(OutboxRow.case_id == case_id)
+    return list(s.exec(query.order_by(OutboxRow.id)).all())
