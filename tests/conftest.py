@@ -1,0 +1,82 @@
+"""Shared fixtures: the same store tests run on a real SQLite file and a real PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from engine.clock import SteppingClock
+from engine.service import Reviewflow
+from store.db import Database
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PG_URL = os.environ.get("REVIEWFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REQUIRE_PG = os.environ.get("REVIEWFLOW_REQUIRE_PG") == "1"
+
+
+def _pg_problem() -> str | None:
+    """None when PostgreSQL answers, else why not."""
+    try:
+        import psycopg
+    except ImportError as exc:  # pragma: no cover - psycopg is a dependency
+        return f"psycopg not installed: {exc}"
+    conninfo = PG_URL.replace("postgresql+psycopg://", "postgresql://")
+    try:
+        with psycopg.connect(conninfo, connect_timeout=3) as conn:
+            conn.execute("select 1")
+    except psycopg.Error as exc:
+        return f"PostgreSQL not reachable at {PG_URL}: {str(exc).strip().splitlines()[0]}"
+    return None
+
+
+_PG_PROBLEM: str | None | bool = False
+
+
+def pg_url_or_skip() -> str:
+    """The test PostgreSQL URL with an empty public schema; skip (or fail under CI) if unreachable."""
+    global _PG_PROBLEM
+    if _PG_PROBLEM is False:
+        _PG_PROBLEM = _pg_problem()
+    if _PG_PROBLEM:
+        if REQUIRE_PG:
+            pytest.fail(f"{_PG_PROBLEM} (REVIEWFLOW_REQUIRE_PG=1)")
+        pytest.skip(f"{_PG_PROBLEM}; set REVIEWFLOW_TEST_PG_URL to run the PostgreSQL tests")
+    import psycopg
+
+    with psycopg.connect(PG_URL.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+    return PG_URL
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database URL: a SQLite file, or the test PostgreSQL schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'reviewflow.db'}"
+    return pg_url_or_skip()
+
+
+@pytest.fixture
+def clock() -> SteppingClock:
+    """Monday 5 January 2026, 09:00 UTC, moved by hand."""
+    return SteppingClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def database(db_url: str) -> Iterator[Database]:
+    db = Database(db_url)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def service(database: Database, clock: SteppingClock) -> Reviewflow:
+    """An initialised service with the shipped workflows and the minimal test workflow."""
+    svc = Reviewflow(database, clock)
+    svc.init([FIXTURES / "minimal.yaml"])
+    return svc
