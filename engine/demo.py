@@ -64,41 +64,80 @@ def _fill(specs: tuple[FieldSpec, ...], given: dict[str, str], today: str) -> di
 
 
 def _actor(roles: tuple[str, ...]) -> str:
-    return next(name for name, held in PEOPLE.items() if set(held) & set(roles))
+    """The demo person holding the first listed role that anyone holds."""
+    for role in roles:
+        for name, held in PEOPLE.items():
+            if role in held:
+                return name
+    raise ReviewflowError(f"demo: nobody holds any of {', '.join(roles)}")
 
 
-SCRIPT: list[Opening | Step] = [
-    Opening(0, "serious_case_review", "SCR-2026-001", {"incident_type": "child_seriously_harmed"}),
-    Step(3, "SCR-2026-001", "notify"),
-    Step(8, "SCR-2026-001", "recommend", {"subgroup_recommendation": "hold_scr"}),
-    Opening(2, "serious_case_review", "SCR-2026-002", {"incident_type": "child_seriously_harmed"}),
-    Step(4, "SCR-2026-001", "hold_scr"),
-    Step(2, "SCR-2026-002", "notify"),
-    Step(9, "SCR-2026-002", "recommend", {"subgroup_recommendation": "multi_agency_review"}),
-    Step(15, "SCR-2026-001", "commission"),
-    Step(5, "SCR-2026-002", "decide_not_to_hold", {"criteria_met": "no"}),
-    Step(6, "SCR-2026-002", "route", {"routed_to": "multi_agency_review"}),
-    Opening(1, "multi_agency_review", "MAR-2026-001"),
-    Step(2, "MAR-2026-001", "refer_to_subgroup"),
-    Step(8, "MAR-2026-001", "commission_review"),
-    Step(12, "SCR-2026-001", "agency_reports_received"),
-    Step(6, "MAR-2026-001", "information_gathered"),
-    Opening(3, "rapid_review_lcspr", "RR-2026-001"),
-    Step(2, "RR-2026-001", "notify"),
-    Step(9, "MAR-2026-001", "learning_event_held"),
-    Step(4, "RR-2026-001", "submit_rapid_review", {"recommended_outcome": "lcspr"}),
-    Step(8, "RR-2026-001", "commission_lcspr"),
-    Step(6, "SCR-2026-001", "engagement_complete"),
-    Step(10, "MAR-2026-001", "submit_report"),
-    Step(5, "RR-2026-001", "commission"),
-    Step(9, "SCR-2026-001", "submit_final_report"),
-    Step(10, "MAR-2026-001", "sign_off_report"),
-    Step(8, "SCR-2026-001", "accept_report"),
-    Step(12, "SCR-2026-001", "publish"),
-    Step(60, "MAR-2026-001", "actions_complete"),
-    Step(40, "SCR-2026-001", "actions_complete"),
-    Step(45, "MAR-2026-001", "confirm_embedded"),
-    Step(50, "SCR-2026-001", "confirm_embedded"),
+@dataclass(frozen=True)
+class Attempt:
+    """A move that should be refused: shows the engine saying why."""
+
+    days: int
+    ref: str
+    trigger: str
+    actor: str
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+SCR1, SCR2, MAR1, RR1, RR2 = "SCR-2026-001", "SCR-2026-002", "MAR-2026-001", "RR-2026-001", "RR-2026-002"
+MACA1, MACA2, S11, DHR1 = "MACA-2026-Q1", "MACA-2026-Q2", "S11-2026", "DHR-2026-001"
+SCRIPT: list[Opening | Step | Attempt] = [
+    Opening(0, "serious_case_review", SCR1, {"incident_type": "child_seriously_harmed"}),
+    Opening(0, "multi_agency_case_audit", MACA1),
+    Step(2, SCR1, "notify"),
+    Step(1, MACA1, "select_cases", {"selection_criteria": "Six neglect cases open to early help"}),
+    Step(7, SCR1, "recommend", {"subgroup_recommendation": "hold_scr"}),
+    Attempt(1, SCR1, "hold_scr", "d.osei"),
+    Opening(2, "serious_case_review", SCR2, {"incident_type": "child_seriously_harmed"}),
+    Step(2, SCR1, "hold_scr"),
+    Step(2, SCR2, "notify"),
+    Step(4, MACA1, "audits_returned"),
+    Step(5, SCR2, "recommend", {"subgroup_recommendation": "multi_agency_review"}),
+    Step(3, MACA1, "hold_meeting"),
+    Step(8, SCR2, "decide_not_to_hold", {"criteria_met": "no"}),
+    Step(4, SCR1, "commission"),
+    Step(5, SCR2, "route", {"routed_to": "multi_agency_review"}),
+    Opening(1, "multi_agency_review", MAR1),
+    Step(2, MAR1, "refer_to_subgroup"),
+    Step(6, MACA1, "present_report"),
+    Step(2, MAR1, "commission_review"),
+    Opening(2, "section_11_audit", S11),
+    Step(4, MACA1, "agree_actions"),
+    Step(20, SCR1, "agency_reports_received"),
+    Step(3, MAR1, "information_gathered"),
+    Opening(3, "rapid_review_lcspr", RR1),
+    Step(2, RR1, "notify"),
+    Step(4, MAR1, "learning_event_held"),
+    Opening(2, "domestic_homicide_review", DHR1),
+    Step(5, RR1, "submit_rapid_review", {"recommended_outcome": "lcspr"}),
+    Step(2, S11, "returns_received"),
+    Step(3, DHR1, "withdraw", {"withdrawal_reason": "Learning folded into the CSP's thematic DHR action plan"}),
+    Step(5, RR1, "commission_lcspr"),
+    Step(3, SCR1, "engagement_complete"),
+    Opening(2, "rapid_review_lcspr", RR2),
+    Step(3, MAR1, "submit_report"),
+    Step(2, RR2, "notify"),
+    Step(4, RR1, "commission"),
+    Step(4, S11, "hold_challenge_panel"),
+    Step(5, RR2, "submit_rapid_review", {"recommended_outcome": "no_further_action"}),
+    Step(6, SCR1, "submit_final_report"),
+    Step(2, MAR1, "sign_off_report"),
+    Step(4, RR2, "close_no_further_action",
+         {"decision_rationale": "Agencies worked together well; learning shared through the newsletter"}),
+    Step(3, S11, "agree_actions"),
+    Step(5, SCR1, "accept_report"),
+    Opening(10, "multi_agency_case_audit", MACA2),
+    Step(3, MACA2, "select_cases", {"selection_criteria": "Six cases of adolescents missing from home"}),
+    Step(5, SCR1, "publish"),
+    Attempt(5, SCR1, "confirm_embedded", "d.osei"),
+    Step(40, MACA1, "actions_complete"),
+    Step(30, MAR1, "actions_complete"),
+    Step(25, SCR1, "actions_complete"),
+    Step(10, MACA1, "confirm_embedded"),
 ]
 
 
@@ -116,14 +155,22 @@ class DemoRun:
         view = self.service.case(ref)
         return self.service.definition(view.workflow, view.version)
 
-    def play(self, item: Opening | Step) -> None:
+    def play(self, item: Opening | Step | Attempt) -> None:
         self._advance(item.days)
         today = local_date(self.clock.now).isoformat()
+        if isinstance(item, Attempt):
+            try:
+                self.service.fire(item.ref, item.trigger, item.actor, item.fields)
+            except ReviewflowError as exc:
+                self.echo(f"{today}  {item.ref:<13} refused: {item.actor} tried {item.trigger}: {exc}")
+                return
+            raise ReviewflowError(f"demo script: {item.trigger} on {item.ref} should have been refused")
         if isinstance(item, Opening):
             d = self.service.definition(item.workflow)
             view = self.service.open_case(item.workflow, item.ref, _actor(d.open.roles),
                                           _fill(d.open.requires, item.fields, today))
-            self.echo(f"{today}  {item.ref:<13} opened ({d.title}) -> {view.state_label}, due {view.due_date}")
+            due = f", due {view.due_date}" if view.due_date else ""
+            self.echo(f"{today}  {item.ref:<13} opened ({d.title}) -> {view.state_label}{due}")
             return
         d = self._definition(item.ref)
         before = self.service.case(item.ref)
