@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ class BuiltinCondition:
     summary: str
     check_argument: Callable[[Any], str | None]
     evaluate: Callable[[GuardContext, Any], str | None]
+    takes_fields: bool = False
 
 
 def _field_list_argument(arg: Any) -> str | None:
@@ -50,18 +51,26 @@ BUILTINS: dict[str, BuiltinCondition] = {
             "the named fields (default: those the target state requires) are set on the case",
             _field_list_argument,
             _fields_present,
+            takes_fields=True,
         ),
     ]
 }
 
 
-def condition_problem(condition: Condition) -> str | None:
-    """Why `condition` cannot be used in a definition, or None when it can."""
+def condition_problem(condition: Condition, fields: Collection[str] = ()) -> str | None:
+    """Why `condition` cannot be used in a definition whose declared fields are `fields`."""
     builtin = BUILTINS.get(condition.name)
     if builtin is None:
         return f"unknown condition {condition.name!r}; built-in conditions: {', '.join(sorted(BUILTINS))}"
     problem = builtin.check_argument(condition.argument)
-    return f"condition {condition.name!r} {problem}" if problem else None
+    if problem:
+        return f"condition {condition.name!r} {problem}"
+    if builtin.takes_fields and isinstance(condition.argument, list):
+        unknown = [f for f in condition.argument if f not in fields]
+        if unknown:
+            return (f"condition {condition.name!r} names field(s) {', '.join(unknown)} that neither `open` nor "
+                    "any transition asks for: fix the name or add the field to a transition's `requires`")
+    return None
 
 
 def unmet(conditions: tuple[Condition, ...], ctx: GuardContext) -> list[str]:

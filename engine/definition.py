@@ -44,6 +44,7 @@ class StateDef:
     time_limit: Duration | None = None
     owner: str | None = None
     requires: tuple[str, ...] = ()
+    remind: Duration | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,14 @@ class WorkflowDefinition:
     calendar: str = DEFAULT_CALENDAR
     escalation: tuple[EscalationLevel, ...] = ()
     notify: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    remind: Duration | None = None
+    pause_roles: tuple[str, ...] = ()
+
+    def may_pause(self, state: str) -> tuple[str, ...]:
+        """Roles that may pause or resume a case in `state`: `pause_roles`, else opener roles, plus the owner."""
+        owner = self.states[state].owner
+        base = self.pause_roles or self.open.roles
+        return tuple(dict.fromkeys([*base, *([owner] if owner else [])]))
 
     def transitions_from(self, state: str) -> list[TransitionDef]:
         """Transitions that may leave `state`, in definition order."""

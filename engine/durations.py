@@ -37,7 +37,7 @@ _UNITS: dict[str, Unit] = {
     "month": "months",
     "months": "months",
 }
-_DURATION = re.compile(r"^\s*(\d{1,4})\s+([a-z ]+?)\s*$", re.IGNORECASE)
+_DURATION = re.compile(r"^\s*([0-9]{1,4})\s+([a-z ]+?)\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,16 @@ class Duration:
         if self.unit == "months":
             return start + relativedelta(months=self.amount)
         return add_working_days(start, self.amount, calendar)
+
+    def subtract_from(self, end: date, calendar: str = DEFAULT_CALENDAR) -> date:
+        """The date this duration before `end` ('10 working days before the due date')."""
+        if self.unit == "days":
+            return end - timedelta(days=self.amount)
+        if self.unit == "weeks":
+            return end - timedelta(weeks=self.amount)
+        if self.unit == "months":
+            return end - relativedelta(months=self.amount)
+        return add_working_days(end, -self.amount, calendar)
 
 
 def parse_duration(text: object) -> Duration:
@@ -92,11 +102,12 @@ def is_working_day(day: date, calendar: str = DEFAULT_CALENDAR) -> bool:
 
 
 def add_working_days(start: date, count: int, calendar: str = DEFAULT_CALENDAR) -> date:
-    """The `count`-th working day after `start` (`start` itself when count is 0)."""
+    """The `count`-th working day after `start` (before it when count < 0; `start` when 0)."""
     day = start
-    remaining = count
+    step = timedelta(days=1 if count >= 0 else -1)
+    remaining = abs(count)
     while remaining > 0:
-        day += timedelta(days=1)
+        day += step
         if is_working_day(day, calendar):
             remaining -= 1
     return day

@@ -54,9 +54,14 @@ _EXPECTED = {"string": "text", "object": "a mapping of keys to values", "array":
              "integer": "a whole number", "boolean": "true or false"}
 
 
-def _hint(error: Any) -> str:
+def _describe(error: Any) -> str:
     schema = error.schema
-    return f" ({schema['description']})" if isinstance(schema, dict) and "description" in schema else ""
+    text = schema.get("description", "") if isinstance(schema, dict) else ""
+    return text[:1].lower() + text[1:].rstrip(".") if text else ""
+
+
+def _hint(error: Any) -> str:
+    return f" ({_describe(error)})" if _describe(error) else ""
 
 
 def _missing(error: Any) -> str:
@@ -84,22 +89,41 @@ _SIMPLE: dict[str, Any] = {
     "minLength": lambda e: f"must not be empty{_hint(e)}",
     "minimum": lambda e: f"must be at least {e.validator_value}, got {e.instance!r}",
     "maxProperties": lambda e: "a condition written as a mapping has exactly one key, the condition's name",
-    "oneOf": lambda e: f"expected {e.schema.get('description', 'another form')}; got {_kind(e.instance)}",
+    "oneOf": lambda e: f"expected {_describe(e) or 'another form'}; got {_kind(e.instance)}",
 }
 
 
 def _schema_messages(error: Any) -> Iterator[tuple[Path, str]]:
     """Turn one jsonschema error into (path, message-with-fix) pairs."""
     path: Path = tuple(error.absolute_path)
+    if "propertyNames" in error.schema_path:
+        path = (*path, error.instance)
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         for key in sorted(set(error.instance) - set(allowed)):
             yield (*path, key), f"unknown key {key!r}; allowed keys here: {', '.join(allowed)}"
     elif error.validator == "oneOf" and any(e.validator != "type" for e in error.context):
         yield from _schema_messages(next(e for e in error.context if e.validator != "type"))
+    elif error.validator == "oneOf" and isinstance(error.instance, list):
+        yield from _list_items(error, path)
     else:
         handler = _SIMPLE.get(error.validator)
         yield path, handler(error) if handler else error.message
+
+
+def _list_items(error: Any, path: Path) -> Iterator[tuple[Path, str]]:
+    """A list where one item is of the wrong kind: blame the item, not the list."""
+    item_schema = next((o.get("items") for o in error.schema.get("oneOf", []) if o.get("type") == "array"), None)
+    if not item_schema:
+        yield path, f"expected {_describe(error) or 'another form'}; got a list"
+        return
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(workflow_schema()).evolve(schema={**workflow_schema(), **item_schema})
+    for i, item in enumerate(error.instance):
+        for sub in validator.iter_errors(item):
+            text = _describe(sub) or "a different value"
+            yield (*path, i, *sub.absolute_path), f"expected {text}; got {_kind(sub.instance)}"
 
 
 def _schema_problems(data: Any) -> list[tuple[Path, str]]:
@@ -138,6 +162,25 @@ class _Builder:
 
     def __init__(self) -> None:
         self.problems: list[tuple[Path, str]] = []
+        self.bad_levels: set[int] = set()
+
+    def keep(self, path: Path) -> bool:
+        """False for a 'levels must climb' problem caused by a level whose duration was unreadable."""
+        if len(path) == 3 and path[0] == "escalation" and path[2] == "after":
+            i = int(path[1])
+            return i not in self.bad_levels and i - 1 not in self.bad_levels
+        return True
+
+    def reminder(self, raw: str | None, path: Path) -> Duration | None:
+        """'10 working days before' -> 10 working days."""
+        if raw is None:
+            return None
+        text = raw.strip()
+        if not text.lower().endswith(" before"):
+            self.problems.append((path, f"bad reminder {raw!r}: write how long before the due date, "
+                                        "e.g. '10 working days before'"))
+            return None
+        return self.duration(text[: -len(" before")], path)
 
     def duration(self, raw: str | None, path: Path) -> Duration | None:
         if raw is None:
@@ -155,6 +198,7 @@ class _Builder:
                 terminal=s.get("terminal", False),
                 time_limit=self.duration(s.get("time_limit"), ("states", name, "time_limit")),
                 owner=s.get("owner"), requires=tuple(s.get("requires", ())),
+                remind=self.reminder(s.get("remind"), ("states", name, "remind")),
             )
             for name, s in data["states"].items()
         }
@@ -169,8 +213,10 @@ class _Builder:
         ladder = []
         for i, level in enumerate(data.get("escalation", [])):
             after = self.duration(level["after"], ("escalation", i, "after"))
-            if after is not None:
-                ladder.append(EscalationLevel(after, tuple(level["notify"]), level.get("label", "")))
+            if after is None:  # keep the level's position so later problems name the right level
+                self.bad_levels.add(i)
+                after = ladder[-1].after if ladder else Duration(0, "days")
+            ladder.append(EscalationLevel(after, tuple(level["notify"]), level.get("label", "")))
         opening = data.get("open", {})
         return WorkflowDefinition(
             name=data["name"], title=data["title"], version=data["version"],
@@ -178,6 +224,8 @@ class _Builder:
             roles=dict(data["roles"]), states=states, initial=data["initial"], transitions=transitions,
             open=OpenRule(tuple(opening.get("roles", ())), _fields(opening.get("requires"))),
             escalation=tuple(ladder), notify={k: tuple(v) for k, v in data.get("notify", {}).items()},
+            remind=self.reminder(data.get("remind"), ("remind",)),
+            pause_roles=tuple(data.get("pause_roles", ())),
         )
 
 
@@ -196,10 +244,15 @@ def parse_definition(text: str, file: str = "<definition>") -> WorkflowDefinitio
                                          f"...) at the top of the file, got {_kind(data)}", 1)])
     found = _schema_problems(data)
     if found:
-        raise InvalidDefinition([_locate(file, lines, p, m) for p, m in found])
+        raise InvalidDefinition(_sorted([_locate(file, lines, p, m) for p, m in found]))
     builder = _Builder()
     definition = builder.build(data)
-    found = builder.problems + check_definition(definition)
+    found = builder.problems + [(p, m) for p, m in check_definition(definition) if builder.keep(p)]
     if found:
-        raise InvalidDefinition([_locate(file, lines, p, m) for p, m in found])
+        raise InvalidDefinition(_sorted([_locate(file, lines, p, m) for p, m in found]))
     return definition
+
+
+def _sorted(problems: list[Problem]) -> list[Problem]:
+    """Problems in file order (stable, so one line's problems keep the rules' order)."""
+    return sorted(problems, key=lambda p: p.line or 0)

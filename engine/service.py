@@ -12,18 +12,23 @@ from typing import Any
 import structlog
 
 from engine.clock import Clock, system_clock
+from engine.config import Settings
 from engine.decide import Actor, CaseState, Move, TriggerOption, options, plan_fire, plan_open
 from engine.definition import WorkflowDefinition
 from engine.durations import due_date_of, local_date, working_days_between
 from engine.errors import (
     CaseExists,
     InvalidValue,
+    NotPermitted,
     ReviewflowError,
     StoreError,
+    TransitionNotAllowed,
     WorkflowNotFound,
 )
+from engine.escalation import checkpoints, next_check, shift_for_pause
+from engine.notices import expand
 from engine.parse import parse_definition
-from store import repo
+from store import ledger, outbox, repo
 from store.db import Database
 
 log = structlog.get_logger("reviewflow")
@@ -65,12 +70,16 @@ class CaseView:
     now: datetime
     time_limit: str | None = None
     owner: str | None = None
+    paused_at: datetime | None = None
+    pause_reason: str | None = None
     history: list[repo.HistoryEntry] = field(default_factory=list)
+    escalations: list[ledger.LedgerEntry] = field(default_factory=list)
     options: list[TriggerOption] = field(default_factory=list)
 
     @property
     def overdue(self) -> bool:
-        return self.is_open and self.due_at is not None and self.now >= self.due_at
+        """Past the stage's time limit (a paused clock is never overdue)."""
+        return self.is_open and self.paused_at is None and self.due_at is not None and self.now >= self.due_at
 
     @property
     def due_date(self) -> str | None:
@@ -99,9 +108,10 @@ def check_ref(ref: str) -> str:
 class Reviewflow:
     """The service: every operation is one transaction against the store, with time from `clock`."""
 
-    def __init__(self, db: Database, clock: Clock = system_clock) -> None:
+    def __init__(self, db: Database, clock: Clock = system_clock, settings: Settings | None = None) -> None:
         self.db = db
         self.clock = clock
+        self.settings = settings or Settings()
 
     # --- set-up and definitions ----------------------------------------------------------
 
@@ -195,7 +205,8 @@ class Reviewflow:
                 raise CaseExists(ref)
             move = plan_open(definition, who, fields, now)
             terminal = definition.states[move.dest].terminal
-            case_id = repo.insert_case(s, ref, definition.name, definition.version, move, actor, terminal, note)
+            case_id = repo.insert_case(s, ref, definition.name, definition.version, move, actor, terminal, note,
+                                       self._first_check(definition, move))
             self._queue(s, definition, ref, case_id, 1, move)
         log.info("case.opened", ref=ref, workflow=definition.name, version=definition.version,
                  state=move.dest, actor=actor)
@@ -210,30 +221,88 @@ class Reviewflow:
         definition = self.definition(case.workflow, case.version)
         move = plan_fire(definition, case, trigger, who, fields, self.clock())
         with self._tx() as s:
-            case_id = repo.apply_move(s, case, move, actor, definition.states[move.dest].terminal, note)
-            self._queue(s, definition, ref, case_id, case.revision + 1, move)
+            terminal = definition.states[move.dest].terminal
+            case_id, seq = repo.apply_move(s, case, move, actor, terminal, note, self._first_check(definition, move))
+            self._queue(s, definition, ref, case_id, seq, move)
         log.info("case.moved", ref=ref, workflow=case.workflow, trigger=trigger,
                  from_state=move.source, to_state=move.dest, actor=actor)
         return self.case(ref, actor)
 
-    def _queue(self, s: Any, d: WorkflowDefinition, ref: str, case_id: int, revision: int, move: Move) -> None:
+    @staticmethod
+    def _first_check(d: WorkflowDefinition, move: Move) -> datetime | None:
+        return next_check(checkpoints(d, d.states[move.dest], move.at, move.due_at), ())
+
+    def _queue(self, s: Any, d: WorkflowDefinition, ref: str, case_id: int, seq: int, move: Move) -> None:
+        if not move.notify:
+            return
         state = d.states[move.dest]
-        for role in move.notify:
-            payload = {"ref": ref, "workflow": d.name, "workflow_title": d.title, "state": move.dest,
-                       "state_label": state.label, "trigger": move.trigger,
-                       "due_date": due_date_of(move.due_at).isoformat() if move.due_at else None,
-                       "needed": f"{state.label}: {state.description}".strip(": ")[:200]}
-            repo.queue_notification(s, f"{ref}:{revision}:entered:{role}", case_id, "entered_state",
-                                    role, payload, move.at)
+        payload = {"ref": ref, "workflow": d.name, "workflow_title": d.title, "state": move.dest,
+                   "state_label": state.label, "trigger": move.trigger, "headline": f"now at {state.label}",
+                   "timing": f"due {due_date_of(move.due_at).isoformat()}" if move.due_at else None,
+                   "needed": (state.description or state.label)[:200], "link": self.settings.link(ref)}
+        items = expand(f"{ref}:{seq}:entered", "entered_state", move.notify, payload,
+                       outbox.directory(s, set(move.notify) | {"business_manager"}), self.settings.webhooks)
+        outbox.add(s, items, case_id, move.at)
+
+    # --- pausing the clock -----------------------------------------------------------------
+
+    def _clock_change(self, ref: str, actor: str) -> tuple[repo.CaseRecord, WorkflowDefinition]:
+        with self._tx() as s:
+            record = repo.get_case_record(s, ref)
+            who = repo.get_actor(s, actor)
+        d = self.definition(record.case.workflow, record.case.version)
+        if not record.is_open:
+            raise TransitionNotAllowed(f"case {ref} is closed: its clock cannot be paused or resumed")
+        allowed = d.may_pause(record.case.state)
+        if not who.roles & set(allowed):
+            raise NotPermitted(f"pausing or resuming {ref} needs one of the roles {', '.join(allowed)}; "
+                               f"{actor} has {', '.join(sorted(who.roles)) or 'no roles'}")
+        return record, d
+
+    def pause(self, ref: str, actor: str, reason: str) -> CaseView:
+        """Stop the stage's clock (and its escalation climb) with a recorded reason."""
+        if not reason.strip():
+            raise InvalidValue("give the reason for pausing with --reason, e.g. 'awaiting criminal proceedings'")
+        record, _ = self._clock_change(ref, actor)
+        if record.paused_at is not None:
+            raise TransitionNotAllowed(f"case {ref} is already paused since {local_date(record.paused_at)} "
+                                       f"({record.pause_reason}): resume it with 'reviewflow case resume {ref}'")
+        now = self.clock()
+        with self._tx() as s:
+            repo.record_clock_change(s, record.case, "pause", now, actor, reason.strip(), {"reason": reason.strip()},
+                                     paused_at=now, pause_reason=reason.strip(), next_check_at=None)
+        log.info("case.paused", ref=ref, actor=actor)
+        return self.case(ref, actor)
+
+    def resume(self, ref: str, actor: str, note: str | None = None) -> CaseView:
+        """Restart a paused clock: the due time moves on by the time spent paused."""
+        record, d = self._clock_change(ref, actor)
+        if record.paused_at is None:
+            raise TransitionNotAllowed(f"case {ref} is not paused")
+        now = self.clock()
+        case = record.case
+        due = shift_for_pause(case.due_at, record.paused_at, now)
+        paused_for = now - record.paused_at
+        with self._tx() as s:
+            fired = ledger.fired_keys(s, record.case_id, record.entry_seq)
+            when = next_check(checkpoints(d, d.states[case.state], case.entered_at, due), fired)
+            repo.record_clock_change(s, case, "resume", now, actor, note,
+                                     {"paused_days": round(paused_for.total_seconds() / 86400, 2),
+                                      "reason": record.pause_reason},
+                                     paused_at=None, pause_reason=None, due_at=due, next_check_at=when)
+        log.info("case.resumed", ref=ref, actor=actor, paused_days=paused_for.days)
+        return self.case(ref, actor)
 
     def case(self, ref: str, actor: str | None = None) -> CaseView:
         with self._tx() as s:
             record = repo.get_case_record(s, ref)
             entries = repo.history(s, ref)
+            escalations = ledger.entries(s, record.case_id, ref)
             who: Actor | None = repo.get_actor(s, actor) if actor else None
-        return self._view(record, entries, who)
+        return self._view(record, entries, who, escalations)
 
-    def _view(self, record: repo.CaseRecord, entries: list[repo.HistoryEntry], who: Actor | None) -> CaseView:
+    def _view(self, record: repo.CaseRecord, entries: list[repo.HistoryEntry], who: Actor | None,
+              escalations: list[ledger.LedgerEntry] | None = None) -> CaseView:
         c: CaseState = record.case
         d = self.definition(c.workflow, c.version)
         state = d.states[c.state]
@@ -242,7 +311,8 @@ class Reviewflow:
             state_label=state.label, is_open=record.is_open, fields=c.fields, opened_by=record.opened_by,
             opened_at=record.opened_at, entered_at=c.entered_at, due_at=c.due_at, closed_at=record.closed_at,
             now=self.clock(), time_limit=str(state.time_limit) if state.time_limit else None,
-            owner=state.owner, history=entries, options=options(d, c.state, who),
+            owner=state.owner, paused_at=record.paused_at, pause_reason=record.pause_reason,
+            history=entries, escalations=escalations or [], options=options(d, c.state, who),
         )
 
     def cases(self, workflow: str | None = None, state: str | None = None,
@@ -261,10 +331,14 @@ class Reviewflow:
         return working_days_between(due_date_of(view.due_at), local_date(view.now), d.calendar)
 
     def _tx(self) -> Any:
+        self.ensure_ready()
+        return self.db.transaction()
+
+    def ensure_ready(self) -> None:
+        """Refuse a missing or uninitialised database with advice (checked once per service)."""
         if not getattr(self, "_checked", False):
             self.db.require_existing()
             if not self.db.is_initialised():
                 raise StoreError(f"the database {self.db.shown} is not initialised: run 'reviewflow init'")
             self._checked = True
-        return self.db.transaction()
 

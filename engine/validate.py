@@ -43,6 +43,7 @@ def check_terminal_states(d: WorkflowDefinition) -> Found:
     for name, s in d.states.items():
         if s.terminal and s.time_limit is not None:
             yield ("states", name, "time_limit"), "a terminal state has no time limit: remove `time_limit`"
+
     for i, t in enumerate(d.transitions):
         for source in t.sources:
             if source in d.states and d.states[source].terminal:
@@ -89,7 +90,7 @@ def check_reachability(d: WorkflowDefinition) -> Found:
         if name in reachable and name not in finishing:
             yield ("states", name), (
                 f"no path from state {name!r} to a terminal state: a case there could never close; "
-                "add a transition towards an end state (e.g. withdraw -> withdrawn)")
+                "mark it `terminal: true` if it is an end state, or add a transition towards one")
 
 
 def check_duplicate_triggers(d: WorkflowDefinition) -> Found:
@@ -108,6 +109,8 @@ def check_duplicate_triggers(d: WorkflowDefinition) -> Found:
 def _role_uses(d: WorkflowDefinition) -> Iterator[tuple[Path, str]]:
     for j, role in enumerate(d.open.roles):
         yield ("open", "roles", j), role
+    for j, role in enumerate(d.pause_roles):
+        yield ("pause_roles", j), role
     for i, t in enumerate(d.transitions):
         for j, role in enumerate(t.roles):
             yield ("transitions", i, "roles", j), role
@@ -150,6 +153,18 @@ def check_escalation(d: WorkflowDefinition) -> Found:
                 f"({d.escalation[i - 1].after}); order the ladder from the earliest level")
 
 
+def check_reminders(d: WorkflowDefinition) -> Found:
+    for name, s in d.states.items():
+        if s.remind is None:
+            continue
+        if s.time_limit is None:
+            yield ("states", name, "remind"), "a reminder needs a `time_limit` to count back from: add one or remove it"
+        elif _approx_days(s.remind) >= _approx_days(s.time_limit):
+            yield ("states", name, "remind"), (
+                f"the reminder ({s.remind} before) is not shorter than the time limit ({s.time_limit}), "
+                "so it would never be sent: shorten it")
+
+
 def _field_specs(d: WorkflowDefinition) -> Iterator[tuple[Path, FieldSpec]]:
     for spec in d.open.requires:
         yield ("open", "requires", spec.name), spec
@@ -175,11 +190,13 @@ def check_fields(d: WorkflowDefinition) -> Found:
 
 
 def check_conditions(d: WorkflowDefinition) -> Found:
+    declared = {spec.name for _, spec in _field_specs(d)}
     for i, t in enumerate(d.transitions):
         for j, condition in enumerate(t.when):
-            problem = condition_problem(condition)
+            path: Path = ("transitions", i, "when", j) if len(t.when) > 1 else ("transitions", i, "when")
+            problem = condition_problem(condition, declared)
             if problem:
-                yield ("transitions", i, "when", j) if len(t.when) > 1 else ("transitions", i, "when"), problem
+                yield path, problem
 
 
 RULES: list[Callable[[WorkflowDefinition], Found]] = [
@@ -189,6 +206,7 @@ RULES: list[Callable[[WorkflowDefinition], Found]] = [
     check_duplicate_triggers,
     check_roles,
     check_escalation,
+    check_reminders,
     check_fields,
     check_conditions,
 ]

@@ -39,6 +39,9 @@ def format_path(path: Path) -> str:
     return out
 
 
+MAX_DEPTH = 64
+
+
 class _Builder:
     def __init__(self, file: str, loader: _Loader) -> None:
         self.file = file
@@ -46,33 +49,58 @@ class _Builder:
         self.lines: dict[Path, int] = {}
         self.problems: list[Problem] = []
         self.nodes = 0
+        self.open: set[int] = set()
+
+    def _refuse(self, message: str, node: yaml.Node | None = None) -> InvalidDefinition:
+        line = node.start_mark.line + 1 if node is not None else None
+        return InvalidDefinition([Problem(self.file, "", message, line)])
 
     def build(self, node: yaml.Node, path: Path) -> Any:
         self.nodes += 1
         if self.nodes > MAX_NODES:
-            raise InvalidDefinition([Problem(self.file, "", f"more than {MAX_NODES} YAML nodes "
-                                     "(aliases expanding?): a workflow definition is far smaller; "
-                                     "remove the anchors and aliases")])
+            raise self._refuse(f"more than {MAX_NODES} YAML nodes (aliases expanding?): a workflow "
+                               "definition is far smaller; remove the anchors and aliases")
+        if len(path) > MAX_DEPTH:
+            raise self._refuse(f"nested more than {MAX_DEPTH} levels deep: a workflow definition "
+                               "is far flatter; check the brackets", node)
+        if id(node) in self.open:
+            raise self._refuse("an alias refers to itself: a definition cannot contain itself; "
+                               "remove the alias", node)
         self.lines.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
+        if isinstance(node, yaml.ScalarNode):
+            return self.loader.construct_object(node, deep=True)
+        self.open.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, path)
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self.loader.construct_object(node, deep=True)
+        finally:
+            self.open.discard(id(node))
+
+    def _own_keys(self, node: yaml.MappingNode, path: Path) -> None:
+        """Report keys written twice in this mapping (keys brought in by a `<<` merge may be overridden)."""
+        first: dict[str, int] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            line = key_node.start_mark.line + 1
+            if key_node.value in first:
+                self.problems.append(Problem(
+                    self.file, format_path((*path, key_node.value)),
+                    f"key appears twice in the same mapping (first on line {first[key_node.value]}): keep one",
+                    line))
+            else:
+                first[key_node.value] = line
 
     def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
+        self._own_keys(node, path)
         self.loader.flatten_mapping(node)
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = self.loader.construct_object(key_node, deep=True)
-            line = key_node.start_mark.line + 1
-            if not isinstance(key, str):
-                key = str(key)
-            if key in result:
-                self.problems.append(Problem(self.file, format_path((*path, key)),
-                                             "key appears twice in the same mapping: keep one", line))
-                continue
-            self.lines[(*path, key)] = line
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise self._refuse("a mapping key must be a plain name, not a list or mapping", key_node)
+            key = str(key_node.value)
+            self.lines[(*path, key)] = key_node.start_mark.line + 1
             result[key] = self.build(value_node, (*path, key))
         return result
 
@@ -82,8 +110,9 @@ def load_yaml(text: str, file: str) -> tuple[Any, dict[Path, int]]:
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise InvalidDefinition([Problem(file, "", f"file is larger than {MAX_BYTES // 1000} kB: "
                                          "a workflow definition is a few kB; check the file")])
-    loader = _Loader(text)
+    loader: _Loader | None = None
     try:
+        loader = _Loader(text)
         root = loader.get_single_node()
         if root is None:
             raise InvalidDefinition([Problem(file, "", "the file is empty: start from an example "
@@ -97,9 +126,15 @@ def load_yaml(text: str, file: str) -> tuple[Any, dict[Path, int]]:
         raise InvalidDefinition([Problem(file, "", f"YAML syntax error: {reason}; fix the "
                                          "indentation or quoting on this line", line)]) from None
     except yaml.YAMLError as exc:
-        raise InvalidDefinition([Problem(file, "", f"YAML error: {exc}")]) from None
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InvalidDefinition([Problem(file, "", f"not readable as YAML text ({reason}): "
+                                         "remove control characters and save the file as UTF-8")]) from None
+    except RecursionError:
+        raise InvalidDefinition([Problem(file, "", "nested too deeply to read: a workflow definition "
+                                         "is far flatter; check the brackets")]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if builder.problems:
         raise InvalidDefinition(builder.problems)
     return data, builder.lines

@@ -20,12 +20,19 @@ SQLITE_BUSY_MS = 5000
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (see _sqlite_begin)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
     cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    """Take the write lock at BEGIN: concurrent writers queue (busy_timeout) instead of failing
+    later on a stale snapshot, and a sweep's claim is exclusive on SQLite too."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _explain(url: str, exc: Exception) -> StoreError:
@@ -62,6 +69,7 @@ class Database:
             if self.is_sqlite:
                 self.engine: Engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_MS / 1000})
                 event.listen(self.engine, "connect", _sqlite_pragmas)
+                event.listen(self.engine, "begin", _sqlite_begin)
             else:
                 self.engine = create_engine(url, pool_pre_ping=True)
         except (NoSuchModuleError, ImportError) as exc:

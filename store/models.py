@@ -57,6 +57,7 @@ class CaseRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_cases_open_due", "is_open", "due_at"),
         Index("ix_cases_workflow_state", "workflow", "state"),
+        Index("ix_cases_next_check", "next_check_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -73,6 +74,12 @@ class CaseRow(SQLModel, table=True):
     due_at: datetime | None = _time_nullable()
     closed_at: datetime | None = _time_nullable()
     revision: int = 1
+    entry_seq: int = 1
+    """History seq of the move that entered the current stage: escalations are once per entry."""
+    paused_at: datetime | None = _time_nullable()
+    pause_reason: str | None = None
+    next_check_at: datetime | None = _time_nullable()
+    """When the sweep must next look at this case (reminder or ladder level); NULL when nothing is due."""
 
 
 class HistoryRow(SQLModel, table=True):
@@ -108,6 +115,27 @@ class UserRoleRow(SQLModel, table=True):
     role: str = Field(primary_key=True, index=True)
 
 
+class EscalationRow(SQLModel, table=True):
+    """The escalation ledger: each reminder or ladder level, once per (case, stage entry, level)."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (UniqueConstraint("case_id", "entry_seq", "key", name="uq_escalation_once"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    entry_seq: int
+    key: str
+    level: int | None = None
+    label: str
+    state: str
+    due_at: datetime = _time(nullable=False)
+    fired_at: datetime = _time(nullable=False)
+    scheduled_at: datetime = _time(nullable=False)
+    roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    recipients: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    reason: str
+
+
 class OutboxRow(SQLModel, table=True):
     """A notification written with the change that caused it; delivered later by the worker."""
 
@@ -119,8 +147,13 @@ class OutboxRow(SQLModel, table=True):
     case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
     event: str
     role: str
+    channel: str = "log"
+    recipient: str = ""
+    address: str | None = None
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     status: str = "pending"
     attempts: int = 0
+    last_error: str | None = None
     created_at: datetime = _time(nullable=False)
     next_attempt_at: datetime = _time(nullable=False)
+    sent_at: datetime | None = _time_nullable()

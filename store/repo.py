@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from engine.decide import Actor, CaseState, Move
 from engine.errors import CaseNotFound, ConcurrentChange, UserExists, UserNotFound
-from store.models import CaseRow, DefinitionRow, HistoryRow, OutboxRow, UserRoleRow, UserRow
+from store.models import CaseRow, DefinitionRow, HistoryRow, UserRoleRow, UserRow
 
 
 def content_hash(source: str) -> str:
@@ -153,18 +153,27 @@ def get_case(s: Session, ref: str) -> CaseState:
 
 @dataclass(frozen=True)
 class CaseRecord:
-    """A case with the bookkeeping the core does not need (who opened it, when it closed)."""
+    """A case with the bookkeeping the core does not need (who opened it, pauses, the stage entry)."""
 
     case: CaseState
     is_open: bool
     opened_by: str
     opened_at: datetime
     closed_at: datetime | None
+    entry_seq: int = 1
+    paused_at: datetime | None = None
+    pause_reason: str | None = None
+    next_check_at: datetime | None = None
+    case_id: int = 0
+
+
+def _record(row: CaseRow) -> CaseRecord:
+    return CaseRecord(_case_state(row), row.is_open, row.opened_by, row.opened_at, row.closed_at,
+                      row.entry_seq, row.paused_at, row.pause_reason, row.next_check_at, row.id or 0)
 
 
 def get_case_record(s: Session, ref: str) -> CaseRecord:
-    row = _case_row(s, ref)
-    return CaseRecord(_case_state(row), row.is_open, row.opened_by, row.opened_at, row.closed_at)
+    return _record(_case_row(s, ref))
 
 
 def list_cases(s: Session, workflow: str | None = None, state: str | None = None,
@@ -175,11 +184,12 @@ def list_cases(s: Session, workflow: str | None = None, state: str | None = None
     if state:
         query = query.where(CaseRow.state == state)
     if overdue_at is not None:
-        query = query.where(CaseRow.is_open == True, col(CaseRow.due_at) <= overdue_at)  # noqa: E712
+        query = query.where(CaseRow.is_open == True, col(CaseRow.due_at) <= overdue_at,  # noqa: E712
+                            col(CaseRow.paused_at).is_(None))
     elif not include_closed:
         query = query.where(CaseRow.is_open == True)  # noqa: E712
     rows = s.exec(query.order_by(CaseRow.opened_at, CaseRow.ref)).all()
-    return [CaseRecord(_case_state(r), r.is_open, r.opened_by, r.opened_at, r.closed_at) for r in rows]
+    return [_record(r) for r in rows]
 
 
 def _history(case_id: int | None, seq: int, move: Move, actor: str, note: str | None) -> HistoryRow:
@@ -188,10 +198,11 @@ def _history(case_id: int | None, seq: int, move: Move, actor: str, note: str | 
 
 
 def insert_case(s: Session, ref: str, workflow: str, version: int, move: Move, actor: str,
-                terminal: bool, note: str | None) -> int:
+                terminal: bool, note: str | None, next_check_at: datetime | None) -> int:
     row = CaseRow(ref=ref, workflow=workflow, version=version, state=move.dest, is_open=not terminal,
                   fields=dict(move.fields), opened_by=actor, opened_at=move.at, entered_at=move.at,
-                  due_at=move.due_at, closed_at=move.at if terminal else None)
+                  due_at=move.due_at, closed_at=move.at if terminal else None, entry_seq=1,
+                  next_check_at=next_check_at)
     s.add(row)
     s.flush()
     s.add(_history(row.id, 1, move, actor, note))
@@ -199,21 +210,40 @@ def insert_case(s: Session, ref: str, workflow: str, version: int, move: Move, a
     return row.id
 
 
-def apply_move(s: Session, case: CaseState, move: Move, actor: str, terminal: bool,
-               note: str | None) -> int:
-    """Write a transition if the case is still at the revision it was read at."""
+def _update_if_unchanged(s: Session, case: CaseState, **values: Any) -> int:
+    """Update the case only if it is still at the revision it was read at; return its id."""
     result = s.execute(
         update(CaseRow)
         .where(col(CaseRow.ref) == case.ref, col(CaseRow.revision) == case.revision)
-        .values(state=move.dest, fields=dict(move.fields), entered_at=move.at, due_at=move.due_at,
-                is_open=not terminal, closed_at=move.at if terminal else None,
-                revision=case.revision + 1)
+        .values(revision=case.revision + 1, **values)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise ConcurrentChange(case.ref)
+    return s.exec(select(CaseRow.id).where(CaseRow.ref == case.ref)).one()
+
+
+def _next_seq(s: Session, case_id: int) -> int:
+    return (s.exec(select(func.max(HistoryRow.seq)).where(HistoryRow.case_id == case_id)).one() or 0) + 1
+
+
+def apply_move(s: Session, case: CaseState, move: Move, actor: str, terminal: bool,
+               note: str | None, next_check_at: datetime | None) -> tuple[int, int]:
+    """Write a transition (a new stage entry); return (case id, history seq of the entry)."""
     case_id = s.exec(select(CaseRow.id).where(CaseRow.ref == case.ref)).one()
-    seq = s.exec(select(func.max(HistoryRow.seq)).where(HistoryRow.case_id == case_id)).one() or 0
-    s.add(_history(case_id, seq + 1, move, actor, note))
+    seq = _next_seq(s, case_id)
+    _update_if_unchanged(s, case, state=move.dest, fields=dict(move.fields), entered_at=move.at,
+                         due_at=move.due_at, is_open=not terminal, closed_at=move.at if terminal else None,
+                         entry_seq=seq, paused_at=None, pause_reason=None, next_check_at=next_check_at)
+    s.add(_history(case_id, seq, move, actor, note))
+    return case_id, seq
+
+
+def record_clock_change(s: Session, case: CaseState, trigger: str, at: datetime, actor: str,
+                        note: str | None, fields: dict[str, Any], **values: Any) -> int:
+    """Pause or resume: update the case's clock columns and append a history row in the same stage."""
+    case_id = _update_if_unchanged(s, case, **values)
+    s.add(HistoryRow(case_id=case_id, seq=_next_seq(s, case_id), at=at, actor=actor, trigger=trigger,
+                     from_state=case.state, to_state=case.state, fields=fields, note=note))
     return case_id
 
 
@@ -222,18 +252,3 @@ def history(s: Session, ref: str) -> list[HistoryEntry]:
     rows = s.exec(select(HistoryRow).where(HistoryRow.case_id == row.id).order_by(HistoryRow.seq)).all()
     return [HistoryEntry(h.seq, h.at, h.actor, h.trigger, h.from_state, h.to_state, dict(h.fields), h.note)
             for h in rows]
-
-
-# --- outbox ----------------------------------------------------------------------------------
-
-def queue_notification(s: Session, key: str, case_id: int | None, event: str, role: str,
-                       payload: dict[str, Any], now: datetime) -> None:
-    s.add(OutboxRow(key=key, case_id=case_id, event=event, role=role, payload=payload,
-                    created_at=now, next_attempt_at=now))
-
-
-def pending_notifications(s: Session, case_id: int | None = None) -> list[OutboxRow]:
-    query = select(OutboxRow)
-    if case_id is not None:
-        query = query.where(OutboxRow.case_id == case_id)
-    return list(s.exec(query.order_by(OutboxRow.id)).all())

@@ -21,7 +21,7 @@ from engine.errors import (
     WorkflowNotFound,
 )
 from engine.service import DefinitionConflict, Reviewflow
-from store import repo
+from store import outbox, repo
 from tests.conftest import FIXTURES
 
 
@@ -152,7 +152,7 @@ def test_stale_revision_loses(people: Reviewflow, clock: SteppingClock) -> None:
     move = plan_fire(definition, stale, "accept", chair, {"decision": "no"}, clock())
     with pytest.raises(ConcurrentChange, match="case M-1 changed since you loaded it; try again"), \
             people.db.transaction() as s:
-        repo.apply_move(s, stale, move, "chair", False, None)
+        repo.apply_move(s, stale, move, "chair", False, None, None)
     assert _snapshot(people, "M-1") == ("on", 2, 2)
 
 
@@ -186,8 +186,7 @@ def test_failure_while_writing_rolls_back_everything(people: Reviewflow, monkeyp
     def broken(*_: object, **__: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(repo, "queue_notification", broken)
-    monkeypatch.setattr("engine.service.repo.queue_notification", broken)
+    monkeypatch.setattr(outbox, "add", broken)
     people.add_user("both", ["business_manager", "subgroup_chair"])
     people.fire("M-1", "accept", "both", {"decision": "yes"})
     people.fire("M-1", "record_report", "both", {"report_date": "2026-01-05"})
@@ -204,9 +203,11 @@ def test_notifications_queued_with_the_change(people: Reviewflow) -> None:
     people.fire("M-3", "record_report", "both", {"report_date": "2026-01-05"})
     people.fire("M-3", "close", "both", {})
     with people.db.transaction() as s:
-        rows = repo.pending_notifications(s)
-    assert [(r.event, r.role, r.payload["ref"], r.payload["state"]) for r in rows] == [
-        ("entered_state", "business_manager", "M-3", "closed")]
+        rows = outbox.listing(s)
+    assert [(r.event, r.role, r.recipient, r.channel, r.address, r.ref, r.payload["state"]) for r in rows] == [
+        ("entered_state", "business_manager", "bm", "email", "bm@example.org", "M-3", "closed"),
+        ("entered_state", "business_manager", "both", "log", None, "M-3", "closed")]
+    assert rows[1].key == "M-3:4:entered:business_manager:both:log"
     assert "notifying_agency" not in str(rows[0].payload)
 
 

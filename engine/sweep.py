@@ -1,0 +1,132 @@
+"""One escalation sweep: claim due cases in batches, fire what is due once, queue the notifications."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import structlog
+
+from engine.definition import StateDef, WorkflowDefinition
+from engine.durations import due_date_of, local_date, working_days_between
+from engine.escalation import REMINDER, Checkpoint, checkpoints, due_now, next_check
+from engine.notices import Outgoing, Recipient, expand
+from engine.service import Reviewflow
+from store import ledger, outbox
+
+log = structlog.get_logger("reviewflow.sweep")
+
+
+@dataclass(frozen=True)
+class Fired:
+    """A reminder or ladder level that fired (or, in a dry run, would fire)."""
+
+    ref: str
+    workflow: str
+    state: str
+    key: str
+    level: int | None
+    label: str
+    scheduled_at: datetime
+    roles: tuple[str, ...]
+    recipients: tuple[str, ...]
+    reason: str
+
+
+@dataclass
+class SweepReport:
+    now: datetime
+    dry_run: bool
+    cases: int = 0
+    batches: int = 0
+    fired: list[Fired] = field(default_factory=list)
+
+
+def _reason(d: WorkflowDefinition, state: StateDef, due: datetime, p: Checkpoint, now: datetime) -> str:
+    due_date = due_date_of(due)
+    if p.key == REMINDER:
+        return f"{state.label} is due on {due_date.isoformat()} ({p.label})"
+    late = working_days_between(due_date, local_date(now), d.calendar)
+    return (f"{state.label} overdue by {late} working day{'s' if late != 1 else ''} "
+            f"(limit {state.time_limit}, due {due_date.isoformat()}); escalated to {p.label}")
+
+
+def _needed(d: WorkflowDefinition, case: ledger.DueCase) -> str:
+    triggers = ", ".join(t.trigger for t in d.transitions_from(case.state) if t.dest != case.state) or "none"
+    return (f"move {case.ref} on from {d.states[case.state].label} (possible: {triggers}), "
+            f"or pause its clock with a reason")
+
+
+class Sweeper:
+    """Runs sweeps for a service; `definition_of` is cached per (name, version)."""
+
+    def __init__(self, service: Reviewflow, progress: Callable[[SweepReport], None] | None = None) -> None:
+        self.service = service
+        self.progress = progress
+        self._defs: dict[tuple[str, int], WorkflowDefinition] = {}
+
+    def _definition(self, case: ledger.DueCase) -> WorkflowDefinition:
+        key = (case.workflow, case.version)
+        if key not in self._defs:
+            self._defs[key] = self.service.definition(*key)
+        return self._defs[key]
+
+    def _fire_case(self, case: ledger.DueCase, fired: set[str], now: datetime,
+                   directory: dict[str, list[Recipient]]) -> tuple[list[Fired], list[Outgoing], datetime | None]:
+        d = self._definition(case)
+        state = d.states[case.state]
+        points = checkpoints(d, state, case.entered_at, case.due_at)
+        done: list[Fired] = []
+        items: list[Outgoing] = []
+        for p in due_now(points, fired, now):
+            assert case.due_at is not None
+            reason = _reason(d, state, case.due_at, p, now)
+            late = working_days_between(due_date_of(case.due_at), local_date(now), d.calendar)
+            payload = {"ref": case.ref, "workflow": d.name, "workflow_title": d.title, "state": case.state,
+                       "state_label": state.label, "level": p.level, "level_label": p.label,
+                       "headline": reason, "timing": reason, "working_days_overdue": max(late, 0),
+                       "due_date": due_date_of(case.due_at).isoformat(), "needed": _needed(d, case),
+                       "link": self.service.settings.link(case.ref)}
+            event = "reminder" if p.key == REMINDER else "escalation"
+            new = expand(f"{case.ref}:{case.entry_seq}:{p.key}", event, p.roles, payload, directory,
+                         self.service.settings.webhooks)
+            items.extend(new)
+            people = tuple(dict.fromkeys(o.recipient for o in new if o.channel != "webhook"))
+            done.append(Fired(case.ref, d.name, case.state, p.key, p.level, p.label, p.at, p.roles, people, reason))
+            fired = fired | {p.key}
+        return done, items, next_check(points, fired)
+
+    def sweep(self, dry_run: bool = False, batch: int | None = None) -> SweepReport:
+        """Fire every reminder and ladder level due by the service's `now`, each exactly once."""
+        now = self.service.clock()
+        size = batch or self.service.settings.batch_size
+        report = SweepReport(now, dry_run)
+        self.service.ensure_ready()
+        with self.service.db.transaction() as s:
+            directory = outbox.directory(s)
+        after: tuple[datetime, int] | None = None
+        while True:
+            with self.service.db.transaction() as s:
+                due = ledger.claim_due(s, now, size, after=after if dry_run else None, lock=not dry_run)
+                if not due:
+                    break
+                for case in due:
+                    fired = ledger.fired_keys(s, case.case_id, case.entry_seq)
+                    done, items, when = self._fire_case(case, fired, now, directory)
+                    report.fired.extend(done)
+                    if dry_run:
+                        continue
+                    for f in done:
+                        ledger.record(s, case, f.key, f.level, f.label, f.scheduled_at, now, list(f.roles),
+                                      list(f.recipients), f.reason)
+                    outbox.add(s, items, case.case_id, now)
+                    ledger.set_next_check(s, case.case_id, when)
+                report.cases += len(due)
+                report.batches += 1
+                after = (due[-1].next_check_at, due[-1].case_id)
+            log.info("sweep.batch", batch=report.batches, cases=report.cases, fired=len(report.fired),
+                     dry_run=dry_run)
+            if self.progress:
+                self.progress(report)
+        return report

@@ -1,0 +1,91 @@
+"""Due-case claims and the escalation ledger: an indexed query over due rows, claimed without overlap."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from store.models import CaseRow, EscalationRow
+
+
+@dataclass(frozen=True)
+class DueCase:
+    """An open, unpaused case whose next reminder or ladder level is due."""
+
+    case_id: int
+    ref: str
+    workflow: str
+    version: int
+    state: str
+    entered_at: datetime
+    due_at: datetime | None
+    entry_seq: int
+    next_check_at: datetime
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    ref: str
+    entry_seq: int
+    key: str
+    level: int | None
+    label: str
+    state: str
+    due_at: datetime
+    scheduled_at: datetime
+    fired_at: datetime
+    roles: list[str]
+    recipients: list[str]
+    reason: str
+
+
+def _due(row: CaseRow) -> DueCase:
+    assert row.id is not None
+    assert row.next_check_at is not None
+    return DueCase(row.id, row.ref, row.workflow, row.version, row.state, row.entered_at, row.due_at,
+                   row.entry_seq, row.next_check_at)
+
+
+def claim_due(s: Session, now: datetime, limit: int, after: tuple[datetime, int] | None = None,
+              lock: bool = True) -> list[DueCase]:
+    """Up to `limit` cases due by `now`, oldest first.
+
+    With `lock`, rows are taken FOR UPDATE SKIP LOCKED (PostgreSQL): concurrent sweeps never claim
+    the same case, and a claimed case stays locked until this transaction ends. `after` pages a
+    read-only preview by (next_check_at, id).
+    """
+    query = select(CaseRow).where(col(CaseRow.next_check_at) <= now)
+    if after is not None:
+        query = query.where((col(CaseRow.next_check_at) > after[0])
+                            | ((col(CaseRow.next_check_at) == after[0]) & (col(CaseRow.id) > after[1])))
+    query = query.order_by(col(CaseRow.next_check_at), col(CaseRow.id)).limit(limit)
+    if lock:
+        query = query.with_for_update(skip_locked=True)
+    return [_due(r) for r in s.exec(query).all()]
+
+
+def fired_keys(s: Session, case_id: int, entry_seq: int) -> set[str]:
+    return set(s.exec(select(EscalationRow.key).where(
+        EscalationRow.case_id == case_id, EscalationRow.entry_seq == entry_seq)).all())
+
+
+def record(s: Session, case: DueCase, key: str, level: int | None, label: str, scheduled_at: datetime,
+           fired_at: datetime, roles: list[str], recipients: list[str], reason: str) -> None:
+    assert case.due_at is not None
+    s.add(EscalationRow(case_id=case.case_id, entry_seq=case.entry_seq, key=key, level=level, label=label,
+                        state=case.state, due_at=case.due_at, scheduled_at=scheduled_at, fired_at=fired_at,
+                        roles=roles, recipients=recipients, reason=reason))
+
+
+def set_next_check(s: Session, case_id: int, when: datetime | None) -> None:
+    s.execute(update(CaseRow).where(col(CaseRow.id) == case_id).values(next_check_at=when))
+
+
+def entries(s: Session, case_id: int, ref: str) -> list[LedgerEntry]:
+    rows = s.exec(select(EscalationRow).where(EscalationRow.case_id == case_id)
+                  .order_by(col(EscalationRow.fired_at), col(EscalationRow.id))).all()
+    return [LedgerEntry(ref, r.entry_seq, r.key, r.level, r.label, r.state, r.due_at, r.scheduled_at,
+                        r.fired_at, list(r.roles), list(r.recipients), r.reason) for r in rows]

@@ -1,0 +1,115 @@
+"""The outbox: notifications written with their cause, claimed by workers with a lease, never lost."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlmodel import Session, col, select
+
+from engine.notices import Outgoing, Recipient
+from store.models import OutboxRow, UserRoleRow, UserRow
+
+PENDING, SENT, FAILED = "pending", "sent", "failed"
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    id: int
+    key: str
+    ref: str | None
+    event: str
+    role: str
+    channel: str
+    recipient: str
+    address: str | None
+    status: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    next_attempt_at: datetime
+    sent_at: datetime | None
+    payload: dict[str, Any]
+
+
+def _entry(r: OutboxRow) -> OutboxEntry:
+    assert r.id is not None
+    return OutboxEntry(r.id, r.key, r.payload.get("ref"), r.event, r.role, r.channel, r.recipient, r.address,
+                       r.status, r.attempts, r.last_error, r.created_at, r.next_attempt_at, r.sent_at,
+                       dict(r.payload))
+
+
+def directory(s: Session, roles: set[str] | None = None) -> dict[str, list[Recipient]]:
+    """Who holds each role (all roles, or just `roles`)."""
+    query = select(UserRoleRow.role, UserRow.name, UserRow.email).join(UserRow, UserRow.id == UserRoleRow.user_id)
+    if roles is not None:
+        query = query.where(col(UserRoleRow.role).in_(sorted(roles)))
+    found: dict[str, list[Recipient]] = {}
+    for role, name, email in s.exec(query.order_by(UserRow.name)).all():
+        found.setdefault(role, []).append(Recipient(name, email))
+    return found
+
+
+def add(s: Session, items: list[Outgoing], case_id: int | None, now: datetime) -> None:
+    for o in items:
+        s.add(OutboxRow(key=o.key, case_id=case_id, event=o.event, role=o.role, channel=o.channel,
+                        recipient=o.recipient, address=o.address, payload=o.payload, created_at=now,
+                        next_attempt_at=now))
+
+
+def claim(s: Session, now: datetime, limit: int, lease: float, channels: set[str]) -> list[OutboxEntry]:
+    """Take up to `limit` deliverable rows: their next attempt moves `lease` seconds on, attempts + 1.
+
+    A worker that dies after claiming leaves the rows to be retried when the lease runs out.
+    """
+    query = (select(OutboxRow)
+             .where(OutboxRow.status == PENDING, col(OutboxRow.next_attempt_at) <= now,
+                    col(OutboxRow.channel).in_(sorted(channels)))
+             .order_by(col(OutboxRow.next_attempt_at), col(OutboxRow.id)).limit(limit)
+             .with_for_update(skip_locked=True))
+    rows = s.exec(query).all()
+    for r in rows:
+        r.attempts += 1
+        r.next_attempt_at = now + timedelta(seconds=lease)
+        s.add(r)
+    s.flush()
+    return [_entry(r) for r in rows]
+
+
+def mark_sent(s: Session, row_id: int, now: datetime) -> None:
+    s.execute(update(OutboxRow).where(col(OutboxRow.id) == row_id)
+              .values(status=SENT, sent_at=now, last_error=None))
+
+
+def mark_retry(s: Session, row_id: int, at: datetime, error: str) -> None:
+    s.execute(update(OutboxRow).where(col(OutboxRow.id) == row_id)
+              .values(next_attempt_at=at, last_error=error[:500]))
+
+
+def mark_failed(s: Session, row_id: int, error: str) -> None:
+    s.execute(update(OutboxRow).where(col(OutboxRow.id) == row_id).values(status=FAILED, last_error=error[:500]))
+
+
+def waiting(s: Session, channel: str) -> int:
+    return s.exec(select(func.count()).select_from(OutboxRow)
+                  .where(OutboxRow.status == PENDING, OutboxRow.channel == channel)).one()
+
+
+def listing(s: Session, status: str | None = None, case_id: int | None = None, limit: int = 500) -> list[OutboxEntry]:
+    query = select(OutboxRow)
+    if status:
+        query = query.where(OutboxRow.status == status)
+    if case_id is not None:
+        query = query.where(OutboxRow.case_id == case_id)
+    return [_entry(r) for r in s.exec(query.order_by(col(OutboxRow.id)).limit(limit)).all()]
+
+
+def retry(s: Session, ids: list[int] | None, now: datetime) -> int:
+    """Put failed rows (all, or those in `ids`) back to pending with a fresh count of attempts."""
+    stmt = update(OutboxRow).where(OutboxRow.status == FAILED)
+    if ids:
+        stmt = stmt.where(col(OutboxRow.id).in_(ids))
+    result = s.execute(stmt.values(status=PENDING, attempts=0, next_attempt_at=now))
+    return int(result.rowcount)  # type: ignore[attr-defined]
