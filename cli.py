@@ -25,14 +25,18 @@ class Settings:
     now: str | None
     log_json: bool
     verbose: bool
+    config: Path | None = None
 
     def service(self) -> Reviewflow:
+        import os
+
         from engine.clock import fixed_clock, parse_instant, system_clock
+        from engine.config import load_settings
         from engine.service import Reviewflow
         from store.db import Database
 
         clock = fixed_clock(parse_instant(self.now)) if self.now else system_clock
-        return Reviewflow(Database(self.db), clock)
+        return Reviewflow(Database(self.db), clock, load_settings(self.config, os.environ))
 
 
 class _Group(click.Group):
@@ -89,16 +93,18 @@ def _echo_json(value: Any) -> None:
               help="Database URL (env REVIEWFLOW_DB): sqlite:///FILE or postgresql+psycopg://...")
 @click.option("--now", envvar="REVIEWFLOW_NOW", metavar="ISO-DATETIME",
               help="Act as if it were this time (env REVIEWFLOW_NOW): back-date or preview.")
+@click.option("--config", envvar="REVIEWFLOW_CONFIG", type=click.Path(dir_okay=False, path_type=Path),
+              help="Settings file for e-mail, webhooks and the worker (default: ./reviewflow.toml if present).")
 @click.option("--log-json", is_flag=True, help="Write logs as JSON lines on stderr.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every change (key=value on stderr).")
 @click.version_option(package_name="reviewflow")
 @click.pass_context
-def cli(ctx: click.Context, db: str, now: str | None, log_json: bool, verbose: bool) -> None:
+def cli(ctx: click.Context, db: str, now: str | None, config: Path | None, log_json: bool, verbose: bool) -> None:
     """reviewflow: safeguarding review lifecycles, from referral to evidence of embedding."""
     from engine.logs import configure_logging
 
     configure_logging(json=log_json, level="info" if verbose else "warning")
-    ctx.obj = Settings(db, now, log_json, verbose)
+    ctx.obj = Settings(db, now, log_json, verbose, config)
 
 
 @cli.command()
@@ -295,6 +301,28 @@ def case_show(ctx: click.Context, ref: str, actor: str | None, as_json: bool) ->
     _show(ctx, _settings(ctx).service().case(ref, actor), as_json)
 
 
+@case.command("pause")
+@click.argument("ref")
+@click.option("--reason", required=True, help="Why the clock stops, e.g. 'awaiting criminal proceedings'.")
+@as_option
+@json_option
+@click.pass_context
+def case_pause(ctx: click.Context, ref: str, reason: str, actor: str | None, as_json: bool) -> None:
+    """Stop the stage's clock and its escalation, with a reason."""
+    _show(ctx, _settings(ctx).service().pause(ref, _need_actor(actor), reason), as_json)
+
+
+@case.command("resume")
+@click.argument("ref")
+@click.option("--note", help="A note for the history.")
+@as_option
+@json_option
+@click.pass_context
+def case_resume(ctx: click.Context, ref: str, note: str | None, actor: str | None, as_json: bool) -> None:
+    """Restart a paused clock; the due date moves on by the time it was paused."""
+    _show(ctx, _settings(ctx).service().resume(ref, _need_actor(actor), note), as_json)
+
+
 @case.command("list")
 @click.option("--workflow", "workflow_name", help="Only this workflow.")
 @click.option("--state", help="Only cases in this state.")
@@ -316,6 +344,78 @@ def case_list(ctx: click.Context, workflow_name: str | None, state: str | None, 
         click.echo(case_row(v, service.working_days_overdue(v)))
     if not views:
         click.echo("no cases match", err=True)
+
+
+# --- escalation, the worker and the outbox ------------------------------------------------------
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Show what would fire; change nothing.")
+@json_option
+@click.pass_context
+def escalate(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
+    """Run one escalation sweep now (or at --now): reminders and ladder levels that are due."""
+    from engine.render import local, to_json
+    from engine.sweep import Sweeper
+
+    report = Sweeper(_settings(ctx).service()).sweep(dry_run=dry_run)
+    if as_json:
+        click.echo(to_json(report))
+        return
+    verb = "would fire" if dry_run else "fired"
+    for f in report.fired:
+        people = ", ".join(f.recipients) or "nobody registered"
+        click.echo(f"{f.ref:<16} {f.label:<24} {f.reason}; tells {', '.join(f.roles)} ({people})")
+    click.echo(f"{len(report.fired)} escalation(s) {verb} at {local(report.now)} "
+               f"({report.cases} case(s) checked)", err=True)
+
+
+@cli.command()
+@click.option("--interval", type=click.FloatRange(min=1), help="Seconds between sweeps (default 60).")
+@click.option("--once", is_flag=True, help="One sweep and one delivery round, then exit (for cron).")
+@click.pass_context
+def run(ctx: click.Context, interval: float | None, once: bool) -> None:
+    """Run the worker: sweep escalations and deliver notifications until stopped (SIGTERM/Ctrl-C)."""
+    from engine.worker import run_worker
+
+    service = _settings(ctx).service()
+    code = run_worker(service, interval or service.settings.interval_seconds, once=once)
+    if code:
+        sys.exit(code)
+
+
+@cli.group("outbox")
+def outbox_group() -> None:
+    """See and retry notifications waiting to be delivered."""
+
+
+@outbox_group.command("list")
+@click.option("--status", type=click.Choice(["pending", "sent", "failed"]), help="Only rows in this status.")
+@click.option("--ref", help="Only notifications about this case.")
+@json_option
+@click.pass_context
+def outbox_list(ctx: click.Context, status: str | None, ref: str | None, as_json: bool) -> None:
+    """List notifications and their delivery status."""
+    from engine.render import local
+
+    rows = _settings(ctx).service().outbox(status, ref)
+    if as_json:
+        _echo_json(rows)
+        return
+    for r in rows:
+        error = f"  last error: {r.last_error}" if r.last_error else ""
+        click.echo(f"{r.id:>6} {r.status:<8} {r.channel:<8} {r.recipient:<14} {r.ref or '-':<16} {r.event:<16} "
+                   f"attempts {r.attempts}, created {local(r.created_at)}{error}")
+    if not rows:
+        click.echo("no notifications match", err=True)
+
+
+@outbox_group.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@click.pass_context
+def outbox_retry(ctx: click.Context, ids: tuple[int, ...]) -> None:
+    """Put failed notifications (all, or those with these IDs) back in the queue."""
+    count = _settings(ctx).service().retry_outbox(list(ids))
+    click.echo(f"{count} notification(s) queued again")
 
 
 # --- demo --------------------------------------------------------------------------------------

@@ -45,6 +45,8 @@ def case_json(view: CaseView, overdue_days: int) -> dict[str, Any]:
 def _timing(view: CaseView, overdue_days: int) -> str:
     if not view.is_open:
         return f"closed {local(view.closed_at)}"
+    if view.paused_at:
+        return f"clock PAUSED since {local(view.paused_at)} ({view.pause_reason}); limit {view.time_limit}"
     parts = [f"{view.days_in_stage} days in stage"]
     if view.time_limit:
         parts.append(f"limit {view.time_limit}")
@@ -72,6 +74,11 @@ def case_text(view: CaseView, overdue_days: int) -> str:
         lines.append(f"    {h.seq:>3}  {local(h.at)}  {h.trigger:<22} {move:<40} by {h.actor}")
         if h.note:
             lines.append(f"         note: {h.note}")
+    if view.escalations:
+        lines.append("  escalations:")
+        for e in view.escalations:
+            told = ", ".join(e.recipients) or "nobody registered"
+            lines.append(f"    {local(e.fired_at)}  {e.label:<24} {e.reason}; told {', '.join(e.roles)} ({told})")
     if view.options:
         lines.append("  next steps:")
         for o in view.options:

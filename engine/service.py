@@ -163,6 +163,12 @@ class Reviewflow:
                 raise WorkflowNotFound(label, known)
         return definition_from_source(stored.source, stored.source_name)
 
+    def all_definitions(self) -> dict[tuple[str, int], WorkflowDefinition]:
+        """Every loaded version of every workflow, parsed (for sweeps over many cases)."""
+        with self._tx() as s:
+            stored = repo.all_definitions(s)
+        return {(d.name, d.version): definition_from_source(d.source, d.source_name) for d in stored}
+
     # --- users ---------------------------------------------------------------------------
 
     def add_user(self, name: str, roles: Sequence[str], email: str | None = None) -> repo.User:
@@ -323,6 +329,17 @@ class Reviewflow:
         with self._tx() as s:
             records = repo.list_cases(s, workflow, state, self.clock() if overdue else None, include_closed)
         return [self._view(r, [], None) for r in records]
+
+    def outbox(self, status: str | None = None, ref: str | None = None) -> list[outbox.OutboxEntry]:
+        with self._tx() as s:
+            case_id = repo.get_case_record(s, ref).case_id if ref else None
+            return outbox.listing(s, status, case_id)
+
+    def retry_outbox(self, ids: list[int]) -> int:
+        with self._tx() as s:
+            count = outbox.retry(s, ids or None, self.clock())
+        log.info("outbox.retry", count=count)
+        return count
 
     def working_days_overdue(self, view: CaseView) -> int:
         if not view.overdue or view.due_at is None:

@@ -67,10 +67,7 @@ class Sweeper:
         self._defs: dict[tuple[str, int], WorkflowDefinition] = {}
 
     def _definition(self, case: ledger.DueCase) -> WorkflowDefinition:
-        key = (case.workflow, case.version)
-        if key not in self._defs:
-            self._defs[key] = self.service.definition(*key)
-        return self._defs[key]
+        return self._defs[(case.workflow, case.version)]
 
     def _fire_case(self, case: ledger.DueCase, fired: set[str], now: datetime,
                    directory: dict[str, list[Recipient]]) -> tuple[list[Fired], list[Outgoing], datetime | None]:
@@ -97,16 +94,17 @@ class Sweeper:
             fired = fired | {p.key}
         return done, items, next_check(points, fired)
 
-    def sweep(self, dry_run: bool = False, batch: int | None = None) -> SweepReport:
+    def sweep(self, dry_run: bool = False, batch: int | None = None,
+              should_stop: Callable[[], bool] = lambda: False) -> SweepReport:
         """Fire every reminder and ladder level due by the service's `now`, each exactly once."""
         now = self.service.clock()
         size = batch or self.service.settings.batch_size
         report = SweepReport(now, dry_run)
-        self.service.ensure_ready()
+        self._defs = self.service.all_definitions()
         with self.service.db.transaction() as s:
             directory = outbox.directory(s)
         after: tuple[datetime, int] | None = None
-        while True:
+        while not should_stop():
             with self.service.db.transaction() as s:
                 due = ledger.claim_due(s, now, size, after=after if dry_run else None, lock=not dry_run)
                 if not due:

@@ -83,6 +83,10 @@ def latest_definitions(s: Session) -> list[StoredDefinition]:
     return [_definition(r) for r in rows]
 
 
+def all_definitions(s: Session) -> list[StoredDefinition]:
+    return [_definition(r) for r in s.exec(select(DefinitionRow)).all()]
+
+
 def definition_versions(s: Session, name: str) -> list[int]:
     return list(s.exec(select(DefinitionRow.version).where(DefinitionRow.name == name)
                        .order_by(DefinitionRow.version)).all())

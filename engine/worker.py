@@ -1,0 +1,123 @@
+"""`reviewflow run`: the unattended worker. The only module that imports APScheduler.
+
+APScheduler only ticks (a job in a memory job store, never shared): deadlines are our own rows,
+found by the sweep's indexed query. Each tick sweeps escalations, then delivers the outbox.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import structlog
+from sqlalchemy.exc import SQLAlchemyError
+
+from engine.delivery import Deliverer
+from engine.errors import ReviewflowError
+from engine.service import Reviewflow
+from engine.sweep import Sweeper
+
+log = structlog.get_logger("reviewflow.worker")
+
+
+@dataclass
+class TickResult:
+    fired: int = 0
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    error: str | None = None
+
+
+class Worker:
+    def __init__(self, service: Reviewflow) -> None:
+        self.service = service
+        self.stop = threading.Event()
+        self.sweeper = Sweeper(service)
+        self.deliverer = Deliverer(service)
+        self.ticks = 0
+
+    def tick(self) -> TickResult:
+        """One sweep and one delivery round; a database fault is logged and retried next tick."""
+        result = TickResult()
+        self.ticks += 1
+        try:
+            report = self.sweeper.sweep(should_stop=self.stop.is_set)
+            result.fired = len(report.fired)
+            if not self.stop.is_set():
+                sent = self.deliverer.run()
+                result.sent, result.retrying, result.failed = sent.sent, sent.retrying, sent.failed
+        except (ReviewflowError, SQLAlchemyError) as exc:
+            result.error = str(exc).splitlines()[0]
+            log.error("worker.tick_failed", error=result.error, hint="will retry at the next tick")
+            self.service.db.engine.dispose()
+        else:
+            log.info("worker.tick", tick=self.ticks, fired=result.fired, sent=result.sent,
+                     retrying=result.retrying, failed=result.failed)
+        return result
+
+
+@contextmanager
+def single_sqlite_worker(service: Reviewflow) -> Iterator[None]:
+    """SQLite supports one worker: hold an OS lock beside the database file while running."""
+    db = service.db
+    if not db.is_sqlite or not db.path or db.path == ":memory:":
+        yield
+        return
+    import fcntl
+
+    lock_path = Path(f"{db.path}.worker.lock")
+    handle: IO[str] = lock_path.open("a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise ReviewflowError(
+                f"another reviewflow worker ({holder}) is already running on {db.path}: SQLite supports one "
+                "worker; stop the other one, or use PostgreSQL to run several") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
+def run_worker(service: Reviewflow, interval: float, once: bool = False) -> int:
+    """Run ticks every `interval` seconds until SIGTERM or SIGINT; with `once`, one tick and return."""
+    service.ensure_ready()
+    worker = Worker(service)
+    with single_sqlite_worker(service):
+        if once:
+            return 1 if worker.tick().error else 0
+        from apscheduler.schedulers.blocking import BlockingScheduler
+
+        scheduler = BlockingScheduler(timezone="UTC")
+        scheduler.add_job(worker.tick, "interval", seconds=interval, id="tick", max_instances=1,
+                          coalesce=True)
+
+        def stop(signum: int, _frame: Any) -> None:
+            log.info("worker.stopping", signal=signal.Signals(signum).name)
+            worker.stop.set()
+            if scheduler.running:
+                scheduler.shutdown(wait=True)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        log.info("worker.started", db=service.db.shown, interval_seconds=interval, pid=os.getpid())
+        worker.tick()
+        if not worker.stop.is_set():
+            scheduler.start()
+        log.info("worker.stopped", ticks=worker.ticks)
+    return 0
+
