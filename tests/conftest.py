@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,10 +35,21 @@ def _pg_problem() -> str | None:
 
 
 _PG_PROBLEM: str | None | bool = False
+_SCHEMAS: list[str] = []
+
+
+def _admin() -> Any:
+    import psycopg
+
+    return psycopg.connect(PG_URL.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
 
 
 def pg_url_or_skip() -> str:
-    """The test PostgreSQL URL with an empty public schema; skip (or fail under CI) if unreachable."""
+    """A URL of the test PostgreSQL whose search_path is a new, empty schema of this test's own.
+
+    Skips when the server is unreachable (fails instead under REVIEWFLOW_REQUIRE_PG=1). Separate
+    schemas let several test runs share one server; they are dropped at the end of the session.
+    """
     global _PG_PROBLEM
     if _PG_PROBLEM is False:
         _PG_PROBLEM = _pg_problem()
@@ -45,12 +57,22 @@ def pg_url_or_skip() -> str:
         if REQUIRE_PG:
             pytest.fail(f"{_PG_PROBLEM} (REVIEWFLOW_REQUIRE_PG=1)")
         pytest.skip(f"{_PG_PROBLEM}; set REVIEWFLOW_TEST_PG_URL to run the PostgreSQL tests")
-    import psycopg
+    schema = f"rf_test_{os.getpid()}_{len(_SCHEMAS)}"
+    with _admin() as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        conn.execute(f"CREATE SCHEMA {schema}")
+    _SCHEMAS.append(schema)
+    joiner = "&" if "?" in PG_URL else "?"
+    return f"{PG_URL}{joiner}options=-csearch_path%3D{schema}"
 
-    with psycopg.connect(PG_URL.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
-        conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
-        conn.execute("CREATE SCHEMA public")
-    return PG_URL
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_test_schemas() -> Iterator[None]:
+    yield
+    if _SCHEMAS:
+        with _admin() as conn:
+            for schema in _SCHEMAS:
+                conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
