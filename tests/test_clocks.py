@@ -51,6 +51,9 @@ def test_ladder_fires_level_by_level_on_working_days_each_once(scr: Reviewflow, 
     # 30 working days from Wed 1 April 2026, skipping Good Friday, Easter Monday and the May bank holiday:
     # due Monday 18 May; overdue from midnight (BST) = 23:00 UTC.
     assert (view.state, view.due_date, view.due_at) == ("agency_reports", "2026-05-18", at("2026-05-18T23:00"))
+    # The workflow reminds the owner 10 working days before: Friday 1 May (4 May is a bank holiday).
+    assert sweep_at(scr, clock, "2026-04-30T22:59") == []
+    assert sweep_at(scr, clock, "2026-04-30T23:00") == [("SCR-1", "reminder", ("j.reid",))]
     assert sweep_at(scr, clock, "2026-05-18T22:59") == []
     assert sweep_at(scr, clock, "2026-05-18T23:00") == [("SCR-1", "level-1", ("j.reid",))]
     assert sweep_at(scr, clock, "2026-05-19T12:00") == []
@@ -61,17 +64,19 @@ def test_ladder_fires_level_by_level_on_working_days_each_once(scr: Reviewflow, 
     assert sweep_at(scr, clock, "2026-09-01T00:00") == []
     ledger = scr.case("SCR-1").escalations
     assert [(e.key, e.scheduled_at, e.roles, e.recipients) for e in ledger] == [
+        ("reminder", at("2026-04-30T23:00"), ["lead_reviewer"], ["j.reid"]),
         ("level-1", at("2026-05-18T23:00"), ["lead_reviewer"], ["j.reid"]),
         ("level-2", at("2026-06-01T23:00"), ["subgroup_chair"], ["d.osei"]),
         ("level-3", at("2026-06-15T23:00"), ["board"], ["lscp.board"]),
     ]
-    assert ledger[1].reason == ("Agency reports overdue by 10 working days (limit 30 working days, "
+    assert ledger[0].reason == "Agency reports is due on 2026-05-18 (reminder 10 working days before due)"
+    assert ledger[2].reason == ("Agency reports overdue by 10 working days (limit 30 working days, "
                                 "due 2026-05-18); escalated to Sub-group chair")
 
 
 def test_a_late_sweep_fires_every_missed_level_once(scr: Reviewflow, clock: SteppingClock) -> None:
     fired = sweep_at(scr, clock, "2026-07-01T08:00")
-    assert [key for _, key, _ in fired] == ["level-1", "level-2", "level-3"]
+    assert [key for _, key, _ in fired] == ["reminder", "level-1", "level-2", "level-3"]
     assert sweep_at(scr, clock, "2026-07-02T08:00") == []
 
 
@@ -110,10 +115,11 @@ def test_pause_rules(scr: Reviewflow, clock: SteppingClock) -> None:
 
 
 def test_moving_on_stops_the_climb_and_re_entry_starts_a_new_one(scr: Reviewflow, clock: SteppingClock) -> None:
-    sweep_at(scr, clock, "2026-05-19T08:00")
+    assert [k for _, k, _ in sweep_at(scr, clock, "2026-05-19T08:00")] == ["reminder", "level-1"]
     clock.now = at("2026-05-20T09:00")
     scr.fire("SCR-1", "agency_reports_received", "j.reid", {"agency_reports_date": "2026-05-20"})
-    assert sweep_at(scr, clock, "2026-06-15T23:00") == []  # the old stage's levels 2 and 3 never fire
+    # The old stage's levels 2 and 3 never fire; the new stage has its own reminder (3 June).
+    assert sweep_at(scr, clock, "2026-06-15T23:00") == [("SCR-1", "reminder", ("j.reid",))]
     # Through to the Board, which returns the report: draft_and_qa is entered a second time.
     clock.now = at("2026-06-16T09:00")
     scr.fire("SCR-1", "engagement_complete", "j.reid", {"practitioner_event_date": "2026-06-10",
@@ -125,15 +131,15 @@ def test_moving_on_stops_the_climb_and_re_entry_starts_a_new_one(scr: Reviewflow
     second = scr.case("SCR-1")
     assert (second.state, second.due_date) == ("draft_and_qa", "2026-07-30")
     fired = sweep_at(scr, clock, "2026-07-31T08:00")
-    assert fired == [("SCR-1", "level-1", ("j.reid",))]
+    assert fired == [("SCR-1", "reminder", ("j.reid",)), ("SCR-1", "level-1", ("j.reid",))]
     keys = [(e.state, e.entry_seq, e.key) for e in scr.case("SCR-1").escalations]
-    assert keys[0] == ("agency_reports", 5, "level-1")
+    assert keys[:2] == [("agency_reports", 5, "reminder"), ("agency_reports", 5, "level-1")]
     assert keys[-1] == ("draft_and_qa", 9, "level-1")
 
 
 def test_dry_run_previews_without_writing(scr: Reviewflow, clock: SteppingClock) -> None:
     clock.now = at("2026-06-20T00:00")
     preview = Sweeper(scr).sweep(dry_run=True)
-    assert [f.key for f in preview.fired] == ["level-1", "level-2", "level-3"]
+    assert [f.key for f in preview.fired] == ["reminder", "level-1", "level-2", "level-3"]
     assert scr.case("SCR-1").escalations == []
-    assert [f.key for f in Sweeper(scr).sweep().fired] == ["level-1", "level-2", "level-3"]
+    assert [f.key for f in Sweeper(scr).sweep().fired] == ["reminder", "level-1", "level-2", "level-3"]
