@@ -68,8 +68,10 @@ def condition_problem(condition: Condition, fields: Collection[str] = ()) -> str
     if builtin.takes_fields and isinstance(condition.argument, list):
         unknown = [f for f in condition.argument if f not in fields]
         if unknown:
-            return (f"condition {condition.name!r} names field(s) {', '.join(unknown)} that neither `open` nor "
-                    "any transition asks for: fix the name or add the field to a transition's `requires`")
+            known = ", ".join(sorted(fields)) or "none"
+            return (f"condition {condition.name!r} names field(s) {', '.join(map(repr, unknown))} that neither "
+                    f"`open` nor any transition asks for: fix the name (declared fields: {known}) or add "
+                    "the field to a transition's `requires`")
     return None
 
 

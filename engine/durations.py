@@ -37,7 +37,7 @@ _UNITS: dict[str, Unit] = {
     "month": "months",
     "months": "months",
 }
-_DURATION = re.compile(r"^\s*([0-9]{1,4})\s+([a-z ]+?)\s*$", re.IGNORECASE)
+_DURATION = re.compile(r"^\s*([0-9]{1,4})\s+([a-z ]+?)\s*$", re.IGNORECASE | re.ASCII)
 
 
 @dataclass(frozen=True)

@@ -54,10 +54,18 @@ _EXPECTED = {"string": "text", "object": "a mapping of keys to values", "array":
              "integer": "a whole number", "boolean": "true or false"}
 
 
+def _sentence(text: str) -> str:
+    """'Human title shown.' -> 'human title shown' (for use inside a message)."""
+    return text[:1].lower() + text[1:].rstrip(".") if text else ""
+
+
 def _describe(error: Any) -> str:
     schema = error.schema
     text = schema.get("description", "") if isinstance(schema, dict) else ""
-    return text[:1].lower() + text[1:].rstrip(".") if text else ""
+    path = tuple(error.absolute_path)
+    if not text and len(path) == 1:  # a top-level key whose description sits beside a $ref
+        text = workflow_schema()["properties"].get(path[0], {}).get("description", "")
+    return _sentence(text)
 
 
 def _hint(error: Any) -> str:
@@ -67,7 +75,7 @@ def _hint(error: Any) -> str:
 def _missing(error: Any) -> str:
     missing = error.message.split("'")[1]
     sub = error.schema.get("properties", {}).get(missing, {})
-    what = f" ({sub['description']})" if "description" in sub else ""
+    what = f" ({_sentence(sub['description'])})" if "description" in sub else ""
     return f"missing key {missing!r}: add it{what}"
 
 
@@ -102,10 +110,10 @@ def _schema_messages(error: Any) -> Iterator[tuple[Path, str]]:
         allowed = sorted(error.schema.get("properties", {}))
         for key in sorted(set(error.instance) - set(allowed)):
             yield (*path, key), f"unknown key {key!r}; allowed keys here: {', '.join(allowed)}"
-    elif error.validator == "oneOf" and any(e.validator != "type" for e in error.context):
-        yield from _schema_messages(next(e for e in error.context if e.validator != "type"))
     elif error.validator == "oneOf" and isinstance(error.instance, list):
         yield from _list_items(error, path)
+    elif error.validator == "oneOf" and any(e.validator != "type" for e in error.context):
+        yield from _schema_messages(next(e for e in error.context if e.validator != "type"))
     else:
         handler = _SIMPLE.get(error.validator)
         yield path, handler(error) if handler else error.message
@@ -119,11 +127,11 @@ def _list_items(error: Any, path: Path) -> Iterator[tuple[Path, str]]:
         return
     from jsonschema import Draft202012Validator
 
-    validator = Draft202012Validator(workflow_schema()).evolve(schema={**workflow_schema(), **item_schema})
+    validator = Draft202012Validator({"$defs": workflow_schema()["$defs"], **item_schema})
     for i, item in enumerate(error.instance):
         for sub in validator.iter_errors(item):
-            text = _describe(sub) or "a different value"
-            yield (*path, i, *sub.absolute_path), f"expected {text}; got {_kind(sub.instance)}"
+            for sub_path, message in _schema_messages(sub):
+                yield (*path, i, *sub_path), message
 
 
 def _schema_problems(data: Any) -> list[tuple[Path, str]]:
@@ -176,11 +184,14 @@ class _Builder:
         if raw is None:
             return None
         text = raw.strip()
-        if not text.lower().endswith(" before"):
+        try:
+            if not text.lower().endswith(" before"):
+                raise InvalidDuration(text)
+            return parse_duration(text[: -len(" before")])
+        except InvalidDuration:
             self.problems.append((path, f"bad reminder {raw!r}: write how long before the due date, "
-                                        "e.g. '10 working days before'"))
+                                        "e.g. '10 working days before' or '2 weeks before'"))
             return None
-        return self.duration(text[: -len(" before")], path)
 
     def duration(self, raw: str | None, path: Path) -> Duration | None:
         if raw is None:

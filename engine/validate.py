@@ -157,7 +157,9 @@ def check_reminders(d: WorkflowDefinition) -> Found:
     for name, s in d.states.items():
         if s.remind is None:
             continue
-        if s.time_limit is None:
+        if s.terminal:
+            yield ("states", name, "remind"), "a terminal state has no time limit, so no reminder: remove `remind`"
+        elif s.time_limit is None:
             yield ("states", name, "remind"), "a reminder needs a `time_limit` to count back from: add one or remove it"
         elif _approx_days(s.remind) >= _approx_days(s.time_limit):
             yield ("states", name, "remind"), (

@@ -98,7 +98,10 @@ class _Builder:
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
-                raise self._refuse("a mapping key must be a plain name, not a list or mapping", key_node)
+                self.problems.append(Problem(self.file, format_path(path), "a key here is a list or mapping: "
+                                             "write each key as a plain name, one per line",
+                                             key_node.start_mark.line + 1))
+                continue
             key = str(key_node.value)
             self.lines[(*path, key)] = key_node.start_mark.line + 1
             result[key] = self.build(value_node, (*path, key))
@@ -125,10 +128,14 @@ def load_yaml(text: str, file: str) -> tuple[Any, dict[Path, int]]:
         reason = exc.problem or exc.context or "invalid YAML"
         raise InvalidDefinition([Problem(file, "", f"YAML syntax error: {reason}; fix the "
                                          "indentation or quoting on this line", line)]) from None
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise InvalidDefinition([Problem(file, "", f"not readable as YAML text (character U+{code:04X} is not "
+                                         "allowed): remove it and save the file as UTF-8 text", line)]) from None
     except yaml.YAMLError as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InvalidDefinition([Problem(file, "", f"not readable as YAML text ({reason}): "
-                                         "remove control characters and save the file as UTF-8")]) from None
+        raise InvalidDefinition([Problem(file, "", f"not readable as YAML ({reason}): check the file")]) from None
     except RecursionError:
         raise InvalidDefinition([Problem(file, "", "nested too deeply to read: a workflow definition "
                                          "is far flatter; check the brackets")]) from None
@@ -136,5 +143,5 @@ def load_yaml(text: str, file: str) -> tuple[Any, dict[Path, int]]:
         if loader is not None:
             loader.dispose()
     if builder.problems:
-        raise InvalidDefinition(builder.problems)
+        raise InvalidDefinition(sorted(builder.problems, key=lambda p: p.line or 0))
     return data, builder.lines
