@@ -60,11 +60,12 @@ def _sentence(text: str) -> str:
 
 
 def _describe(error: Any) -> str:
-    schema = error.schema
-    text = schema.get("description", "") if isinstance(schema, dict) else ""
     path = tuple(error.absolute_path)
-    if not text and len(path) == 1:  # a top-level key whose description sits beside a $ref
+    text = ""
+    if len(path) == 1:  # a top-level key: its own description, which may sit beside a $ref
         text = workflow_schema()["properties"].get(path[0], {}).get("description", "")
+    if not text and isinstance(error.schema, dict):
+        text = error.schema.get("description", "")
     return _sentence(text)
 
 
@@ -128,10 +129,14 @@ def _list_items(error: Any, path: Path) -> Iterator[tuple[Path, str]]:
     from jsonschema import Draft202012Validator
 
     validator = Draft202012Validator({"$defs": workflow_schema()["$defs"], **item_schema})
-    for i, item in enumerate(error.instance):
-        for sub in validator.iter_errors(item):
-            for sub_path, message in _schema_messages(sub):
-                yield (*path, i, *sub_path), message
+    found = [((*path, i, *sub_path), message)
+             for i, item in enumerate(error.instance)
+             for sub in validator.iter_errors(item)
+             for sub_path, message in _schema_messages(sub)]
+    if not found:  # the items are fine; the list itself is wrong (e.g. empty)
+        failed = [e for e in error.context if e.validator != "type"]
+        found = [item for e in failed[:1] for item in _schema_messages(e)]
+    yield from found
 
 
 def _schema_problems(data: Any) -> list[tuple[Path, str]]:
@@ -189,7 +194,7 @@ class _Builder:
                 raise InvalidDuration(text)
             return parse_duration(text[: -len(" before")])
         except InvalidDuration:
-            self.problems.append((path, f"bad reminder {raw!r}: write how long before the due date, "
+            self.problems.append((path, f"bad reminder {raw!r}: write a whole number, a unit and 'before', "
                                         "e.g. '10 working days before' or '2 weeks before'"))
             return None
 
