@@ -341,9 +341,9 @@ def test_a_default_reminder_does_not_need_every_state_to_have_a_time_limit() -> 
     ((TOP, "version: 1\nremind: 5\n"),
      "f.yaml:5: remind: expected text, got a whole number "
      "(default reminder to the stage owner before a stage falls due, e.g. '10 working days before')"),
-    # The whole reminder is quoted, but nothing says that the unit 'fortnights' is what is wrong (reported).
     ((TOP, "version: 1\nremind: 5 fortnights before\n"),
-     f"f.yaml:5: remind: bad reminder '5 fortnights before': write a whole number, a unit and 'before', {REMIND_EXAMPLES}"),
+     "f.yaml:5: remind: bad reminder '5 fortnights before': write a whole number, a unit and 'before', "
+     f"{REMIND_EXAMPLES}"),
     ((REFERRAL_LIMIT, f"{REFERRAL_LIMIT}    remind: 5 working days before\n"),
      "f.yaml:18: states.referral.remind: the reminder (5 working days before) is not shorter than the time limit "
      "(5 working days), so it would never be sent: shorten it"),
