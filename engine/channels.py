@@ -55,6 +55,11 @@ def body(m: Message) -> str:
     return "\n".join(lines)
 
 
+def message_id_part(key: str) -> str:
+    """The idempotency key as the left part of a Message-ID (no ':' or '@')."""
+    return key.replace(":", ".").replace("@", ".at.")
+
+
 def send_email(smtp: SmtpSettings, m: Message, when: Any) -> None:
     """Send one e-mail; the Message-ID is derived from the idempotency key."""
     if not m.address:
@@ -63,7 +68,7 @@ def send_email(smtp: SmtpSettings, m: Message, when: Any) -> None:
     msg["From"] = smtp.sender
     msg["To"] = m.address
     msg["Subject"] = subject(m)
-    msg["Message-ID"] = f"<{m.key.replace(':', '.')}@reviewflow>"
+    msg["Message-ID"] = f"<{message_id_part(m.key)}@reviewflow>"
     msg["X-Reviewflow-Key"] = m.key
     msg["Date"] = format_datetime(when)
     msg.set_content(body(m))
@@ -84,15 +89,15 @@ def send_webhook(m: Message, timeout: float = 15.0) -> None:
     if not m.address:
         raise DeliveryFailed("no webhook URL")
     data = json.dumps({"key": m.key, "event": m.event, "text": f"{subject(m)}\n{body(m)}", **m.payload}).encode()
-    request = urllib.request.Request(m.address, data=data, method="POST", headers={
-        "Content-Type": "application/json", "Idempotency-Key": m.key, "User-Agent": "reviewflow"})
     try:
+        request = urllib.request.Request(m.address, data=data, method="POST", headers={
+            "Content-Type": "application/json", "Idempotency-Key": m.key, "User-Agent": "reviewflow"})
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - configured URL
             if not 200 <= response.status < 300:
                 raise DeliveryFailed(f"webhook answered {response.status}")
     except urllib.error.HTTPError as exc:
         raise DeliveryFailed(f"webhook answered {exc.code}") from None
-    except (OSError, urllib.error.URLError) as exc:
+    except (OSError, ValueError, urllib.error.URLError) as exc:
         raise DeliveryFailed(f"webhook {m.address}: {exc}") from None
 
 
@@ -105,5 +110,5 @@ def deliver(settings: Settings, m: Message, when: Any) -> None:
     elif m.channel == "webhook":
         send_webhook(m)
     log.info("notification.delivered", key=m.key, channel=m.channel, recipient=m.recipient,
-             event=m.event, ref=m.payload.get("ref"), state=m.payload.get("state"),
+             notice=m.event, ref=m.payload.get("ref"), state=m.payload.get("state"),
              level=m.payload.get("level"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -42,7 +43,7 @@ class Settings:
 
     def backoff(self, attempts: int) -> float:
         """Seconds to wait after the `attempts`-th failure: doubling, capped."""
-        return float(min(self.backoff_seconds * 2 ** max(attempts - 1, 0), self.backoff_cap_seconds))
+        return float(min(self.backoff_seconds * 2 ** min(max(attempts - 1, 0), 60), self.backoff_cap_seconds))
 
     def link(self, ref: str) -> str | None:
         return self.link_template.replace("{ref}", ref) if self.link_template else None
@@ -58,11 +59,44 @@ def _bool(name: str, value: str) -> bool:
         raise InvalidValue(f"{name}={value!r}: write true or false") from None
 
 
+def _flag(name: str, value: Any) -> bool:
+    return value if isinstance(value, bool) else _bool(name, str(value))
+
+
+def _webhooks(urls: Any) -> tuple[str, ...]:
+    items = [urls] if isinstance(urls, str) else list(urls or ())
+    for url in items:
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise InvalidValue(f"webhook URL {url!r} must start with http:// or https://")
+    return tuple(items)
+
+
+_KNOWN = {
+    "smtp": {"host", "port", "starttls", "ssl", "username", "password", "password_env", "sender"},
+    "webhooks": {"urls"},
+    "links": {"template"},
+    "delivery": {"max_attempts", "backoff_seconds", "backoff_cap_seconds", "lease_seconds"},
+    "worker": {"interval_seconds", "batch_size"},
+}
+
+
+def _check_keys(path: Path, data: Mapping[str, Any]) -> None:
+    for section, table in data.items():
+        if section not in _KNOWN or not isinstance(table, dict):
+            raise InvalidValue(f"{path}: unknown section [{section}]; known sections: {', '.join(_KNOWN)}")
+        unknown = sorted(set(table) - _KNOWN[section])
+        if unknown:
+            raise InvalidValue(f"{path}: unknown key(s) {', '.join(unknown)} in [{section}]; "
+                               f"known keys: {', '.join(sorted(_KNOWN[section]))}")
+
+
 def _number(name: str, value: Any, kind: type[int] | type[float]) -> Any:
     try:
         number = kind(value)
     except (TypeError, ValueError):
         raise InvalidValue(f"{name}={value!r}: expected a number") from None
+    if not math.isfinite(number):
+        raise InvalidValue(f"{name}={value!r}: expected a finite number")
     if number <= 0:
         raise InvalidValue(f"{name}={value!r}: must be more than 0")
     return number
@@ -88,8 +122,8 @@ def _smtp(table: Mapping[str, Any], env: Mapping[str, str]) -> SmtpSettings | No
         host=str(host),
         port=_number("smtp port", env.get("REVIEWFLOW_SMTP_PORT") or table.get("port", 25), int),
         starttls=_bool("REVIEWFLOW_SMTP_STARTTLS", env["REVIEWFLOW_SMTP_STARTTLS"])
-        if "REVIEWFLOW_SMTP_STARTTLS" in env else bool(table.get("starttls", False)),
-        ssl=bool(table.get("ssl", False)),
+        if "REVIEWFLOW_SMTP_STARTTLS" in env else _flag("smtp starttls", table.get("starttls", False)),
+        ssl=_flag("smtp ssl", table.get("ssl", False)),
         username=env.get("REVIEWFLOW_SMTP_USER") or table.get("username"),
         password=password,
         sender=env.get("REVIEWFLOW_SMTP_FROM") or table.get("sender", "reviewflow@localhost"),
@@ -101,10 +135,12 @@ def load_settings(path: Path | None, env: Mapping[str, str]) -> Settings:
     if path is None and Path(DEFAULT_CONFIG).is_file():
         path = Path(DEFAULT_CONFIG)
     data = _from_file(path) if path else {}
+    if path:
+        _check_keys(path, data)
     delivery, worker = data.get("delivery", {}), data.get("worker", {})
     urls = env.get("REVIEWFLOW_WEBHOOK_URLS")
-    webhooks = tuple(u.strip() for u in urls.split(",") if u.strip()) if urls else tuple(
-        data.get("webhooks", {}).get("urls", ()))
+    webhooks = _webhooks([u.strip() for u in urls.split(",") if u.strip()] if urls else
+                         data.get("webhooks", {}).get("urls", ()))
     settings = Settings(smtp=_smtp(data.get("smtp", {}), env), webhooks=webhooks,
                         link_template=env.get("REVIEWFLOW_LINK_TEMPLATE") or data.get("links", {}).get("template"))
     numbers = {

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from engine.channels import DeliveryFailed, Message, deliver
-from engine.notices import expand
+from engine.notices import Outgoing, expand
 from engine.service import Reviewflow
 from store import outbox
 
@@ -95,6 +95,9 @@ class Deliverer:
                    "needed": f"check the address or the server, then run 'reviewflow outbox retry {entry.id}'",
                    "failed_key": entry.key, "error": error[:200]}
         directory = outbox.directory(s, {"business_manager"})  # type: ignore[arg-type]
-        items = [o for o in expand(f"{entry.key}:failed", "delivery_failed", ["business_manager"], payload,
-                                   directory) if o.address != entry.address or o.channel != entry.channel]
+        key = f"{entry.key}:failed-{now:%Y%m%dT%H%M%S%f}"  # one notice per final failure, even after a retry
+        items = [o for o in expand(key, "delivery_failed", ["business_manager"], payload, directory)
+                 if o.address != entry.address or o.channel != entry.channel]
+        if not items:  # the failed message was the business manager's own: the log still gets it
+            items = [Outgoing(f"{key}:log", "delivery_failed", "business_manager", "log", "-", None, payload)]
         outbox.add(s, items, None, now)  # type: ignore[arg-type]

@@ -43,6 +43,7 @@ class Worker:
         self.sweeper = Sweeper(service)
         self.deliverer = Deliverer(service)
         self.ticks = 0
+        self.stop_signal = signal.SIGTERM
 
     def tick(self) -> TickResult:
         """One sweep and one delivery round; a database fault is logged and retried next tick."""
@@ -94,30 +95,39 @@ def single_sqlite_worker(service: Reviewflow) -> Iterator[None]:
 
 
 def run_worker(service: Reviewflow, interval: float, once: bool = False) -> int:
-    """Run ticks every `interval` seconds until SIGTERM or SIGINT; with `once`, one tick and return."""
+    """Run ticks every `interval` seconds until SIGTERM or SIGINT; with `once`, one tick and return.
+
+    The signal handler only sets an event (it must not log or take locks: it may interrupt a log
+    write); the main thread waits for that event, then stops the scheduler, letting the batch in
+    hand finish.
+    """
     service.ensure_ready()
     worker = Worker(service)
     with single_sqlite_worker(service):
         if once:
             return 1 if worker.tick().error else 0
-        from apscheduler.schedulers.blocking import BlockingScheduler
-
-        scheduler = BlockingScheduler(timezone="UTC")
-        scheduler.add_job(worker.tick, "interval", seconds=interval, id="tick", max_instances=1,
-                          coalesce=True)
+        from apscheduler.schedulers.background import BackgroundScheduler
 
         def stop(signum: int, _frame: Any) -> None:
-            log.info("worker.stopping", signal=signal.Signals(signum).name)
+            worker.stop_signal = signum
             worker.stop.set()
-            if scheduler.running:
-                scheduler.shutdown(wait=True)
 
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        scheduler = BackgroundScheduler(timezone="UTC")
+        scheduler.add_job(worker.tick, "interval", seconds=interval, id="tick", max_instances=1,
+                          coalesce=True, next_run_time=None)
         log.info("worker.started", db=service.db.shown, interval_seconds=interval, pid=os.getpid())
-        worker.tick()
-        if not worker.stop.is_set():
+        try:
             scheduler.start()
+            worker.tick()
+            if not worker.stop.is_set():
+                scheduler.resume_job("tick")
+            while not worker.stop.wait(1.0):
+                pass
+            log.info("worker.stopping", signal=signal.Signals(worker.stop_signal).name)
+        finally:
+            scheduler.shutdown(wait=True)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         log.info("worker.stopped", ticks=worker.ticks)
     return 0
-
