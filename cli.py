@@ -230,6 +230,16 @@ def user_add(ctx: click.Context, name: str, roles: tuple[str, ...], email: str |
     click.echo(f"added {u.name}: {', '.join(u.roles)}")
 
 
+@user.command("grant")
+@click.argument("name")
+@click.option("--role", "roles", multiple=True, required=True, help="A role to give; repeat for several.")
+@click.pass_context
+def user_grant(ctx: click.Context, name: str, roles: tuple[str, ...]) -> None:
+    """Give a registered user more roles."""
+    u = _settings(ctx).service().grant(name, list(roles))
+    click.echo(f"{u.name} now holds: {', '.join(u.roles)}")
+
+
 @user.command("list")
 @json_option
 @click.pass_context
@@ -416,6 +426,9 @@ def outbox_retry(ctx: click.Context, ids: tuple[int, ...]) -> None:
     """Put failed notifications (all, or those with these IDs) back in the queue."""
     count = _settings(ctx).service().retry_outbox(list(ids))
     click.echo(f"{count} notification(s) queued again")
+    if ids and count < len(ids):
+        click.echo(f"{len(ids) - count} of the IDs given are not failed notifications: "
+                   "see 'reviewflow outbox list --status failed'", err=True)
 
 
 # --- demo --------------------------------------------------------------------------------------

@@ -42,9 +42,12 @@ def parse_instant(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise InvalidValue(
-            f"{text!r} is not a date or date-time: write e.g. 2026-03-31 or 2026-03-31T09:30"
-        ) from None
+        try:
+            value = datetime.strptime(text.strip(), "%d/%m/%Y")
+        except ValueError:
+            raise InvalidValue(
+                f"{text!r} is not a date or date-time: write e.g. 2026-03-31, 31/03/2026 or 2026-03-31T09:30"
+            ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=LOCAL_ZONE)
     return value.astimezone(UTC)

@@ -69,7 +69,8 @@ def _check_roles(what: str, roles: tuple[str, ...], actor: Actor) -> None:
     if not actor.roles & set(roles):
         held = ", ".join(sorted(actor.roles)) or "no roles"
         raise NotPermitted(f"{what} needs one of the roles {', '.join(roles)}; {actor.name} has {held}: "
-                           "ask someone who holds one, or add the role with 'reviewflow user add'")
+                           "ask someone who holds one, or give the role with "
+                           f"'reviewflow user grant {actor.name} --role {roles[0]}'")
 
 
 def _missing_state_fields(state: StateDef, fields: Mapping[str, Any]) -> list[str]:

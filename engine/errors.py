@@ -80,6 +80,14 @@ class WorkflowNotFound(ReviewflowError):
         hint = ", ".join(known) if known else "none loaded; run 'reviewflow init'"
         super().__init__(f"no workflow named {name!r}; known workflows: {hint}")
 
+    @classmethod
+    def version(cls, name: str, version: int, loaded: Sequence[int]) -> WorkflowNotFound:
+        error = cls.__new__(cls)
+        error.name = name
+        Exception.__init__(error, f"workflow {name} has no version {version}; loaded versions: "
+                                  f"{', '.join(map(str, loaded))}")
+        return error
+
 
 class UserNotFound(ReviewflowError):
     def __init__(self, name: str) -> None:

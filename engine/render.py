@@ -67,7 +67,8 @@ def case_text(view: CaseView, overdue_days: int) -> str:
     if view.owner:
         lines.append(f"  owner:    {view.owner}")
     for name, value in view.fields.items():
-        lines.append(f"  field:    {name} = {value}")
+        shown = ("yes" if value else "no") if isinstance(value, bool) else value
+        lines.append(f"  field:    {name} = {shown}")
     lines.append("  history:")
     for h in view.history:
         move = f"{h.from_state or '-'} -> {h.to_state}"
@@ -91,7 +92,12 @@ def case_text(view: CaseView, overdue_days: int) -> str:
 
 
 def case_row(view: CaseView, overdue_days: int) -> str:
-    status = "closed" if not view.is_open else (f"OVERDUE {overdue_days}wd" if view.overdue else "on time")
+    if not view.is_open:
+        status = "closed"
+    elif view.paused_at:
+        status = "paused"
+    else:
+        status = f"OVERDUE {overdue_days}wd" if view.overdue else "on time"
     return (f"{view.ref:<18} {view.workflow:<28} {view.state:<26} "
             f"{view.due_date or '-':<10}  {status}")
 

@@ -15,7 +15,7 @@ from engine.clock import Clock, system_clock
 from engine.config import Settings
 from engine.decide import Actor, CaseState, Move, TriggerOption, options, plan_fire, plan_open
 from engine.definition import WorkflowDefinition
-from engine.durations import due_date_of, local_date, working_days_between
+from engine.durations import LOCAL_ZONE, due_date_of, local_date, working_days_between
 from engine.errors import (
     CaseExists,
     InvalidValue,
@@ -105,6 +105,14 @@ def check_ref(ref: str) -> str:
     return ref
 
 
+def _not_before_last_change(s: Any, ref: str, now: datetime) -> None:
+    """History stays in order: a change cannot be dated before the case's last one."""
+    last = repo.last_change(s, ref)
+    if last is not None and now < last:
+        raise InvalidValue(f"{ref} last changed at {last.astimezone(LOCAL_ZONE):%Y-%m-%d %H:%M}; a change cannot "
+                           "be dated earlier: check --now (or REVIEWFLOW_NOW)")
+
+
 class Reviewflow:
     """The service: every operation is one transaction against the store, with time from `clock`."""
 
@@ -158,9 +166,10 @@ class Reviewflow:
         with self._tx() as s:
             stored = repo.find_definition(s, name, version)
             if stored is None:
-                known = [d.name for d in repo.latest_definitions(s)]
-                label = f"{name} version {version}" if version else name
-                raise WorkflowNotFound(label, known)
+                versions = repo.definition_versions(s, name)
+                if versions:
+                    raise WorkflowNotFound.version(name, version or 0, versions)
+                raise WorkflowNotFound(name, [d.name for d in repo.latest_definitions(s)])
         return definition_from_source(stored.source, stored.source_name)
 
     def all_definitions(self) -> dict[tuple[str, int], WorkflowDefinition]:
@@ -175,17 +184,28 @@ class Reviewflow:
         if not _USER.match(name):
             raise InvalidValue(f"user name {name!r} is not usable: use letters, digits and . _ @ - "
                                "with no spaces, e.g. a.khan")
+        self._check_roles(roles)
+        with self._tx() as s:
+            user = repo.add_user(s, name, roles, email, self.clock())
+        log.info("user.added", user=name, roles=",".join(user.roles))
+        return user
+
+    def grant(self, name: str, roles: Sequence[str]) -> repo.User:
+        """Give an existing user more roles."""
+        self._check_roles(roles)
+        with self._tx() as s:
+            user = repo.grant_roles(s, name, roles)
+        log.info("user.granted", user=name, roles=",".join(user.roles))
+        return user
+
+    def _check_roles(self, roles: Sequence[str]) -> None:
         if not roles:
-            raise InvalidValue("give the user at least one --role")
+            raise InvalidValue("give at least one --role")
         known = self._known_roles()
         unknown = [r for r in roles if r not in known]
         if unknown:
             raise InvalidValue(f"role(s) {', '.join(unknown)} are not used by any loaded workflow; "
                                f"known roles: {', '.join(sorted(known)) or 'none (run reviewflow init)'}")
-        with self._tx() as s:
-            user = repo.add_user(s, name, roles, email, self.clock())
-        log.info("user.added", user=name, roles=",".join(user.roles))
-        return user
 
     def users(self) -> list[repo.User]:
         with self._tx() as s:
@@ -221,11 +241,13 @@ class Reviewflow:
     def fire(self, ref: str, trigger: str, actor: str, fields: Mapping[str, str],
              note: str | None = None) -> CaseView:
         """Fire `trigger` on case `ref` as `actor`; all checks, one transaction."""
+        now = self.clock()
         with self._tx() as s:
             case = repo.get_case(s, ref)
             who = repo.get_actor(s, actor)
+            _not_before_last_change(s, ref, now)
         definition = self.definition(case.workflow, case.version)
-        move = plan_fire(definition, case, trigger, who, fields, self.clock())
+        move = plan_fire(definition, case, trigger, who, fields, now)
         with self._tx() as s:
             terminal = definition.states[move.dest].terminal
             case_id, seq = repo.apply_move(s, case, move, actor, terminal, note, self._first_check(definition, move))
@@ -256,6 +278,7 @@ class Reviewflow:
         with self._tx() as s:
             record = repo.get_case_record(s, ref)
             who = repo.get_actor(s, actor)
+            _not_before_last_change(s, ref, self.clock())
         d = self.definition(record.case.workflow, record.case.version)
         if not record.is_open:
             raise TransitionNotAllowed(f"case {ref} is closed: its clock cannot be paused or resumed")

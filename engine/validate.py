@@ -130,14 +130,18 @@ def check_roles(d: WorkflowDefinition) -> Found:
                          f"declare it there or use one of: {_known(d.roles)}")
     if OWNER in d.roles:
         yield ("roles", OWNER), "'owner' is reserved for 'the stage's owner' in escalation ladders: rename this role"
-    if not d.open.roles:
-        yield ("open",), "missing `open`: say which roles may open a case, e.g. open: {roles: [business_manager]}"
-    if any(OWNER in level.notify for level in d.escalation):
-        for name, s in d.states.items():
-            if s.time_limit is not None and s.owner is None:
-                yield ("states", name), (
-                    f"state {name!r} has a time limit and the escalation ladder notifies `owner`, "
-                    "but the state has no owner: add `owner: ROLE`")
+    ladder_uses_owner = any(OWNER in level.notify for level in d.escalation)
+    for name, s in d.states.items():
+        if s.terminal or s.time_limit is None or s.owner is not None:
+            continue
+        if ladder_uses_owner:
+            yield ("states", name), (
+                f"state {name!r} has a time limit and the escalation ladder notifies `owner`, "
+                "but the state has no owner: add `owner: ROLE`")
+        elif s.remind or d.remind:
+            yield ("states", name), (
+                f"state {name!r} has a time limit and a reminder, which goes to the stage's owner, "
+                "but the state has no owner: add `owner: ROLE`")
 
 
 def _approx_days(duration: Duration) -> float:

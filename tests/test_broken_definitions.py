@@ -158,8 +158,8 @@ EXPECTED: dict[str, list[str]] = {
         "ladders: rename this role",
     ],
     "missing_open.yaml": [
-        "missing_open.yaml:2: open: missing `open`: say which roles may open a case, "
-        "e.g. open: {roles: [business_manager]}",
+        "missing_open.yaml:2: missing key 'open': add it (who may open a case of this type and the fields "
+        "they supply when opening it)",
     ],
     "owner_missing_for_escalation.yaml": [
         "owner_missing_for_escalation.yaml:19: states.on: state 'on' has a time limit and the escalation ladder "
@@ -202,6 +202,10 @@ EXPECTED: dict[str, list[str]] = {
     "reminder_without_time_limit.yaml": [
         "reminder_without_time_limit.yaml:21: states.on.remind: a reminder needs a `time_limit` to count back "
         "from: add one or remove it",
+    ],
+    "reminder_without_owner.yaml": [
+        "reminder_without_owner.yaml:19: states.on: state 'on' has a time limit and a reminder, which goes to the "
+        "stage's owner, but the state has no owner: add `owner: ROLE`",
     ],
     "undeclared_pause_role.yaml": [
         f"undeclared_pause_role.yaml:13: pause_roles[1]: role 'panel_chair' is not declared under `roles`: "

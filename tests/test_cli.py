@@ -110,7 +110,8 @@ def test_scr_from_notification_to_closed(run: Cli) -> None:
                      id="illegal-move"),
         pytest.param(["case", "fire", "SCR-1", "notify", "--as", "d.osei", "--field", "notification_date=2026-01-07"],
                      "Error: `notify` needs one of the roles la_notifier, business_manager; d.osei has "
-                     "subgroup_chair: ask someone who holds one, or add the role with 'reviewflow user add'",
+                     "subgroup_chair: ask someone who holds one, or give the role with "
+                     "'reviewflow user grant d.osei --role la_notifier'",
                      id="wrong-role"),
         pytest.param(["case", "fire", "SCR-1", "notify", "--as", "la.duty"],
                      "Error: `notify` needs notification_date (date): add --field notification_date=...",
@@ -134,7 +135,8 @@ def test_scr_from_notification_to_closed(run: Cli) -> None:
         pytest.param(["case", "open", "serious_case_revue", "--ref", "SCR-2", "--as", "la.duty"],
                      "Error: no workflow named 'serious_case_revue'; known workflows: ", id="unknown-workflow"),
         pytest.param(["--now", "next monday", "case", "list"],
-                     "Error: 'next monday' is not a date or date-time: write e.g. 2026-03-31 or 2026-03-31T09:30",
+                     "Error: 'next monday' is not a date or date-time: write e.g. 2026-03-31, 31/03/2026 or "
+                     "2026-03-31T09:30",
                      id="bad-now"),
     ],
 )
@@ -211,3 +213,41 @@ def test_every_command_has_help() -> None:
             walk(command, [*path, name])
 
     walk(cli, [])
+
+
+def test_grant_gives_an_existing_user_a_role_they_can_then_use(run: Cli) -> None:
+    run("case", "open", "serious_case_review", "--ref", "SCR-5", "--as", "la.duty",
+        "--field", "notifying_agency=Police", "--field", "incident_date=2026-01-02",
+        "--field", "incident_type=child_died", now="2026-01-05")
+    refusal = run.refused("case", "fire", "SCR-5", "notify", "--as", "d.osei",
+                          "--field", "notification_date=2026-01-05", now="2026-01-06")
+    assert refusal.endswith("or give the role with 'reviewflow user grant d.osei --role la_notifier'")
+    assert run("user", "grant", "d.osei", "--role", "la_notifier").output == (
+        "d.osei now holds: la_notifier, subgroup_chair\n")
+    run("case", "fire", "SCR-5", "notify", "--as", "d.osei", "--field", "notification_date=2026-01-05",
+        now="2026-01-06")
+    assert run.show("SCR-5")["state"] == "subgroup_consideration"
+    assert run.refused("user", "grant", "nobody", "--role", "board").startswith("Error: no user named 'nobody'")
+
+
+def test_a_change_cannot_be_dated_before_the_last_one(run: Cli) -> None:
+    run("case", "open", "serious_case_review", "--ref", "SCR-6", "--as", "la.duty",
+        "--field", "notifying_agency=Police", "--field", "incident_date=2026-01-02",
+        "--field", "incident_type=child_died", now="2026-01-07T09:00")
+    line = run.refused("case", "fire", "SCR-6", "notify", "--as", "la.duty",
+                       "--field", "notification_date=2026-01-05", now="05/01/2026")
+    assert line == ("Error: SCR-6 last changed at 2026-01-07 09:00; a change cannot be dated earlier: "
+                    "check --now (or REVIEWFLOW_NOW)")
+    assert run.refused("case", "pause", "SCR-6", "--reason", "inquest", "--as", "a.khan",
+                       now="2026-01-06").startswith("Error: SCR-6 last changed at")
+    assert run.show("SCR-6")["history"][-1]["trigger"] == "open"
+
+
+def test_paused_cases_are_listed_as_paused_and_unknown_versions_named(run: Cli) -> None:
+    run("case", "open", "serious_case_review", "--ref", "SCR-7", "--as", "la.duty",
+        "--field", "notifying_agency=Police", "--field", "incident_date=2026-01-02",
+        "--field", "incident_type=child_died", now="2026-01-05")
+    run("case", "pause", "SCR-7", "--reason", "police request", "--as", "a.khan", now="2026-01-06")
+    assert run("case", "list", now="2026-03-01").output.split()[-1] == "paused"
+    assert run.refused("workflow", "show", "serious_case_review", "--version", "3") == (
+        "Error: workflow serious_case_review has no version 3; loaded versions: 1")
