@@ -105,6 +105,24 @@ def add_user(s: Session, name: str, roles: Sequence[str], email: str | None, now
     return User(name, email, tuple(sorted(set(roles))))
 
 
+def grant_roles(s: Session, name: str, roles: Sequence[str]) -> User:
+    row = s.exec(select(UserRow).where(UserRow.name == name)).first()
+    if row is None:
+        raise UserNotFound(name)
+    held = set(_roles_of(s, row.id))
+    for role in dict.fromkeys(roles):
+        if role not in held:
+            s.add(UserRoleRow(user_id=row.id, role=role))
+    s.flush()
+    return User(row.name, row.email, _roles_of(s, row.id))
+
+
+def last_change(s: Session, ref: str) -> datetime | None:
+    """When the case's newest history row was written."""
+    row = _case_row(s, ref)
+    return s.exec(select(func.max(HistoryRow.at)).where(HistoryRow.case_id == row.id)).one()
+
+
 def _roles_of(s: Session, user_id: int | None) -> tuple[str, ...]:
     return tuple(s.exec(select(UserRoleRow.role).where(UserRoleRow.user_id == user_id)
                         .order_by(UserRoleRow.role)).all())
