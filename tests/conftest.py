@@ -13,6 +13,7 @@ import pytest
 from engine.clock import SteppingClock
 from engine.service import Reviewflow
 from store.db import Database
+from tests.servers import SmtpServer, WebhookServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PG_URL = os.environ.get("REVIEWFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -102,3 +103,19 @@ def service(database: Database, clock: SteppingClock) -> Reviewflow:
     svc = Reviewflow(database, clock)
     svc.init([FIXTURES / "minimal.yaml"])
     return svc
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server on 127.0.0.1 that is running."""
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def hook() -> Iterator[WebhookServer]:
+    """A real HTTP server on 127.0.0.1 recording webhook requests."""
+    server = WebhookServer()
+    yield server
+    server.stop()

@@ -3,7 +3,6 @@ through http.server. Messages carry the case reference and the stage, never the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -57,18 +56,6 @@ ESCALATION_BODY = (
 AGENCY = "Zebrafield Constabulary Q7"
 
 
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def hook() -> Iterator[WebhookServer]:
-    server = WebhookServer()
-    yield server
-    server.stop()
 
 
 def _smtp_settings(port: int, **kw: object) -> SmtpSettings:

@@ -53,13 +53,6 @@ def make(db_url: str, clock: SteppingClock) -> Iterator[Make]:
         db.dispose()
 
 
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    """A mail server that is running."""
-    server = SmtpServer().start()
-    yield server
-    server.stop()
-
 
 @pytest.fixture
 def down() -> Iterator[SmtpServer]:
@@ -68,12 +61,6 @@ def down() -> Iterator[SmtpServer]:
     yield server
     server.stop()
 
-
-@pytest.fixture
-def hook() -> Iterator[WebhookServer]:
-    server = WebhookServer()
-    yield server
-    server.stop()
 
 
 def _people(svc: Reviewflow, *people: tuple[str, str, str | None]) -> None:
