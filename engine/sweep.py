@@ -43,11 +43,10 @@ class SweepReport:
     fired: list[Fired] = field(default_factory=list)
 
 
-def _reason(d: WorkflowDefinition, state: StateDef, due: datetime, p: Checkpoint, now: datetime) -> str:
+def _reason(state: StateDef, due: datetime, p: Checkpoint, late: int) -> str:
     due_date = due_date_of(due)
     if p.key == REMINDER:
         return f"{state.label} is due on {due_date.isoformat()} ({p.label})"
-    late = working_days_between(due_date, local_date(now), d.calendar)
     return (f"{state.label} overdue by {late} working day{'s' if late != 1 else ''} "
             f"(limit {state.time_limit}, due {due_date.isoformat()}); escalated to {p.label}")
 
@@ -59,7 +58,7 @@ def _needed(d: WorkflowDefinition, case: ledger.DueCase) -> str:
 
 
 class Sweeper:
-    """Runs sweeps for a service; `definition_of` is cached per (name, version)."""
+    """Runs sweeps for a service, with every loaded definition parsed once per sweep."""
 
     def __init__(self, service: Reviewflow, progress: Callable[[SweepReport], None] | None = None) -> None:
         self.service = service
@@ -76,10 +75,10 @@ class Sweeper:
         points = checkpoints(d, state, case.entered_at, case.due_at)
         done: list[Fired] = []
         items: list[Outgoing] = []
+        assert case.due_at is not None
+        late = working_days_between(due_date_of(case.due_at), local_date(now), d.calendar)
         for p in due_now(points, fired, now):
-            assert case.due_at is not None
-            reason = _reason(d, state, case.due_at, p, now)
-            late = working_days_between(due_date_of(case.due_at), local_date(now), d.calendar)
+            reason = _reason(state, case.due_at, p, late)
             payload = {"ref": case.ref, "workflow": d.name, "workflow_title": d.title, "state": case.state,
                        "state_label": state.label, "level": p.level, "level_label": p.label,
                        "headline": reason, "timing": reason, "working_days_overdue": max(late, 0),
