@@ -58,6 +58,13 @@ def run(db_url: str) -> Cli:
     return c
 
 
+def _open_scr(run: Cli, ref: str, now: str) -> None:
+    """Open a serious case review as the local authority's notifier, dated `now`."""
+    run("case", "open", "serious_case_review", "--ref", ref, "--as", "la.duty",
+        "--field", "notifying_agency=Police", "--field", "incident_date=2026-01-02",
+        "--field", "incident_type=child_died", now=now)
+
+
 def _fire(run: Cli, ref: str, trigger: str, actor: str, now: str, **fields: str) -> dict[str, object]:
     args = [a for k, v in fields.items() for a in ("--field", f"{k}={v}")]
     run("case", "fire", ref, trigger, "--as", actor, *args, now=now)
@@ -141,9 +148,7 @@ def test_scr_from_notification_to_closed(run: Cli) -> None:
     ],
 )
 def test_refusals_are_one_line_and_change_nothing(run: Cli, args: list[str], message: str) -> None:
-    run("case", "open", "serious_case_review", "--ref", "SCR-1", "--as", "la.duty",
-        "--field", "notifying_agency=Police", "--field", "incident_date=2026-01-02",
-        "--field", "incident_type=child_died", now="2026-01-05")
+    _open_scr(run, "SCR-1", "2026-01-05")
     before = run.show("SCR-1")
     assert run.refused(*args).startswith(message)
     after = run.show("SCR-1")
@@ -151,9 +156,7 @@ def test_refusals_are_one_line_and_change_nothing(run: Cli, args: list[str], mes
 
 
 def test_show_lists_next_steps_and_what_they_need(run: Cli) -> None:
-    run("case", "open", "serious_case_review", "--ref", "SCR-3", "--as", "la.duty",
-        "--field", "notifying_agency=Police", "--field", "incident_date=2026-01-02",
-        "--field", "incident_type=child_died", now="2026-01-05T09:00")
+    _open_scr(run, "SCR-3", "2026-01-05T09:00")
     text = run("case", "show", "SCR-3", "--as", "d.osei", now="2026-01-14").output
     assert "state:    Notification [notification]" in text
     assert "limit 5 working days, due 2026-01-12, OVERDUE by 2 working days" in text
@@ -216,9 +219,7 @@ def test_every_command_has_help() -> None:
 
 
 def test_grant_gives_an_existing_user_a_role_they_can_then_use(run: Cli) -> None:
-    run("case", "open", "serious_case_review", "--ref", "SCR-5", "--as", "la.duty",
-        "--field", "notifying_agency=Police", "--field", "incident_date=2026-01-02",
-        "--field", "incident_type=child_died", now="2026-01-05")
+    _open_scr(run, "SCR-5", "2026-01-05")
     refusal = run.refused("case", "fire", "SCR-5", "notify", "--as", "d.osei",
                           "--field", "notification_date=2026-01-05", now="2026-01-06")
     assert refusal.endswith("or give the role with 'reviewflow user grant d.osei --role la_notifier'")
@@ -231,9 +232,7 @@ def test_grant_gives_an_existing_user_a_role_they_can_then_use(run: Cli) -> None
 
 
 def test_a_change_cannot_be_dated_before_the_last_one(run: Cli) -> None:
-    run("case", "open", "serious_case_review", "--ref", "SCR-6", "--as", "la.duty",
-        "--field", "notifying_agency=Police", "--field", "incident_date=2026-01-02",
-        "--field", "incident_type=child_died", now="2026-01-07T09:00")
+    _open_scr(run, "SCR-6", "2026-01-07T09:00")
     line = run.refused("case", "fire", "SCR-6", "notify", "--as", "la.duty",
                        "--field", "notification_date=2026-01-05", now="05/01/2026")
     assert line == ("Error: SCR-6 last changed at 2026-01-07 09:00; a change cannot be dated earlier: "
@@ -244,9 +243,7 @@ def test_a_change_cannot_be_dated_before_the_last_one(run: Cli) -> None:
 
 
 def test_paused_cases_are_listed_as_paused_and_unknown_versions_named(run: Cli) -> None:
-    run("case", "open", "serious_case_review", "--ref", "SCR-7", "--as", "la.duty",
-        "--field", "notifying_agency=Police", "--field", "incident_date=2026-01-02",
-        "--field", "incident_type=child_died", now="2026-01-05")
+    _open_scr(run, "SCR-7", "2026-01-05")
     run("case", "pause", "SCR-7", "--reason", "police request", "--as", "a.khan", now="2026-01-06")
     assert run("case", "list", now="2026-03-01").output.split()[-1] == "paused"
     assert run.refused("workflow", "show", "serious_case_review", "--version", "3") == (
