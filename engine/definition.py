@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Literal
 
 from engine.durations import DEFAULT_CALENDAR, Duration
+from engine.learning import LearningRules
 
 FieldType = Literal["text", "choice", "date", "yesno"]
 OWNER = "owner"
-"""Reserved role name in escalation ladders: the owner role of the overdue stage."""
+"""Reserved role name in escalation ladders: the owner role of the overdue stage (or the overdue action's
+named owner)."""
+EXPRESSION = "expression"
+"""Condition name of a CEL expression guard; its argument is the expression text."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,21 @@ class OpenRule:
     requires: tuple[FieldSpec, ...] = ()
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """A fixed rhythm on which new cases open: `every` from `starting`, or a `cron` expression."""
+
+    ref: str
+    every: Duration | None = None
+    starting: date | None = None
+    cron: str | None = None
+    fields: Mapping[str, str] = field(default_factory=dict)
+    note: str = ""
+
+    def describe(self) -> str:
+        return f"cron {self.cron}" if self.cron else f"every {self.every} from {self.starting}"
+
+
 @dataclass(frozen=True, eq=False)
 class WorkflowDefinition:
     """A whole review type; compared and hashed by identity (one object per loaded version)."""
@@ -92,6 +112,19 @@ class WorkflowDefinition:
     notify: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     remind: Duration | None = None
     pause_roles: tuple[str, ...] = ()
+    learning_rules: LearningRules | None = None
+    learning_escalation: tuple[EscalationLevel, ...] | None = None
+    schedule: Schedule | None = None
+
+    @property
+    def learning(self) -> LearningRules:
+        """Who may do what in the learning loop (defaults: the opener roles manage and verify)."""
+        return self.learning_rules or LearningRules(manage=self.open.roles, contribute=(), verify=self.open.roles)
+
+    @property
+    def action_ladder(self) -> tuple[EscalationLevel, ...]:
+        """Levels climbed by an overdue action: `learning.escalation`, else the stage ladder."""
+        return self.escalation if self.learning_escalation is None else self.learning_escalation
 
     def may_pause(self, state: str) -> tuple[str, ...]:
         """Roles that may pause or resume a case in `state`: `pause_roles`, else opener roles, plus the owner."""

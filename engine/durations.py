@@ -79,7 +79,10 @@ def parse_duration(text: object) -> Duration:
     match = _DURATION.match(text)
     if not match:
         raise InvalidDuration(text)
-    unit = _UNITS.get(" ".join(match.group(2).lower().split()))
+    word = " ".join(match.group(2).lower().split())
+    if word in ("year", "years"):  # a year is twelve months, counted as a person would
+        return Duration(int(match.group(1)) * 12, "months")
+    unit = _UNITS.get(word)
     if unit is None:
         raise InvalidDuration(text)
     return Duration(int(match.group(1)), unit)

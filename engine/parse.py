@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import date
 from functools import lru_cache
@@ -10,19 +11,23 @@ from importlib.resources import files
 from typing import Any
 
 from engine.definition import (
+    EXPRESSION,
     Condition,
     EscalationLevel,
     FieldSpec,
     OpenRule,
+    Schedule,
     StateDef,
     TransitionDef,
     WorkflowDefinition,
 )
 from engine.durations import DEFAULT_CALENDAR, Duration, parse_duration
 from engine.errors import InvalidDefinition, InvalidDuration, Problem
+from engine.learning import LearningRules, normalise_theme
 from engine.validate import check_definition
 from engine.yamlsource import Path, format_path, load_yaml
 
+_BARE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _IDENTIFIER_HINT = "use lower-case letters, digits and underscores, starting with a letter"
 
 
@@ -165,8 +170,10 @@ def _conditions(raw: Any) -> tuple[Condition, ...]:
         if isinstance(item, dict):
             (name, arg), = item.items()
             out.append(Condition(name, arg))
-        else:
+        elif _BARE_NAME.match(item):
             out.append(Condition(item))
+        else:
+            out.append(Condition(EXPRESSION, item))
     return tuple(out)
 
 
@@ -226,13 +233,8 @@ class _Builder:
             )
             for t in data["transitions"]
         )
-        ladder = []
-        for i, level in enumerate(data.get("escalation", [])):
-            after = self.duration(level["after"], ("escalation", i, "after"))
-            if after is None:  # keep the level's position so later problems name the right level
-                self.bad_levels.add(i)
-                after = ladder[-1].after if ladder else Duration(0, "days")
-            ladder.append(EscalationLevel(after, tuple(level["notify"]), level.get("label", "")))
+        ladder = self.ladder(data.get("escalation", []), ("escalation",))
+        learning = data.get("learning")
         opening = data.get("open", {})
         return WorkflowDefinition(
             name=data["name"], title=data["title"], version=data["version"],
@@ -242,7 +244,44 @@ class _Builder:
             escalation=tuple(ladder), notify={k: tuple(v) for k, v in data.get("notify", {}).items()},
             remind=self.reminder(data.get("remind"), ("remind",)),
             pause_roles=tuple(data.get("pause_roles", ())),
+            learning_rules=self.learning(learning, opening) if learning else None,
+            learning_escalation=(self.ladder(learning["escalation"], ("learning", "escalation"))
+                                 if learning and "escalation" in learning else None),
+            schedule=self.schedule(data.get("schedule")),
         )
+
+    def ladder(self, levels: list[dict[str, Any]], path: Path) -> tuple[EscalationLevel, ...]:
+        ladder: list[EscalationLevel] = []
+        for i, level in enumerate(levels):
+            after = self.duration(level["after"], (*path, i, "after"))
+            if after is None:  # keep the level's position so later problems name the right level
+                if path == ("escalation",):
+                    self.bad_levels.add(i)
+                after = ladder[-1].after if ladder else Duration(0, "days")
+            ladder.append(EscalationLevel(after, tuple(level["notify"]), level.get("label", "")))
+        return tuple(ladder)
+
+    @staticmethod
+    def learning(raw: dict[str, Any], opening: dict[str, Any]) -> LearningRules:
+        manage = tuple(raw.get("manage", opening.get("roles", ())))
+        return LearningRules(manage=manage, contribute=tuple(raw.get("contribute", ())),
+                             verify=tuple(raw.get("verify", manage)),
+                             themes=tuple(dict.fromkeys(normalise_theme(t) for t in raw.get("themes", ()))))
+
+    def schedule(self, raw: dict[str, Any] | None) -> Schedule | None:
+        if raw is None:
+            return None
+        starting = None
+        if "starting" in raw:
+            try:
+                starting = date.fromisoformat(raw["starting"])
+            except ValueError:
+                self.problems.append((("schedule", "starting"), f"{raw['starting']!r} is not a date: "
+                                                                "write YYYY-MM-DD, e.g. 2026-04-01"))
+        fields = {k: (("yes" if v else "no") if isinstance(v, bool) else str(v))
+                  for k, v in raw.get("fields", {}).items()}
+        return Schedule(ref=raw["ref"], every=self.duration(raw.get("every"), ("schedule", "every")),
+                        starting=starting, cron=raw.get("cron"), fields=fields, note=raw.get("note", ""))
 
 
 def _locate(file: str, lines: dict[Path, int], path: Path, message: str) -> Problem:

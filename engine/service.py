@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from engine.errors import (
 from engine.escalation import checkpoints, next_check, shift_for_pause
 from engine.notices import expand
 from engine.parse import parse_definition
-from store import ledger, outbox, repo
+from store import ledger, outbox, repo, schedule_runs
 from store.db import Database
 
 log = structlog.get_logger("reviewflow")
@@ -36,6 +36,8 @@ log = structlog.get_logger("reviewflow")
 _REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
 _USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 _parsed: dict[str, WorkflowDefinition] = {}
+SCHEDULE_ACTOR = "schedule"
+"""The actor recorded when a workflow's schedule opens a case."""
 
 
 class DefinitionConflict(ReviewflowError):
@@ -255,6 +257,42 @@ class Reviewflow:
         log.info("case.moved", ref=ref, workflow=case.workflow, trigger=trigger,
                  from_state=move.source, to_state=move.dest, actor=actor)
         return self.case(ref, actor)
+
+    def open_scheduled(self, workflow: str, ref: str, period: str, scheduled_for: datetime,
+                       note: str | None = None) -> CaseView | None:
+        """Open the case of one period of a recurring workflow, exactly once across every worker.
+
+        Returns None when the period already has its case. The case is opened by the schedule itself
+        (actor `schedule`) with the schedule's fields; a period opened after its time says so in the history.
+        """
+        check_ref(ref)
+        definition = self.definition(workflow)
+        if definition.schedule is None:
+            raise InvalidValue(f"workflow {workflow} has no `schedule`")
+        now = self.clock()
+        late = now - scheduled_for > timedelta(hours=1)
+        text = "; ".join(filter(None, [
+            note or definition.schedule.note,
+            f"opened late: period {period} was due {scheduled_for.astimezone(LOCAL_ZONE):%Y-%m-%d %H:%M}, "
+            "when no worker was running" if late else None]))
+        who = Actor(SCHEDULE_ACTOR, frozenset(definition.open.roles))
+        with self._tx() as s:
+            if not schedule_runs.claim(s, workflow, period, ref, scheduled_for, now, late):
+                return None
+            if repo.case_exists(s, ref):
+                raise CaseExists(ref)
+            move = plan_open(definition, who, definition.schedule.fields, now)
+            terminal = definition.states[move.dest].terminal
+            case_id = repo.insert_case(s, ref, definition.name, definition.version, move, SCHEDULE_ACTOR, terminal,
+                                       text or None, self._first_check(definition, move))
+            self._queue(s, definition, ref, case_id, 1, move)
+        log.info("case.opened", ref=ref, workflow=definition.name, version=definition.version, state=move.dest,
+                 actor=SCHEDULE_ACTOR, period=period, late=late)
+        return self.case(ref)
+
+    def schedule_runs(self, workflow: str | None = None) -> list[schedule_runs.ScheduleRun]:
+        with self._tx() as s:
+            return schedule_runs.runs(s, workflow)
 
     @staticmethod
     def _first_check(d: WorkflowDefinition, move: Move) -> datetime | None:

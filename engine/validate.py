@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from engine.conditions import condition_problem
-from engine.definition import OWNER, FieldSpec, WorkflowDefinition
+from engine.definition import OWNER, EscalationLevel, FieldSpec, WorkflowDefinition
 from engine.durations import Duration
+from engine.recurring import check_schedule
 from engine.yamlsource import Path
 
 Found = Iterator[tuple[Path, str]]
@@ -121,6 +122,18 @@ def _role_uses(d: WorkflowDefinition) -> Iterator[tuple[Path, str]]:
         yield from ((("notify", state, j), role) for j, role in enumerate(roles))
     for i, level in enumerate(d.escalation):
         yield from ((("escalation", i, "notify", j), role) for j, role in enumerate(level.notify) if role != OWNER)
+    yield from _learning_role_uses(d)
+
+
+def _learning_role_uses(d: WorkflowDefinition) -> Iterator[tuple[Path, str]]:
+    if d.learning_rules is not None:
+        for key in ("manage", "contribute", "verify"):
+            for j, role in enumerate(getattr(d.learning_rules, key)):
+                yield ("learning", key, j), role
+    for i, level in enumerate(d.learning_escalation or ()):
+        for j, role in enumerate(level.notify):
+            if role != OWNER:
+                yield ("learning", "escalation", i, "notify", j), role
 
 
 def check_roles(d: WorkflowDefinition) -> Found:
@@ -149,12 +162,18 @@ def _approx_days(duration: Duration) -> float:
     return duration.amount * per[duration.unit]
 
 
+def _climb(ladder: tuple[EscalationLevel, ...], path: Path) -> Found:
+    for i in range(1, len(ladder)):
+        if _approx_days(ladder[i].after) <= _approx_days(ladder[i - 1].after):
+            yield (*path, i, "after"), (
+                f"levels must climb: {ladder[i].after} is not later than the level before "
+                f"({ladder[i - 1].after}); order the ladder from the earliest level")
+
+
 def check_escalation(d: WorkflowDefinition) -> Found:
-    for i in range(1, len(d.escalation)):
-        if _approx_days(d.escalation[i].after) <= _approx_days(d.escalation[i - 1].after):
-            yield ("escalation", i, "after"), (
-                f"levels must climb: {d.escalation[i].after} is not later than the level before "
-                f"({d.escalation[i - 1].after}); order the ladder from the earliest level")
+    yield from _climb(d.escalation, ("escalation",))
+    if d.learning_escalation is not None:
+        yield from _climb(d.learning_escalation, ("learning", "escalation"))
 
 
 def check_reminders(d: WorkflowDefinition) -> Found:
@@ -215,6 +234,7 @@ RULES: list[Callable[[WorkflowDefinition], Found]] = [
     check_reminders,
     check_fields,
     check_conditions,
+    check_schedule,
 ]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
@@ -157,3 +157,105 @@ class OutboxRow(SQLModel, table=True):
     created_at: datetime = _time(nullable=False)
     next_attempt_at: datetime = _time(nullable=False)
     sent_at: datetime | None = _time_nullable()
+
+
+class RecommendationRow(SQLModel, table=True):
+    """A recommendation of a review, numbered R1, R2, ... within its case."""
+
+    __tablename__ = "recommendations"
+    __table_args__ = (UniqueConstraint("case_id", "number", name="uq_recommendation_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    number: str
+    text: str
+    themes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    agencies: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_by: str
+    created_at: datetime = _time(nullable=False)
+
+
+class ActionRow(SQLModel, table=True):
+    """An action of a recommendation, numbered A1, A2, ... within its case."""
+
+    __tablename__ = "actions"
+    __table_args__ = (
+        UniqueConstraint("case_id", "number", name="uq_action_number"),
+        Index("ix_actions_next_check", "next_check_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    recommendation_id: int = Field(foreign_key="recommendations.id", index=True)
+    number: str
+    description: str
+    owner_agency: str = Field(index=True)
+    owner: str | None = None
+    due_date: date
+    success_measure: str = ""
+    status: str = "agreed"
+    status_reason: str | None = None
+    created_by: str
+    created_at: datetime = _time(nullable=False)
+    updated_at: datetime = _time(nullable=False)
+    verified_by: str | None = None
+    verified_at: datetime | None = _time_nullable()
+    impact_method: str | None = None
+    impact_measured_on: date | None = None
+    impact_summary: str | None = None
+    impact_by: str | None = None
+    embedded_at: datetime | None = _time_nullable()
+    next_check_at: datetime | None = _time_nullable()
+    """When the sweep must next look at this action (a ladder level of an overdue action)."""
+
+
+class EvidenceRow(SQLModel, table=True):
+    """Evidence for an action: a description and a reference or link (never an uploaded file)."""
+
+    __tablename__ = "evidence"
+    __table_args__ = (UniqueConstraint("case_id", "number", name="uq_evidence_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    action_id: int = Field(foreign_key="actions.id", index=True)
+    number: str
+    kind: str
+    description: str
+    reference: str
+    submitted_by: str
+    submitted_at: datetime = _time(nullable=False)
+    status: str = "submitted"
+    decided_by: str | None = None
+    decided_at: datetime | None = _time_nullable()
+    reason: str | None = None
+
+
+class DisseminationRow(SQLModel, table=True):
+    """One dissemination of a review's learning: a briefing, training session, newsletter..."""
+
+    __tablename__ = "dissemination"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    kind: str
+    audience: str
+    held_on: date
+    reference: str | None = None
+    recorded_by: str
+    recorded_at: datetime = _time(nullable=False)
+
+
+class ScheduleRunRow(SQLModel, table=True):
+    """A period of a recurring workflow whose case has been opened: at most one row per period."""
+
+    __tablename__ = "schedule_runs"
+    __table_args__ = (UniqueConstraint("workflow", "period", name="uq_schedule_period"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workflow: str
+    period: str
+    """The period's start as YYYY-MM-DD (or YYYY-MM-DDTHH:MM for cron periods)."""
+    case_ref: str
+    scheduled_for: datetime = _time(nullable=False)
+    opened_at: datetime = _time(nullable=False)
+    late: bool = False

@@ -28,6 +28,8 @@ BROKEN = TESTS / "broken"
 FIXTURES = TESTS / "fixtures"
 WORKFLOWS = TESTS.parent / "workflows"
 
+BUILTIN_CONDITIONS = ("all_actions_embedded, all_actions_verified, every_recommendation_has_actions, "
+                      "fields_present, has_recommendations, no_overdue_actions")
 STATES_ARE = "states are: closed, on, referral, withdrawn"
 ROLES_ARE = "declare it there or use one of: board, business_manager, subgroup_chair"
 NAME_HINT = "is not a valid name: use lower-case letters, digits and underscores, starting with a letter"
@@ -37,8 +39,8 @@ NO_PATH = ("to a terminal state: a case there could never close; "
 EMPTY = "the file is empty: start from an example in docs/workflow-format.md"
 SYNTAX_FIX = "fix the indentation or quoting on this line"
 DUPLICATE = "key appears twice in the same mapping"
-TOP_LEVEL_KEYS = ("calendar, description, escalation, initial, name, notify, open, pause_roles, remind, roles, "
-                  "states, title, transitions, version")
+TOP_LEVEL_KEYS = ("calendar, description, escalation, initial, learning, name, notify, open, pause_roles, remind, "
+                  "roles, schedule, states, title, transitions, version")
 STATE_KEYS = "description, label, owner, remind, requires, terminal, time_limit"
 REMIND_EXAMPLES = "e.g. '10 working days before' or '2 weeks before'"
 FIELDS = "decision, notifying_agency, report_date, withdrawal_reason"
@@ -184,7 +186,7 @@ EXPECTED: dict[str, list[str]] = {
     ],
     "unknown_condition.yaml": [
         "unknown_condition.yaml:47: transitions[2].when: unknown condition 'all_done'; "
-        "built-in conditions: fields_present",
+        f"built-in conditions: {BUILTIN_CONDITIONS}",
     ],
     "bad_condition_argument.yaml": [
         "bad_condition_argument.yaml:47: transitions[2].when: condition 'fields_present' takes a list of "
@@ -222,7 +224,7 @@ EXPECTED: dict[str, list[str]] = {
         f"several_problems.yaml:46: transitions[2].roles[0]: role 'chair' is not declared under `roles`: "
         f"{ROLES_ARE}",
         "several_problems.yaml:47: transitions[2].when: unknown condition 'all_done'; "
-        "built-in conditions: fields_present",
+        f"built-in conditions: {BUILTIN_CONDITIONS}",
         "several_problems.yaml:54: transitions[4].trigger: trigger 'close' already leaves state 'on' "
         "(transitions[2]): give one of them another trigger name",
     ],

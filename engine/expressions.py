@@ -1,0 +1,140 @@
+"""Expression guards in the Common Expression Language (CEL, via `cel-python`): checked when a
+definition is validated, evaluated over a read-only view of the case. Never Python `eval`."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping
+from functools import lru_cache
+from typing import Any
+
+VIEW: dict[str, str] = {
+    "state": "the case's current state (text)",
+    "days_in_stage": "whole calendar days since the case entered its current state",
+    "fields": "the case's field values by name, including those given with this move",
+    "recommendations": "counts: count, with_actions, without_actions",
+    "actions": "counts: count, open, overdue, and one per status (agreed, in_progress, evidence_submitted, "
+               "verified, impact_evaluated, embedded, superseded, not_implemented)",
+    "evidence": "counts: count, submitted, accepted, rejected",
+    "dissemination": "counts: count",
+    "themes": "the learning themes of the case's recommendations (a list of text)",
+}
+"""Top-level names of the view, documented; the built-in conditions are also true/false names."""
+
+_MEMBERS: dict[str, tuple[str, ...]] = {
+    "recommendations": ("count", "with_actions", "without_actions"),
+    "actions": ("count", "open", "overdue", "agreed", "in_progress", "evidence_submitted", "verified",
+                "impact_evaluated", "embedded", "superseded", "not_implemented"),
+    "evidence": ("count", "submitted", "accepted", "rejected"),
+    "dissemination": ("count",),
+}
+_MACROS = {"all", "exists", "exists_one", "map", "filter"}
+_FUNCTIONS = {"size", "contains", "startsWith", "endsWith", "matches", "int", "string", "double", "bool",
+              "has", "timestamp", "duration", "type", "getFullYear", "getMonth", "getDayOfMonth"}
+MAX_LENGTH = 1000
+
+
+class ExpressionProblem(Exception):
+    """Why an expression cannot be used; the message says where and what to do."""
+
+
+def _tokens(tree: Any) -> Iterator[tuple[str, Any]]:
+    """(rule name, tree) for every subtree, depth first."""
+    from lark import Tree
+
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Tree):
+            yield node.data, node
+            stack.extend(reversed(node.children))
+
+
+def _ident(node: Any) -> str | None:
+    """The bare name of a `member` subtree that is just a name, else None."""
+    from lark import Token, Tree
+
+    while isinstance(node, Tree) and len(node.children) == 1:
+        if node.data == "literal":
+            return None
+        node = node.children[0]
+    return str(node) if isinstance(node, Token) and node.type == "IDENT" else None
+
+
+def _bound_names(tree: Any) -> set[str]:
+    """Variables introduced by macros such as `themes.exists(t, t == "neglect")`."""
+    bound = set()
+    for rule, node in _tokens(tree):
+        if rule == "member_dot_arg" and len(node.children) >= 3 and str(node.children[1]) in _MACROS:
+            args = node.children[2]
+            first = args.children[0] if getattr(args, "children", None) else None
+            name = _ident(first)
+            if name:
+                bound.add(name)
+    return bound
+
+
+def _check_names(tree: Any, names: Collection[str], fields: Collection[str]) -> None:
+    bound = _bound_names(tree)
+    for rule, node in _tokens(tree):
+        if rule == "ident":
+            name = str(node.children[0])
+            if name not in names and name not in bound:
+                raise ExpressionProblem(f"unknown name {name!r}; the case view has: {', '.join(sorted(names))}")
+        elif rule == "ident_arg":
+            name = str(node.children[0])
+            if name not in _FUNCTIONS:
+                raise ExpressionProblem(f"unknown function {name!r}; functions: {', '.join(sorted(_FUNCTIONS))}")
+        elif rule == "member_dot":
+            _check_member(node, fields)
+
+
+def _check_member(node: Any, fields: Collection[str]) -> None:
+    owner, member = _ident(node.children[0]), str(node.children[1])
+    if owner == "fields" and member not in fields:
+        known = ", ".join(sorted(fields)) or "none"
+        raise ExpressionProblem(f"unknown field {member!r} in fields.{member}; declared fields: {known}")
+    if owner in _MEMBERS and member not in _MEMBERS[owner]:
+        raise ExpressionProblem(f"{owner} has no {member!r}; use one of: {', '.join(_MEMBERS[owner])}")
+
+
+@lru_cache(maxsize=512)
+def _compiled(text: str) -> Any:
+    import celpy
+
+    env = celpy.Environment()
+    try:
+        tree = env.compile(text)
+    except celpy.CELParseError as exc:
+        column = getattr(exc, "column", None)
+        where = f" at column {column}" if column else ""
+        raise ExpressionProblem(f"syntax error{where} in expression {text!r}: write it in CEL, "
+                                "e.g. 'actions.overdue == 0 && has_recommendations'") from None
+    return tree, env.program(tree)
+
+
+def check(text: str, names: Collection[str], fields: Collection[str]) -> None:
+    """Raise ExpressionProblem when `text` is not valid CEL or names something the view lacks."""
+    if len(text) > MAX_LENGTH:
+        raise ExpressionProblem(f"expression is {len(text)} characters long; the limit is {MAX_LENGTH}")
+    tree, _ = _compiled(text)
+    _check_names(tree, {*VIEW, *names}, fields)
+
+
+def evaluate(text: str, view: Mapping[str, Any]) -> bool | str:
+    """True when the expression holds; False when not; a text when it could not be evaluated."""
+    import celpy
+
+    _, program = _compiled(text)
+    try:
+        result = program.evaluate(celpy.json_to_cel(dict(view)))
+    except celpy.CELEvalError as exc:
+        return f"could not be evaluated ({exc.args[0] if exc.args else exc})"
+    if isinstance(result, celpy.CELEvalError):
+        return f"could not be evaluated ({result.args[0] if result.args else result})"
+    if not isinstance(result, bool):  # celpy's BoolType subclasses int, not bool
+        from celpy.celtypes import BoolType
+
+        if isinstance(result, BoolType):
+            return bool(result)
+        return f"gave {result!r}, not true or false: compare with ==, <, > to make a true/false test"
+    return result

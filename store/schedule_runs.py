@@ -1,0 +1,49 @@
+"""Periods of recurring workflows whose cases are open: claimed once, by whichever worker gets there first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from store.models import ScheduleRunRow
+
+
+@dataclass(frozen=True)
+class ScheduleRun:
+    workflow: str
+    period: str
+    case_ref: str
+    scheduled_for: datetime
+    opened_at: datetime
+    late: bool
+
+
+def claim(s: Session, workflow: str, period: str, case_ref: str, scheduled_for: datetime, now: datetime,
+          late: bool) -> bool:
+    """Record that `period` of `workflow` is being opened; False when it already was (by anyone).
+
+    INSERT ... ON CONFLICT DO NOTHING: a concurrent claim of the same period waits for the first to
+    commit and then inserts nothing, so exactly one transaction opens the period's case.
+    """
+    dialect = s.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(ScheduleRunRow).values(
+        workflow=workflow, period=period, case_ref=case_ref, scheduled_for=scheduled_for, opened_at=now,
+        late=late).on_conflict_do_nothing(index_elements=["workflow", "period"])
+    return s.execute(statement).rowcount == 1  # type: ignore[attr-defined]
+
+
+def runs(s: Session, workflow: str | None = None) -> list[ScheduleRun]:
+    query = select(ScheduleRunRow)
+    if workflow:
+        query = query.where(ScheduleRunRow.workflow == workflow)
+    rows = s.exec(query.order_by(col(ScheduleRunRow.workflow), col(ScheduleRunRow.period))).all()
+    return [ScheduleRun(r.workflow, r.period, r.case_ref, r.scheduled_for, r.opened_at, r.late) for r in rows]
+
+
+def latest(s: Session, workflow: str) -> ScheduleRun | None:
+    found = runs(s, workflow)
+    return found[-1] if found else None
