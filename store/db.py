@@ -2,41 +2,107 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import structlog
 from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
+from sqlalchemy.engine.url import URL
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, NoSuchModuleError, OperationalError
 from sqlmodel import Session, SQLModel, create_engine
 
 from engine.errors import StoreError
 from store import models  # noqa: F401  (registers the tables)
 
 DEFAULT_URL = "sqlite:///reviewflow.db"
-SQLITE_BUSY_MS = 5000
+SQLITE_WAIT_SECONDS = 5.0
+"""How long a SQLite writer waits for another process's write lock; `?timeout=SECONDS` in the URL changes it."""
+PG_CONNECT_TIMEOUT = 10
+"""Seconds to wait for a PostgreSQL server to answer a connection (`?connect_timeout=` changes it)."""
+APPLICATION_NAME = "reviewflow"
+"""How reviewflow's connections are named in pg_stat_activity (`?application_name=` changes it)."""
+
+log = structlog.get_logger("reviewflow.db")
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (see _sqlite_begin)
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
-    cursor.close()
+def _sqlite_wait(url: URL) -> float:
+    raw = url.query.get("timeout")
+    if raw is None:
+        return SQLITE_WAIT_SECONDS
+    try:
+        seconds = float(raw if isinstance(raw, str) else raw[-1])
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        raise StoreError(f"timeout={raw!r} in the database URL is not a number of seconds: write e.g. "
+                         "sqlite:///reviewflow.db?timeout=10 (how long to wait for another writer)")
+    return seconds
+
+
+def _sqlite_pragmas(wait_ms: int) -> Any:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (see _sqlite_begin)
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={wait_ms}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return on_connect
 
 
 def _sqlite_begin(connection: Any) -> None:
     """Take the write lock at BEGIN: concurrent writers queue (busy_timeout) instead of failing
-    later on a stale snapshot, and a sweep's claim is exclusive on SQLite too."""
+    later on a stale snapshot, and a sweep's claim is exclusive on SQLite too. In WAL mode COMMIT
+    takes no further lock, so the wait at BEGIN is the only one."""
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _connection_lost(shown: str) -> Any:
+    def on_invalidate(_dbapi_connection: Any, _record: Any, exc: BaseException | None) -> None:
+        # A connection found dead when taken from the pool (pre-ping): the server restarted or
+        # dropped it while idle. A connection lost mid-query raises instead, and is reported there.
+        if isinstance(exc, DisconnectionError):
+            log.warning("db.connection_lost", db=shown, found="dead in the pool", action="reconnecting")
+
+    return on_invalidate
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0].strip() if text else type(exc).__name__
+
+
+_LOST = ("terminating connection", "server closed the connection", "connection is closed",
+         "consuming input failed", "connection is lost", "ssl syscall error")
+
+
+def _explain_server(url: str, text: str, lowered: str) -> StoreError | None:
+    """PostgreSQL's refusals, most specific first."""
+    if any(marker in lowered for marker in _LOST):
+        return StoreError(f"lost the connection to the database {url} ({text}): nothing half-done was kept; "
+                          "run the command again, and check the server if it keeps happening")
+    if "does not exist" in lowered and ("database" in lowered or "role" in lowered):
+        detail = text.split("FATAL:", 1)[-1].strip()
+        return StoreError(f"cannot use the database {url}: {detail}: check the URL given by --db or "
+                          "REVIEWFLOW_DB, or create it")
+    if "password authentication failed" in lowered or "no pg_hba.conf entry" in lowered:
+        return StoreError(f"the database server refused the login for {url}: check the user and password "
+                          "in the URL given by --db or REVIEWFLOW_DB")
+    if ("connection" in lowered or "could not connect" in lowered or "server" in lowered
+            or "resolve host" in lowered or "translate host name" in lowered or "timeout expired" in lowered):
+        return StoreError(f"cannot reach the database {url} ({text}): check the server is running "
+                          "and the URL given by --db or REVIEWFLOW_DB")
+    return None
+
+
 def _explain(url: str, exc: Exception) -> StoreError:
-    text = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else type(exc).__name__
+    text = _first_line(exc)
     lowered = text.lower()
     if "locked" in lowered or "busy" in lowered:
         return StoreError(f"the database {url} is locked by another process: try again in a moment")
@@ -46,10 +112,10 @@ def _explain(url: str, exc: Exception) -> StoreError:
         return StoreError(f"cannot open the database {url}: check the folder exists and is writable")
     if "readonly" in lowered or "read-only" in lowered:
         return StoreError(f"the database {url} is read-only: check the file's permissions")
-    if "connection" in lowered or "could not connect" in lowered or "server" in lowered:
-        return StoreError(f"cannot reach the database {url} ({text}): check the server is running "
-                          "and the URL given by --db or REVIEWFLOW_DB")
-    return StoreError(f"database error on {url}: {text}")
+    if "file is not a database" in lowered or "database disk image is malformed" in lowered:
+        return StoreError(f"{url} is not a usable reviewflow database ({text}): check --db or REVIEWFLOW_DB "
+                          "names the right file, or restore it from a backup")
+    return _explain_server(url, text, lowered) or StoreError(f"database error on {url}: {text}")
 
 
 class Database:
@@ -65,15 +131,28 @@ class Database:
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         self.path = parsed.database if self.is_sqlite else None
         self.shown = parsed.render_as_string(hide_password=True)
+        self.wait_seconds = _sqlite_wait(parsed) if self.is_sqlite else None
         try:
-            if self.is_sqlite:
-                self.engine: Engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_MS / 1000})
-                event.listen(self.engine, "connect", _sqlite_pragmas)
-                event.listen(self.engine, "begin", _sqlite_begin)
-            else:
-                self.engine = create_engine(url, pool_pre_ping=True)
+            self.engine: Engine = self._create(url, parsed)
         except (NoSuchModuleError, ImportError) as exc:
             raise StoreError(f"no driver for {self.shown} ({exc}): use sqlite:/// or postgresql+psycopg://") from None
+        except ArgumentError as exc:
+            raise StoreError(f"{self.shown!r} is not a usable database URL ({_first_line(exc)}): use e.g. "
+                             "sqlite:///reviewflow.db or postgresql+psycopg://user@host/dbname") from None
+
+    def _create(self, url: str, parsed: URL) -> Engine:
+        if self.is_sqlite:
+            assert self.wait_seconds is not None
+            engine = create_engine(url, connect_args={"timeout": self.wait_seconds})
+            event.listen(engine, "connect", _sqlite_pragmas(round(self.wait_seconds * 1000)))
+            event.listen(engine, "begin", _sqlite_begin)
+            return engine
+        defaults = {"application_name": APPLICATION_NAME, "connect_timeout": PG_CONNECT_TIMEOUT}
+        added = {k: v for k, v in defaults.items() if k not in parsed.query}
+        engine = create_engine(url, pool_pre_ping=True,
+                               connect_args=added if parsed.get_driver_name() == "psycopg" else {})
+        event.listen(engine, "invalidate", _connection_lost(self.shown))
+        return engine
 
     def require_existing(self) -> None:
         """Refuse a SQLite path that does not exist instead of creating an empty file."""
