@@ -6,6 +6,7 @@ found by the sweep's indexed query. Each tick sweeps escalations, then delivers 
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -43,10 +44,16 @@ class Worker:
         self.sweeper = Sweeper(service)
         self.deliverer = Deliverer(service)
         self.ticks = 0
+        self.failing = 0
         self.stop_signal = signal.SIGTERM
 
     def tick(self) -> TickResult:
-        """One sweep and one delivery round; a database fault is logged and retried next tick."""
+        """One sweep and one delivery round.
+
+        A database fault (server down, connection dropped, SQLite locked) is one log line; the
+        tick's transaction was rolled back, the pool is emptied, and the next tick reconnects and
+        does the work again.
+        """
         result = TickResult()
         self.ticks += 1
         try:
@@ -57,9 +64,14 @@ class Worker:
                 result.sent, result.retrying, result.failed = sent.sent, sent.retrying, sent.failed
         except (ReviewflowError, SQLAlchemyError) as exc:
             result.error = str(exc).splitlines()[0]
-            log.error("worker.tick_failed", error=result.error, hint="will retry at the next tick")
+            self.failing += 1
+            log.error("worker.tick_failed", tick=self.ticks, failed_in_a_row=self.failing, error=result.error,
+                      hint="nothing half-done was kept; reconnecting at the next tick")
             self.service.db.engine.dispose()
         else:
+            if self.failing:
+                log.warning("worker.recovered", tick=self.ticks, failed_ticks=self.failing)
+                self.failing = 0
             log.info("worker.tick", tick=self.ticks, fired=result.fired, sent=result.sent,
                      retrying=result.retrying, failed=result.failed)
         return result
@@ -113,6 +125,9 @@ def run_worker(service: Reviewflow, interval: float, once: bool = False) -> int:
             worker.stop.set()
 
         previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        # A tick longer than the interval makes APScheduler warn "skipped: maximum number of running
+        # instances" in plain text; our own lines say what happened. Its errors still show.
+        logging.getLogger("apscheduler").setLevel(logging.ERROR)
         scheduler = BackgroundScheduler(timezone="UTC")
         scheduler.add_job(worker.tick, "interval", seconds=interval, id="tick", max_instances=1,
                           coalesce=True, next_run_time=None)
