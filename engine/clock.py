@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from engine.durations import LOCAL_ZONE
 from engine.errors import InvalidValue
@@ -51,3 +51,14 @@ def parse_instant(text: str) -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=LOCAL_ZONE)
     return value.astimezone(UTC)
+
+
+def parse_date(text: str, option: str = "date") -> date:
+    """A calendar date as 2026-03-31 or 31/03/2026."""
+    value = (text or "").strip()
+    for parse in (date.fromisoformat, lambda v: datetime.strptime(v, "%d/%m/%Y").date()):
+        try:
+            return parse(value)
+        except ValueError:
+            continue
+    raise InvalidValue(f"{option} {text!r} is not a date: write e.g. 2026-03-31 or 31/03/2026")

@@ -9,9 +9,10 @@ from typing import Any
 
 from engine.conditions import GuardContext, unmet
 from engine.definition import FieldSpec, StateDef, WorkflowDefinition
-from engine.durations import due_at
+from engine.durations import due_at, local_date
 from engine.errors import NotPermitted, TransitionNotAllowed
 from engine.fields import parse_fields
+from engine.learning import LearningSummary
 from engine.machine import machine_for
 
 
@@ -102,7 +103,7 @@ def _refuse_unknown(d: WorkflowDefinition, state: str, trigger: str) -> Transiti
 
 
 def plan_fire(d: WorkflowDefinition, case: CaseState, trigger: str, actor: Actor,
-              raw: Mapping[str, str], now: datetime) -> Move:
+              raw: Mapping[str, str], now: datetime, learning: LearningSummary | None = None) -> Move:
     """Check every rule for `trigger` on `case`; return the move or raise saying what failed."""
     t = d.transition(case.state, trigger)
     if t is None:
@@ -114,7 +115,9 @@ def plan_fire(d: WorkflowDefinition, case: CaseState, trigger: str, actor: Actor
     reasons: list[str] = []
 
     def guard() -> bool:
-        reasons.extend(unmet(t.when, GuardContext(merged, d.states[t.dest])))
+        context = GuardContext(merged, d.states[t.dest], learning or LearningSummary(), case.state,
+                               (local_date(now) - local_date(case.entered_at)).days)
+        reasons.extend(unmet(t.when, context))
         missing = _missing_state_fields(d.states[t.dest], merged)
         if missing:
             reasons.append(f"state {_quote(t.dest)} requires {', '.join(missing)} to be set")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from engine.definition import OWNER, StateDef, WorkflowDefinition
 from engine.durations import Duration, due_date_of, start_of_day
@@ -54,6 +54,25 @@ def checkpoints(d: WorkflowDefinition, state: StateDef, entered_at: datetime,
     return found
 
 
+def action_key(number: str, due: date, index: int) -> str:
+    """Ledger key of an action's ladder level; a new due date starts a new climb."""
+    return f"action-{number}-{due.isoformat()}-{level_key(index)}"
+
+
+def action_checkpoints(d: WorkflowDefinition, number: str, due: date) -> list[Checkpoint]:
+    """Ladder levels of an action due on `due`: it becomes overdue at the London midnight after that day.
+
+    `owner` stays in the roles: it names the action's owner, resolved by the caller.
+    """
+    overdue_at = start_of_day(due + timedelta(days=1))
+    found = []
+    for i, level in enumerate(d.action_ladder):
+        at = max(overdue_at, start_of_day(level.after.add_to(due, d.calendar)))
+        found.append(Checkpoint(action_key(number, due, i), at, tuple(dict.fromkeys(level.notify)),
+                                level.label or f"level {i + 1}", i + 1))
+    return found
+
+
 def due_now(points: list[Checkpoint], fired: Collection[str], now: datetime) -> list[Checkpoint]:
     """Checkpoints at or before `now` that have not fired yet, earliest first."""
     return sorted((p for p in points if p.at <= now and p.key not in fired), key=lambda p: p.at)
@@ -80,5 +99,6 @@ def overdue_summary(due_at: datetime, now: datetime, working_days: int) -> str:
     return f"overdue by {working_days} working day{'s' if working_days != 1 else ''} (due {due})"
 
 
-__all__ = ["REMINDER", "Checkpoint", "Duration", "checkpoints", "due_now", "level_key", "next_check",
+__all__ = ["REMINDER", "Checkpoint", "Duration", "action_checkpoints", "action_key", "checkpoints",
+           "due_now", "level_key", "next_check",
            "overdue_summary", "shift_for_pause"]

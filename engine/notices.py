@@ -14,6 +14,7 @@ FALLBACK_ROLE = "business_manager"
 class Recipient:
     name: str
     email: str | None
+    agency: str | None = None
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,18 @@ class Outgoing:
     recipient: str
     address: str | None
     payload: dict[str, Any]
+
+
+def for_agency(directory: Mapping[str, Sequence[Recipient]], agency: str,
+               owner: Recipient | None) -> dict[str, list[Recipient]]:
+    """The directory for one action: `owner` is its owner; a role held by people of the action's agency
+    goes to them alone (an agency's safeguarding lead, not every agency's)."""
+    narrowed: dict[str, list[Recipient]] = {}
+    for role, people in directory.items():
+        same = [p for p in people if p.agency and p.agency.lower() == agency.lower()]
+        narrowed[role] = same or list(people)
+    narrowed["owner"] = [owner] if owner else []
+    return narrowed
 
 
 def _to_person(key: str, event: str, role: str, person: Recipient, payload: dict[str, Any]) -> Outgoing:

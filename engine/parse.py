@@ -297,6 +297,9 @@ def parse_definition(text: str, file: str = "<definition>") -> WorkflowDefinitio
     if not isinstance(data, dict):
         raise InvalidDefinition([Problem(file, "", f"expected a mapping of keys (name, title, states, "
                                          f"...) at the top of the file, got {_kind(data)}", 1)])
+    schedule = data.get("schedule")
+    if isinstance(schedule, dict) and isinstance(schedule.get("starting"), date):
+        schedule["starting"] = schedule["starting"].isoformat()  # an unquoted YAML date is fine here
     found = _schema_problems(data)
     if found:
         raise InvalidDefinition(_sorted([_locate(file, lines, p, m) for p, m in found]))

@@ -9,9 +9,11 @@ from datetime import date, datetime
 from typing import Any
 
 from engine.definition import WorkflowDefinition
-from engine.durations import LOCAL_ZONE
+from engine.durations import LOCAL_ZONE, local_date
 from engine.errors import Problem
+from engine.learning import is_overdue
 from engine.service import CaseView
+from store.learning import Action
 
 
 def local(instant: datetime | None) -> str:
@@ -80,6 +82,7 @@ def case_text(view: CaseView, overdue_days: int) -> str:
         for e in view.escalations:
             told = ", ".join(e.recipients) or "nobody registered"
             lines.append(f"    {local(e.fired_at)}  {e.label:<24} {e.reason}; told {', '.join(e.roles)} ({told})")
+    lines.extend(_learning_lines(view))
     if view.options:
         lines.append("  next steps:")
         for o in view.options:
@@ -89,6 +92,44 @@ def case_text(view: CaseView, overdue_days: int) -> str:
     elif view.is_open:
         lines.append("  next steps: none")
     return "\n".join(lines)
+
+
+def _learning_lines(view: CaseView) -> list[str]:
+    lines: list[str] = []
+    today = local_date(view.now)
+    if view.recommendations:
+        lines.append("  recommendations:")
+    for r in view.recommendations:
+        themes = f"  [{', '.join(r.themes)}]" if r.themes else ""
+        lines.append(f"    {r.number:<4} {_short(r.text, 80)}{themes}")
+        for a in r.actions:
+            lines.append(f"      {action_line(a, today)}")
+            for e in a.evidence:
+                why = f": {_short(e.reason, 60)}" if e.reason else ""
+                lines.append(f"           {e.number:<4} {e.kind:<22} {e.status}{why}  ({e.reference})")
+    if view.dissemination:
+        lines.append("  dissemination:")
+        for d in view.dissemination:
+            lines.append(f"    {d.held_on.isoformat()}  {d.kind:<18} {_short(d.audience, 60)}")
+    return lines
+
+
+def _short(text: str | None, width: int) -> str:
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def action_line(a: Action, today: date) -> str:
+    """'A1   Children's social care  due 2026-05-01  in_progress  OVERDUE  owner m.patel'."""
+    late = "  OVERDUE" if is_overdue(a.facts(), today) else ""
+    owner = f"  owner {a.owner}" if a.owner else ""
+    return (f"{a.number:<4} {_short(a.owner_agency, 28):<28} due {a.due_date.isoformat()}  {a.status}{late}{owner}"
+            f"  {_short(a.description, 60)}")
+
+
+def action_row(a: Action, today: date) -> str:
+    """One line of `action list`: the case first."""
+    return f"{a.ref:<16} {action_line(a, today)}"
 
 
 def case_row(view: CaseView, overdue_days: int) -> str:

@@ -26,8 +26,10 @@ from engine.errors import (
     WorkflowNotFound,
 )
 from engine.escalation import checkpoints, next_check, shift_for_pause
+from engine.learning_service import LearningOps
 from engine.notices import expand
 from engine.parse import parse_definition
+from store import learning as learning_store
 from store import ledger, outbox, repo, schedule_runs
 from store.db import Database
 
@@ -77,6 +79,8 @@ class CaseView:
     history: list[repo.HistoryEntry] = field(default_factory=list)
     escalations: list[ledger.LedgerEntry] = field(default_factory=list)
     options: list[TriggerOption] = field(default_factory=list)
+    recommendations: list[learning_store.Recommendation] = field(default_factory=list)
+    dissemination: list[learning_store.Dissemination] = field(default_factory=list)
 
     @property
     def overdue(self) -> bool:
@@ -115,7 +119,7 @@ def _not_before_last_change(s: Any, ref: str, now: datetime) -> None:
                            "be dated earlier: check --now (or REVIEWFLOW_NOW)")
 
 
-class Reviewflow:
+class Reviewflow(LearningOps):
     """The service: every operation is one transaction against the store, with time from `clock`."""
 
     def __init__(self, db: Database, clock: Clock = system_clock, settings: Settings | None = None) -> None:
@@ -182,13 +186,14 @@ class Reviewflow:
 
     # --- users ---------------------------------------------------------------------------
 
-    def add_user(self, name: str, roles: Sequence[str], email: str | None = None) -> repo.User:
+    def add_user(self, name: str, roles: Sequence[str], email: str | None = None,
+                 agency: str | None = None) -> repo.User:
         if not _USER.match(name):
             raise InvalidValue(f"user name {name!r} is not usable: use letters, digits and . _ @ - "
                                "with no spaces, e.g. a.khan")
         self._check_roles(roles)
         with self._tx() as s:
-            user = repo.add_user(s, name, roles, email, self.clock())
+            user = repo.add_user(s, name, roles, email, self.clock(), (agency or "").strip() or None)
         log.info("user.added", user=name, roles=",".join(user.roles))
         return user
 
@@ -245,11 +250,13 @@ class Reviewflow:
         """Fire `trigger` on case `ref` as `actor`; all checks, one transaction."""
         now = self.clock()
         with self._tx() as s:
-            case = repo.get_case(s, ref)
+            record = repo.get_case_record(s, ref)
+            case = record.case
             who = repo.get_actor(s, actor)
             _not_before_last_change(s, ref, now)
+            summary = learning_store.summary(s, record.case_id, local_date(now))
         definition = self.definition(case.workflow, case.version)
-        move = plan_fire(definition, case, trigger, who, fields, now)
+        move = plan_fire(definition, case, trigger, who, fields, now, summary)
         with self._tx() as s:
             terminal = definition.states[move.dest].terminal
             case_id, seq = repo.apply_move(s, case, move, actor, terminal, note, self._first_check(definition, move))
@@ -336,7 +343,7 @@ class Reviewflow:
                                        f"({record.pause_reason}): resume it with 'reviewflow case resume {ref}'")
         now = self.clock()
         with self._tx() as s:
-            repo.record_clock_change(s, record.case, "pause", now, actor, reason.strip(), {"reason": reason.strip()},
+            repo.record_event(s, record.case, "pause", now, actor, reason.strip(), {"reason": reason.strip()},
                                      paused_at=now, pause_reason=reason.strip(), next_check_at=None)
         log.info("case.paused", ref=ref, actor=actor)
         return self.case(ref, actor)
@@ -353,7 +360,7 @@ class Reviewflow:
         with self._tx() as s:
             fired = ledger.fired_keys(s, record.case_id, record.entry_seq)
             when = next_check(checkpoints(d, d.states[case.state], case.entered_at, due), fired)
-            repo.record_clock_change(s, case, "resume", now, actor, note,
+            repo.record_event(s, case, "resume", now, actor, note,
                                      {"paused_days": round(paused_for.total_seconds() / 86400, 2),
                                       "reason": record.pause_reason},
                                      paused_at=None, pause_reason=None, due_at=due, next_check_at=when)
@@ -366,7 +373,12 @@ class Reviewflow:
             entries = repo.history(s, ref)
             escalations = ledger.entries(s, record.case_id, ref)
             who: Actor | None = repo.get_actor(s, actor) if actor else None
-        return self._view(record, entries, who, escalations)
+            recommendations = learning_store.recommendations(s, record.case_id)
+            shared = learning_store.dissemination(s, record.case_id)
+        view = self._view(record, entries, who, escalations)
+        view.recommendations.extend(recommendations)
+        view.dissemination.extend(shared)
+        return view
 
     def _view(self, record: repo.CaseRecord, entries: list[repo.HistoryEntry], who: Actor | None,
               escalations: list[ledger.LedgerEntry] | None = None) -> CaseView:

@@ -5,15 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import structlog
 
 from engine.definition import StateDef, WorkflowDefinition
 from engine.durations import due_date_of, local_date, working_days_between
-from engine.escalation import REMINDER, Checkpoint, checkpoints, due_now, next_check
-from engine.notices import Outgoing, Recipient, expand
+from engine.escalation import REMINDER, Checkpoint, action_checkpoints, checkpoints, due_now, next_check
+from engine.learning import WORKING
+from engine.notices import Outgoing, Recipient, expand, for_agency
 from engine.service import Reviewflow
+from store import learning as learning_store
 from store import ledger, outbox
+from store.learning import DueAction
 
 log = structlog.get_logger("reviewflow.sweep")
 
@@ -39,6 +43,7 @@ class SweepReport:
     now: datetime
     dry_run: bool
     cases: int = 0
+    actions: int = 0
     batches: int = 0
     fired: list[Fired] = field(default_factory=list)
 
@@ -93,37 +98,90 @@ class Sweeper:
             fired = fired | {p.key}
         return done, items, next_check(points, fired)
 
+    def _fire_action(self, action: DueAction, fired: set[str], now: datetime,
+                     directory: dict[str, list[Recipient]],
+                     owner: Recipient | None) -> tuple[list[Fired], list[Outgoing], datetime | None]:
+        d = self._defs[(action.workflow, action.version)]
+        points = action_checkpoints(d, action.number, action.due_date)
+        if action.status not in WORKING:
+            return [], [], None
+        late = working_days_between(action.due_date, local_date(now), d.calendar)
+        done: list[Fired] = []
+        items: list[Outgoing] = []
+        people = for_agency(directory, action.owner_agency, owner)
+        for p in due_now(points, fired, now):
+            reason = (f"action {action.number} ({action.owner_agency}) overdue by {late} working "
+                      f"day{'s' if late != 1 else ''} (due {action.due_date.isoformat()}); escalated to {p.label}")
+            payload = {"ref": action.ref, "workflow": d.name, "workflow_title": d.title, "action": action.number,
+                       "state": f"action {action.number}", "state_label": f"action {action.number}",
+                       "level": p.level, "level_label": p.label, "headline": reason, "timing": reason,
+                       "working_days_overdue": max(late, 0), "due_date": action.due_date.isoformat(),
+                       "needed": f"update action {action.number} of {action.ref} or submit its evidence",
+                       "link": self.service.settings.link(action.ref)}
+            new = expand(f"{action.ref}:{p.key}", "action_overdue", p.roles, payload, people,
+                         self.service.settings.webhooks)
+            items.extend(new)
+            recipients = tuple(dict.fromkeys(o.recipient for o in new if o.channel != "webhook"))
+            done.append(Fired(action.ref, d.name, f"action {action.number}", p.key, p.level, p.label, p.at,
+                              p.roles, recipients, reason))
+            fired = fired | {p.key}
+        return done, items, next_check(points, fired)
+
+    def _case_batch(self, s: Any, now: datetime, size: int, after: Any, report: SweepReport,
+                    directory: dict[str, list[Recipient]]) -> Any:
+        due = ledger.claim_due(s, now, size, after=after if report.dry_run else None, lock=not report.dry_run)
+        for case in due:
+            fired = ledger.fired_keys(s, case.case_id, case.entry_seq)
+            done, items, when = self._fire_case(case, fired, now, directory)
+            report.fired.extend(done)
+            if report.dry_run:
+                continue
+            for f in done:
+                ledger.record(s, case, f.key, f.level, f.label, f.scheduled_at, now, list(f.roles),
+                              list(f.recipients), f.reason)
+            outbox.add(s, items, case.case_id, now)
+            ledger.set_next_check(s, case.case_id, when)
+        report.cases += len(due)
+        return (due[-1].next_check_at, due[-1].case_id) if due else None
+
+    def _action_batch(self, s: Any, now: datetime, size: int, after: Any, report: SweepReport,
+                      directory: dict[str, list[Recipient]]) -> Any:
+        due = learning_store.claim_due_actions(s, now, size, after=after if report.dry_run else None,
+                                               lock=not report.dry_run)
+        for action in due:
+            fired = ledger.fired_keys(s, action.case_id, 0)
+            done, items, when = self._fire_action(action, fired, now, directory, outbox.person(s, action.owner))
+            report.fired.extend(done)
+            if report.dry_run:
+                continue
+            for f in done:
+                ledger.record_action(s, action.case_id, f.state, action.due_date, f.key, f.level, f.label,
+                                     f.scheduled_at, now, list(f.roles), list(f.recipients), f.reason)
+            outbox.add(s, items, action.case_id, now)
+            learning_store.set_action_next_check(s, action.action_id, when)
+        report.actions += len(due)
+        return (due[-1].next_check_at, due[-1].action_id) if due else None
+
     def sweep(self, dry_run: bool = False, batch: int | None = None,
               should_stop: Callable[[], bool] = lambda: False) -> SweepReport:
-        """Fire every reminder and ladder level due by the service's `now`, each exactly once."""
+        """Fire every reminder and ladder level due by the service's `now` (stages, then overdue actions),
+        each exactly once."""
         now = self.service.clock()
         size = batch or self.service.settings.batch_size
         report = SweepReport(now, dry_run)
         self._defs = self.service.all_definitions()
         with self.service.db.transaction() as s:
             directory = outbox.directory(s)
-        after: tuple[datetime, int] | None = None
-        while not should_stop():
-            with self.service.db.transaction() as s:
-                due = ledger.claim_due(s, now, size, after=after if dry_run else None, lock=not dry_run)
-                if not due:
+        for step in (self._case_batch, self._action_batch):
+            after: Any = None
+            while not should_stop():
+                with self.service.db.transaction() as s:
+                    after = step(s, now, size, after, report, directory)
+                if after is None:
                     break
-                for case in due:
-                    fired = ledger.fired_keys(s, case.case_id, case.entry_seq)
-                    done, items, when = self._fire_case(case, fired, now, directory)
-                    report.fired.extend(done)
-                    if dry_run:
-                        continue
-                    for f in done:
-                        ledger.record(s, case, f.key, f.level, f.label, f.scheduled_at, now, list(f.roles),
-                                      list(f.recipients), f.reason)
-                    outbox.add(s, items, case.case_id, now)
-                    ledger.set_next_check(s, case.case_id, when)
-                report.cases += len(due)
                 report.batches += 1
-                after = (due[-1].next_check_at, due[-1].case_id)
-            log.info("sweep.batch", batch=report.batches, cases=report.cases, fired=len(report.fired),
-                     dry_run=dry_run)
-            if self.progress:
-                self.progress(report)
+                log.info("sweep.batch", batch=report.batches, cases=report.cases, actions=report.actions,
+                         fired=len(report.fired), dry_run=dry_run)
+                if self.progress:
+                    self.progress(report)
         return report

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from engine.durations import start_of_day
 from store.models import CaseRow, EscalationRow
 
 
@@ -78,6 +79,15 @@ def record(s: Session, case: DueCase, key: str, level: int | None, label: str, s
     s.add(EscalationRow(case_id=case.case_id, entry_seq=case.entry_seq, key=key, level=level, label=label,
                         state=case.state, due_at=case.due_at, scheduled_at=scheduled_at, fired_at=fired_at,
                         roles=roles, recipients=recipients, reason=reason))
+
+
+def record_action(s: Session, case_id: int, what: str, due: date, key: str, level: int | None, label: str,
+                  scheduled_at: datetime, fired_at: datetime, roles: list[str], recipients: list[str],
+                  reason: str) -> None:
+    """An overdue action's ladder level: entry 0 of its case, keyed by action, due date and level."""
+    s.add(EscalationRow(case_id=case_id, entry_seq=0, key=key, level=level, label=label, state=what,
+                        due_at=start_of_day(due + timedelta(days=1)), scheduled_at=scheduled_at,
+                        fired_at=fired_at, roles=roles, recipients=recipients, reason=reason))
 
 
 def set_next_check(s: Session, case_id: int, when: datetime | None) -> None:

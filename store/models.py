@@ -105,6 +105,8 @@ class UserRow(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(unique=True, index=True)
     email: str | None = None
+    agency: str | None = None
+    """The agency they work for: overdue actions of that agency go to its people first."""
     created_at: datetime = _time(nullable=False)
 
 

@@ -43,13 +43,20 @@ def _entry(r: OutboxRow) -> OutboxEntry:
 
 def directory(s: Session, roles: set[str] | None = None) -> dict[str, list[Recipient]]:
     """Who holds each role (all roles, or just `roles`)."""
-    query = select(UserRoleRow.role, UserRow.name, UserRow.email).join(UserRow, UserRow.id == UserRoleRow.user_id)
+    query = (select(UserRoleRow.role, UserRow.name, UserRow.email, UserRow.agency)
+             .join(UserRow, UserRow.id == UserRoleRow.user_id))
     if roles is not None:
         query = query.where(col(UserRoleRow.role).in_(sorted(roles)))
     found: dict[str, list[Recipient]] = {}
-    for role, name, email in s.exec(query.order_by(UserRow.name)).all():
-        found.setdefault(role, []).append(Recipient(name, email))
+    for role, name, email, agency in s.exec(query.order_by(UserRow.name)).all():
+        found.setdefault(role, []).append(Recipient(name, email, agency))
     return found
+
+
+def person(s: Session, name: str | None) -> Recipient | None:
+    """A registered user as a recipient (None when not registered)."""
+    row = s.exec(select(UserRow).where(UserRow.name == name)).first() if name else None
+    return Recipient(row.name, row.email, row.agency) if row else None
 
 
 def add(s: Session, items: list[Outgoing], case_id: int | None, now: datetime) -> None:

@@ -48,6 +48,7 @@ class User:
     name: str
     email: str | None
     roles: tuple[str, ...]
+    agency: str | None = None
 
 
 def _definition(row: DefinitionRow) -> StoredDefinition:
@@ -94,15 +95,16 @@ def definition_versions(s: Session, name: str) -> list[int]:
 
 # --- users -----------------------------------------------------------------------------------
 
-def add_user(s: Session, name: str, roles: Sequence[str], email: str | None, now: datetime) -> User:
+def add_user(s: Session, name: str, roles: Sequence[str], email: str | None, now: datetime,
+             agency: str | None = None) -> User:
     if s.exec(select(UserRow.id).where(UserRow.name == name)).first() is not None:
         raise UserExists(name)
-    row = UserRow(name=name, email=email, created_at=now)
+    row = UserRow(name=name, email=email, agency=agency, created_at=now)
     s.add(row)
     s.flush()
     for role in dict.fromkeys(roles):
         s.add(UserRoleRow(user_id=row.id, role=role))
-    return User(name, email, tuple(sorted(set(roles))))
+    return User(name, email, tuple(sorted(set(roles))), agency)
 
 
 def grant_roles(s: Session, name: str, roles: Sequence[str]) -> User:
@@ -114,7 +116,7 @@ def grant_roles(s: Session, name: str, roles: Sequence[str]) -> User:
         if role not in held:
             s.add(UserRoleRow(user_id=row.id, role=role))
     s.flush()
-    return User(row.name, row.email, _roles_of(s, row.id))
+    return User(row.name, row.email, _roles_of(s, row.id), row.agency)
 
 
 def last_change(s: Session, ref: str) -> datetime | None:
@@ -132,7 +134,7 @@ def get_user(s: Session, name: str) -> User:
     row = s.exec(select(UserRow).where(UserRow.name == name)).first()
     if row is None:
         raise UserNotFound(name)
-    return User(row.name, row.email, _roles_of(s, row.id))
+    return User(row.name, row.email, _roles_of(s, row.id), row.agency)
 
 
 def get_actor(s: Session, name: str) -> Actor:
@@ -142,13 +144,13 @@ def get_actor(s: Session, name: str) -> Actor:
 
 def list_users(s: Session) -> list[User]:
     rows = s.exec(select(UserRow).order_by(UserRow.name)).all()
-    return [User(r.name, r.email, _roles_of(s, r.id)) for r in rows]
+    return [User(r.name, r.email, _roles_of(s, r.id), r.agency) for r in rows]
 
 
 def users_with_role(s: Session, role: str) -> list[User]:
     rows = s.exec(select(UserRow).join(UserRoleRow, UserRoleRow.user_id == UserRow.id)
                   .where(UserRoleRow.role == role).order_by(UserRow.name)).all()
-    return [User(r.name, r.email, _roles_of(s, r.id)) for r in rows]
+    return [User(r.name, r.email, _roles_of(s, r.id), r.agency) for r in rows]
 
 
 # --- cases -----------------------------------------------------------------------------------
@@ -260,9 +262,10 @@ def apply_move(s: Session, case: CaseState, move: Move, actor: str, terminal: bo
     return case_id, seq
 
 
-def record_clock_change(s: Session, case: CaseState, trigger: str, at: datetime, actor: str,
-                        note: str | None, fields: dict[str, Any], **values: Any) -> int:
-    """Pause or resume: update the case's clock columns and append a history row in the same stage."""
+def record_event(s: Session, case: CaseState, trigger: str, at: datetime, actor: str,
+                 note: str | None, fields: dict[str, Any], **values: Any) -> int:
+    """An event within the current stage (a pause, a resume, a learning record): update the case's
+    columns in `values`, bump its revision (refused if it changed since read) and append a history row."""
     case_id = _update_if_unchanged(s, case, **values)
     s.add(HistoryRow(case_id=case_id, seq=_next_seq(s, case_id), at=at, actor=actor, trigger=trigger,
                      from_state=case.state, to_state=case.state, fields=fields, note=note))
