@@ -1,0 +1,126 @@
+"""Seeding: a few real cases through the service, then bulk copies of them by one SQL statement each.
+
+Copies keep the real table layout (`store.models`, created by `Database.create_schema`) and the
+real stored values of the template case; only the reference changes.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from engine.clock import SteppingClock, parse_instant
+from engine.service import Reviewflow
+from store.db import Database
+from store.models import CaseRow, HistoryRow
+
+WORKFLOW = "serious_case_review"
+PEOPLE = {"la.duty": "la_notifier", "a.khan": "business_manager", "d.osei": "subgroup_chair",
+          "p.hughes": "board_chair", "lscp.board": "board"}
+OPEN_FIELDS = {"notifying_agency": "Police", "incident_date": "2026-01-02", "incident_type": "child_died"}
+CHUNK = 100_000
+
+
+def at(text_: str) -> datetime:
+    return parse_instant(text_)
+
+
+def _initialise(db: Database, clock: SteppingClock) -> None:
+    service = Reviewflow(db, clock)
+    service.init()
+    for name, role in PEOPLE.items():
+        service.add_user(name, [role], f"{name}@example.org")
+
+
+def _copy_pristine(path: Path, clock: SteppingClock) -> None:
+    """Copy an initialised database (shipped workflows, PEOPLE) made once per folder to `path`."""
+    pristine = path.parent / "pristine.sqlite"
+    if not pristine.exists():
+        partial = path.parent / "pristine.partial"
+        partial.unlink(missing_ok=True)
+        db = Database(f"sqlite:///{partial}")
+        _initialise(db, clock)
+        db.dispose()
+        conn = sqlite3.connect(partial)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
+        partial.rename(pristine)
+    shutil.copyfile(pristine, path)
+
+
+@dataclass
+class Seeder:
+    """An initialised database with PEOPLE registered, and a clock to open template cases at."""
+
+    url: str
+    service: Reviewflow
+    clock: SteppingClock
+
+    @classmethod
+    def create(cls, url: str, start: str = "2026-01-05T09:00") -> Seeder:
+        """Initialise `url` (a SQLite file is copied from one initialised once per folder)."""
+        clock = SteppingClock(at(start))
+        db = Database(url)
+        if db.is_sqlite and db.path:
+            _copy_pristine(Path(db.path), clock)
+        else:
+            _initialise(db, clock)
+        return cls(url, Reviewflow(db, clock), clock)
+
+    def open(self, ref: str, when: str | datetime) -> int:
+        """Open one real case through the service; return its id."""
+        self.clock.now = at(when) if isinstance(when, str) else when
+        self.service.open_case(WORKFLOW, ref, "la.duty", OPEN_FIELDS)
+        with self.service.db.transaction() as s:
+            return int(s.execute(text("SELECT id FROM cases WHERE ref = :r"), {"r": ref}).scalar_one())
+
+    def copy(self, template: str, prefix: str, count: int, history: bool = True,
+             progress: Callable[[str], None] | None = None) -> tuple[int, int]:
+        """Insert `count` copies of case `template` as PREFIX0000001...; return their (first id, last id)."""
+        first = last = 0
+        done = 0
+        while done < count:
+            n = min(CHUNK, count - done)
+            lo, hi = self._copy_chunk(template, prefix, done + 1, n, history)
+            first, last = first or lo, hi
+            done += n
+            if progress and count > CHUNK:
+                progress(f"seeded {done:,} of {count:,} {prefix}* cases")
+        return first, last
+
+    def _copy_chunk(self, template: str, prefix: str, start: int, n: int, history: bool) -> tuple[int, int]:
+        cases: Any = CaseRow.__table__  # type: ignore[attr-defined]
+        hist: Any = HistoryRow.__table__  # type: ignore[attr-defined]
+        cols = [c.name for c in cases.columns if c.name not in ("id", "ref")]
+        picked = ", ".join(f"c.{c}" for c in cols)
+        if self.service.db.is_sqlite:
+            series = ("WITH RECURSIVE seq(i) AS (SELECT :start UNION ALL SELECT i + 1 FROM seq WHERE i < :stop) ",
+                      "seq", ":prefix || printf('%07d', seq.i)")
+        else:
+            series = ("", "generate_series(CAST(:start AS integer), CAST(:stop AS integer)) AS seq(i)",
+                      ":prefix || lpad(seq.i::text, 7, '0')")
+        params = {"start": start, "stop": start + n - 1, "prefix": prefix, "template": template}
+        hcols = [c.name for c in hist.columns if c.name not in ("id", "case_id")]
+        with self.service.db.engine.begin() as conn:
+            before = conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM cases")).scalar_one()
+            conn.execute(text(f"{series[0]}INSERT INTO cases (ref, {', '.join(cols)}) "
+                              f"SELECT {series[2]}, {picked} FROM {series[1]}, cases c WHERE c.ref = :template"),
+                         params)
+            after = conn.execute(text("SELECT MAX(id) FROM cases")).scalar_one()
+            if history:
+                conn.execute(text(
+                    f"INSERT INTO case_history (case_id, {', '.join(hcols)}) "
+                    f"SELECT n.id, {', '.join(f'h.{c}' for c in hcols)} FROM cases n "
+                    "JOIN cases t ON t.ref = :template JOIN case_history h ON h.case_id = t.id "
+                    "WHERE n.id > :before"), {"template": template, "before": before})
+        return before + 1, after
+
+    def close(self) -> None:
+        self.service.db.dispose()

@@ -1,0 +1,40 @@
+"""Child process for the worker-growth figure: `Worker.tick()` N times, RSS printed as JSON lines.
+
+Usage: python -m bench.worker_loop DB_URL START STEP_MINUTES TICKS
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import sys
+
+
+def main(argv: list[str]) -> int:
+    url, start, step, ticks = argv[0], argv[1], float(argv[2]), int(argv[3])
+    from bench.memory import rss_kb
+    from engine.clock import SteppingClock, parse_instant
+    from engine.config import load_settings
+    from engine.logs import configure_logging
+    from engine.service import Reviewflow
+    from engine.worker import Worker
+    from store.db import Database
+
+    configure_logging(level="warning")
+    clock = SteppingClock(parse_instant(start))
+    worker = Worker(Reviewflow(Database(url), clock, load_settings(None, {})))
+    report = {1, 10, 100, ticks} | set(range(0, ticks + 1, max(ticks // 20, 1)))
+    for tick in range(1, ticks + 1):
+        result = worker.tick()
+        if result.error:
+            print(f"tick {tick} failed: {result.error}", file=sys.stderr)
+            return 1
+        clock.advance(minutes=step)
+        if tick in report:
+            gc.collect()
+            print(json.dumps({"tick": tick, "rss_kb": rss_kb(), "fired": result.fired}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

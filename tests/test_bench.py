@@ -1,0 +1,51 @@
+"""Smoke test of the benchmarks at tiny sizes: every figure prints its line. Timings are not checked."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.run import FIGURES
+
+ROOT = Path(__file__).resolve().parent.parent
+STATUSES = ("ok", "MISSED", "SKIPPED")
+
+
+def _bench(*args: str, tmp: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if "REVIEWFLOW_TEST_PG_URL" in os.environ:
+        env.setdefault("REVIEWFLOW_BENCH_PG_URL", os.environ["REVIEWFLOW_TEST_PG_URL"])
+    return subprocess.run([sys.executable, "-m", "bench", "--quick", "--repeat", "1", "--dir", str(tmp), *args],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
+
+
+def test_quick_run_prints_one_line_per_figure(tmp_path: Path) -> None:
+    done = _bench(tmp=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == FIGURES
+    for line in lines:
+        status = line.split(": ")[0].split()[-1] if "SKIPPED" in line else line.split(" | ")[-1].split()[0]
+        assert status in STATUSES, line
+        if "SKIPPED" not in line:
+            assert "ratio" in line, line
+            assert "target" in line, line
+
+
+def test_json_output_and_only(tmp_path: Path) -> None:
+    done = _bench("--only", "decision", "--json", tmp=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(done.stdout)
+    assert [f["name"] for f in figures] == ["decision-vs-transitions", "decision-vs-statemachine"]
+    assert figures[0]["status"] in STATUSES
+    assert figures[0]["a"] > 0
+    assert figures[0]["b"] > 0
+
+
+def test_unknown_figure_is_refused(tmp_path: Path) -> None:
+    done = _bench("--only", "nonsense", tmp=tmp_path)
+    assert done.returncode != 0
+    assert "unknown figure nonsense" in done.stderr
