@@ -630,6 +630,45 @@ def action_list(ctx: click.Context, ref: str | None, agency: str | None, overdue
         click.echo("no actions match", err=True)
 
 
+# --- audit ---------------------------------------------------------------------------------------
+
+@cli.group("audit")
+def audit_group() -> None:
+    """Check that the recorded history has not been altered."""
+
+
+@audit_group.command("verify")
+@click.argument("ref", required=False)
+@json_option
+@click.pass_context
+def audit_verify(ctx: click.Context, ref: str | None, as_json: bool) -> None:
+    """Recompute the seals of every history and escalation row (or those of case REF).
+
+    Exits 0 when every chain is intact, 1 naming the first altered, deleted or inserted row of each case.
+    """
+    service = _settings(ctx).service()
+
+    def progress(done: int, total: int) -> None:
+        if total >= 2000 and (done % 2000 == 0 or done == total):
+            click.echo(f"checked {done} of {total} cases", err=True)
+
+    report = service.verify_audit(ref, progress)
+    if as_json:
+        _echo_json({"ok": report.ok, "cases": report.cases, "rows": report.rows, "head_seq": report.head_seq,
+                    "head_hash": report.head_hash, "findings": [str(f) for f in report.findings],
+                    "chain_problem": report.chain_problem})
+    else:
+        for finding in report.findings:
+            click.echo(f"ALTERED {finding}")
+        if report.chain_problem:
+            click.echo(f"ALTERED database chain: {report.chain_problem}")
+        if report.ok:
+            click.echo(f"ok: {report.rows} sealed rows in {report.cases} case(s) verified; "
+                       f"chain head {report.head_seq}:{report.head_hash[:16]}")
+    if not report.ok:
+        raise click.exceptions.Exit(1)
+
+
 # --- demo --------------------------------------------------------------------------------------
 
 @cli.command()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -29,8 +29,8 @@ from engine.escalation import checkpoints, next_check, shift_for_pause
 from engine.learning_service import LearningOps
 from engine.notices import expand
 from engine.parse import parse_definition
+from store import audit, ledger, outbox, repo, schedule_runs
 from store import learning as learning_store
-from store import ledger, outbox, repo, schedule_runs
 from store.db import Database
 
 log = structlog.get_logger("reviewflow")
@@ -419,6 +419,17 @@ class Reviewflow(LearningOps):
             return 0
         d = self.definition(view.workflow, view.version)
         return working_days_between(due_date_of(view.due_at), local_date(view.now), d.calendar)
+
+    def verify_audit(self, ref: str | None = None,
+                     progress: Callable[[int, int], None] | None = None) -> audit.AuditReport:
+        """Recompute the seals of every history and ledger row (or one case's) and the chain head."""
+        with self._tx() as s:
+            if ref:
+                repo.get_case_record(s, ref)
+            report = audit.verify(s, ref, progress)
+        log.info("audit.verified", ref=ref or "all", cases=report.cases, rows=report.rows, ok=report.ok,
+                 findings=len(report.findings))
+        return report
 
     def _tx(self) -> Any:
         self.ensure_ready()

@@ -16,7 +16,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, NoSuch
 from sqlmodel import Session, SQLModel, create_engine
 
 from engine.errors import StoreError
-from store import models  # noqa: F401  (registers the tables)
+from store import chain, models  # noqa: F401  (registers the tables and the sealing of audit rows)
 
 DEFAULT_URL = "sqlite:///reviewflow.db"
 SQLITE_WAIT_SECONDS = 5.0

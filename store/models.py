@@ -97,6 +97,10 @@ class HistoryRow(SQLModel, table=True):
     fields: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     fields_schema: int = SCHEMA_VERSION
     note: str | None = None
+    chain_seq: int | None = Field(default=None, unique=True)
+    """Position in the database's audit chain (see store/chain.py); set when the row is written."""
+    hash: str | None = None
+    """Seal: SHA-256 of the previous row of this case's history and this row's content."""
 
 
 class UserRow(SQLModel, table=True):
@@ -136,6 +140,20 @@ class EscalationRow(SQLModel, table=True):
     roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     recipients: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     reason: str
+    chain_seq: int | None = Field(default=None, unique=True)
+    """Position in the database's audit chain (see store/chain.py); set when the row is written."""
+    hash: str | None = None
+    """Seal: SHA-256 of the previous ledger row of this case and this row's content."""
+
+
+class AuditHeadRow(SQLModel, table=True):
+    """The head of the database's audit chain: how many rows are sealed and the running hash over them."""
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(default=1, primary_key=True)
+    seq: int = 0
+    hash: str = ""
 
 
 class OutboxRow(SQLModel, table=True):

@@ -1,0 +1,145 @@
+"""The audit chain: every history and escalation-ledger row is sealed when it is written.
+
+A row's seal is SHA-256 over the previous row of the same case's chain (history and ledger are two
+chains per case) and the row's own content, including its position in the database-wide sequence.
+The `audit_head` row holds how many rows are sealed and a running hash over all seals in order, so a
+deleted row (even the last of a case) leaves a gap. Sealing happens in a `before_flush` hook, after
+taking the head row's lock: writers append one at a time, so chains never fork.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session as OrmSession
+
+from store.models import AuditHeadRow, EscalationRow, HistoryRow
+
+HISTORY = "history"
+LEDGER = "ledger"
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value is not None else None
+
+
+def content(kind: str, row: Any) -> dict[str, Any]:
+    """The sealed content of a history or ledger row (columns as the database returns them)."""
+    if kind == HISTORY:
+        return {"case_id": row.case_id, "seq": row.seq, "at": _iso(row.at), "actor": row.actor,
+                "trigger": row.trigger, "from_state": row.from_state, "to_state": row.to_state,
+                "fields": row.fields, "note": row.note, "chain_seq": row.chain_seq}
+    return {"case_id": row.case_id, "entry_seq": row.entry_seq, "key": row.key, "level": row.level,
+            "label": row.label, "state": row.state, "due_at": _iso(row.due_at), "fired_at": _iso(row.fired_at),
+            "scheduled_at": _iso(row.scheduled_at), "roles": row.roles, "recipients": row.recipients,
+            "reason": row.reason, "chain_seq": row.chain_seq}
+
+
+def genesis(kind: str, case_id: int) -> str:
+    """The 'previous seal' of a case chain's first row."""
+    return hashlib.sha256(f"reviewflow:{kind}:{case_id}".encode()).hexdigest()
+
+
+def seal(previous: str, kind: str, row: Any) -> str:
+    body = json.dumps(content(kind, row), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(f"{previous}\n{body}".encode()).hexdigest()
+
+
+def fold(head: str, row_seal: str) -> str:
+    """The running head hash after one more sealed row."""
+    return hashlib.sha256(f"{head}\n{row_seal}".encode()).hexdigest()
+
+
+def _last_seal(s: OrmSession, kind: str, case_id: int) -> str:
+    model: Any = HistoryRow if kind == HISTORY else EscalationRow
+    found = s.execute(select(model.hash).where(model.case_id == case_id, model.chain_seq.is_not(None))
+                      .order_by(model.chain_seq.desc()).limit(1)).scalar()
+    return found or genesis(kind, case_id)
+
+
+def _pending(session: OrmSession) -> list[tuple[str, Any]]:
+    rows = [(HISTORY, o) for o in session.new if isinstance(o, HistoryRow) and o.hash is None]
+    rows += [(LEDGER, o) for o in session.new if isinstance(o, EscalationRow) and o.hash is None]
+    return sorted(rows, key=lambda r: (r[0], r[1].case_id or 0, getattr(r[1], "seq", 0) or 0, r[1].key
+                                       if r[0] == LEDGER else ""))
+
+
+@event.listens_for(OrmSession, "before_flush")
+def _seal_new_rows(session: OrmSession, _context: Any, _instances: Any) -> None:
+    pending = _pending(session)
+    if not pending:
+        return
+    with session.no_autoflush:
+        head = session.execute(select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update()).scalar()
+        if head is None:
+            head = AuditHeadRow(id=1, seq=0, hash="")
+            session.add(head)
+        tips: dict[tuple[str, int], str] = {}
+        for kind, row in pending:
+            key = (kind, row.case_id)
+            if key not in tips:
+                tips[key] = _last_seal(session, kind, row.case_id)
+            head.seq += 1
+            row.chain_seq = head.seq
+            row.hash = seal(tips[key], kind, row)
+            tips[key] = row.hash
+            head.hash = fold(head.hash, row.hash)
+
+
+# --- verification -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Finding:
+    """One break in the chain, described for a person."""
+
+    ref: str
+    kind: str
+    where: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.ref} {self.kind} {self.where}: {self.problem}"
+
+
+def check_case(ref: str, kind: str, rows: Iterable[Any], case_id: int) -> Finding | None:
+    """The first break in one case's chain (rows in write order), or None."""
+    previous = genesis(kind, case_id)
+    last_seq = 0
+    for row in rows:
+        label = f"row {row.seq}" if kind == HISTORY else f"entry {row.key}"
+        if kind == HISTORY and row.seq != last_seq + 1:
+            return Finding(ref, kind, f"row {last_seq + 1}", "is missing: deleted outside reviewflow")
+        last_seq = getattr(row, "seq", last_seq)
+        if row.hash is None or row.chain_seq is None:
+            return Finding(ref, kind, label, "has no seal: inserted outside reviewflow")
+        if seal(previous, kind, row) != row.hash:
+            what = ("does not match its seal: it was edited outside reviewflow" if kind == HISTORY else
+                    "does not match its seal: it was edited, or an entry before it deleted, outside reviewflow")
+            return Finding(ref, kind, label, what)
+        previous = row.hash
+    return None
+
+
+def check_sequence(seals: list[tuple[int, str]], head_seq: int, head_hash: str) -> str | None:
+    """The database-wide check: positions 1..head_seq, each once, folding to the head hash."""
+    running = ""
+    expected = 1
+    for position, row_seal in sorted(seals):
+        if position != expected:
+            if position < expected:
+                return f"position {position} appears twice: a row was inserted outside reviewflow"
+            return f"position {expected} is missing: a sealed row was deleted outside reviewflow"
+        running = fold(running, row_seal)
+        expected += 1
+    if expected - 1 != head_seq:
+        return (f"the chain head says {head_seq} rows are sealed but {expected - 1} were found: "
+                "the last rows were deleted outside reviewflow")
+    if running != head_hash:
+        return "the chain head's hash does not match the sealed rows: rows were altered outside reviewflow"
+    return None
