@@ -47,6 +47,22 @@ class Baseline:
         self.insert_outbox = (f"INSERT INTO outbox (key, case_id, {', '.join(OUTBOX_COLS)}) "
                               f"VALUES (?, ?, {', '.join('?' for _ in OUTBOX_COLS)})")
 
+    def fire_in_session(self, db: Any, ref: str) -> None:
+        """The same statements through the store's own SQLAlchemy session and transaction (the floor
+        under any engine fire that goes through `Database.transaction()`)."""
+        raw = self.raw
+        with db.transaction() as s:
+            conn = s.connection()
+
+            def run(statement: str, params: list[Any]) -> Any:
+                return conn.exec_driver_sql(raw.sql(statement), tuple(raw.value(p) for p in params))
+
+            case_id, revision = run("SELECT id, revision FROM cases WHERE ref = ?", [ref]).one()
+            run(self.update, [*self.case_values, revision + 1, case_id, revision])
+            run(self.insert_history, [case_id, *self.history])
+            for suffix, values in self.outbox:
+                run(self.insert_outbox, [f"{ref}{suffix}", case_id, *values])
+
     def fire(self, ref: str) -> None:
         with self.raw.tx() as tx:
             case_id, revision = tx.one("SELECT id, revision FROM cases WHERE ref = ?", [ref])
@@ -65,7 +81,7 @@ class Sides:
         self.raw = raw
         self.base: Baseline | None = None
         self.engine_refs = iter(f"E{i:07d}" for i in range(1, 2 * per_side + 1))
-        self.base_refs = iter(f"B{i:07d}" for i in range(1, per_side + 1))
+        self.base_refs = iter(f"B{i:07d}" for i in range(1, 2 * per_side + 1))
 
     def engine(self, count: int) -> None:
         for _ in range(count):
@@ -80,6 +96,11 @@ class Sides:
         for _ in range(count):
             self.base.fire(next(self.base_refs))
 
+    def session_floor(self, count: int) -> None:
+        assert self.base is not None
+        for _ in range(count):
+            self.base.fire_in_session(self.service.db, next(self.base_refs))
+
 
 def _run(cfg: Config, name: str, url: str) -> list[Figure]:
     n, warm = cfg.size(200, 8), cfg.size(20, 2)
@@ -89,19 +110,19 @@ def _run(cfg: Config, name: str, url: str) -> list[Figure]:
     try:
         seeder.open("TPL-1", "2026-01-05T10:00")
         seeder.copy("TPL-1", "E", 2 * per_side)
-        seeder.copy("TPL-1", "B", per_side)
+        seeder.copy("TPL-1", "B", 2 * per_side)
         seeder.clock.now = at("2026-01-07T10:00")
         sides.engine(warm)
         sides.raw = Raw(url)
         sides.base = Baseline(sides.raw, "E0000001")
         sides.baseline(warm)
-        rates: dict[str, list[float]] = {"engine": [], "raw": [], "proposed": []}
+        rates: dict[str, list[float]] = {"engine": [], "raw": [], "proposed": [], "session": []}
         runs = [("engine", sides.engine), ("raw", sides.baseline)]
         if cfg.proposals:
             from bench.proposals import lean_service
 
             sides.lean = lean_service(sides.service)
-            runs.append(("proposed", sides.proposed))
+            runs += [("proposed", sides.proposed), ("session", sides.session_floor)]
         for r in range(cfg.repeat):
             for key, side in runs if r % 2 == 0 else runs[::-1]:
                 rates[key].append(n / timed(lambda side=side: side(n)))  # type: ignore[misc]
@@ -111,6 +132,8 @@ def _run(cfg: Config, name: str, url: str) -> list[Figure]:
         if cfg.proposals:
             figures.append(measured(f"{name}*", TARGET, "proposed", rates["proposed"], "raw", rates["raw"],
                                     "fires/s", note="definitions cached, no read-back (bench/proposals.py)"))
+            figures.append(measured(f"{name} floor", TARGET, "session", rates["session"], "raw", rates["raw"],
+                                    "fires/s", note="the raw statements run through the store's session"))
         return figures
     finally:
         if sides.raw is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from contextlib import contextmanager
+from datetime import date
 from typing import Any
 
 
@@ -16,8 +17,9 @@ class OneModelMachine:
     remove_model around every trigger (which rebinds every trigger of the graph on each call)."""
 
     def __init__(self, definition: Any) -> None:
-        from transitions import Machine
+        from transitions import Machine, MachineError
 
+        self._refused = (MachineError, AttributeError)
         self._lock = threading.Lock()
         self._guard: Callable[[], bool] = lambda: True
         outer = self
@@ -36,14 +38,12 @@ class OneModelMachine:
             auto_transitions=False, ignore_invalid_triggers=False)
 
     def fire(self, state: str, trigger: str, guard: Callable[[], bool]) -> str | None:
-        from transitions import MachineError
-
         with self._lock:
             self._guard = guard
             self._token.state = state
             try:
                 return self._token.state if self._token.trigger(trigger) else None  # type: ignore[attr-defined]
-            except (MachineError, AttributeError):
+            except self._refused:
                 return None
 
 
@@ -58,14 +58,10 @@ def _machine_for(d: Any) -> OneModelMachine:
 
 def _parse_date(text: str) -> Any:
     """engine.fields.parse_date with an ISO fast path before strptime."""
-    from datetime import date
-
-    from engine import fields
-
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
-        return _originals["parse_date"](text) if "parse_date" in _originals else fields.parse_date(text)
+        return _originals["parse_date"](text)
 
 
 _originals: dict[str, Any] = {}

@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"Only these groups or figures (repeat or comma-separate): {', '.join(GROUPS)}.")
     p.add_argument("--repeat", type=int, default=None, metavar="N",
                    help="Repeated runs per side (default 5; 2 with --quick).")
-    p.add_argument("--json", action="store_true", help="Print a JSON list of figures instead of lines.")
+    p.add_argument("--json", action="store_true", help="Print JSON (the machine and the figures) instead of lines.")
     p.add_argument("--dir", type=Path, default=None, metavar="DIR",
                    help="Folder for the SQLite files (default: a new temporary folder, removed afterwards).")
     p.add_argument("--pg-url", default=os.environ.get("REVIEWFLOW_BENCH_PG_URL", DEFAULT_PG_URL), metavar="URL",
@@ -103,7 +103,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not args.json:
                 print(figure.line(), flush=True)
 
+        from bench.machine import describe, line
+
+        machine = describe(cfg.pg_url)
+        cfg.progress(line(machine))
         figures = run_groups(cfg, groups, emit)
+    machine["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    cfg.progress(f"load average at the end: {machine['load_average_after']}")
     if args.json:
-        print(json.dumps([f.as_json() for f in figures], indent=2, default=str))
+        print(json.dumps({"machine": machine, "figures": [f.as_json() for f in figures]}, indent=2, default=str))
     return 1 if any(f.error for f in figures) else 0

@@ -83,7 +83,11 @@ class Seeder:
 
     def copy(self, template: str, prefix: str, count: int, history: bool = True,
              progress: Callable[[str], None] | None = None) -> tuple[int, int]:
-        """Insert `count` copies of case `template` as PREFIX0000001...; return their (first id, last id)."""
+        """Insert `count` copies of case `template` as PREFIX0000001...; return their (first id, last id).
+
+        Copied history rows are not sealed into the audit chain (its position and seal are left
+        empty): the engine starts each copied case's chain afresh when it writes to it.
+        """
         first = last = 0
         done = 0
         while done < count:
@@ -107,7 +111,7 @@ class Seeder:
             series = ("", "generate_series(CAST(:start AS integer), CAST(:stop AS integer)) AS seq(i)",
                       ":prefix || lpad(seq.i::text, 7, '0')")
         params = {"start": start, "stop": start + n - 1, "prefix": prefix, "template": template}
-        hcols = [c.name for c in hist.columns if c.name not in ("id", "case_id")]
+        hcols = [c.name for c in hist.columns if c.name not in ("id", "case_id", "chain_seq", "hash")]
         with self.service.db.engine.begin() as conn:
             before = conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM cases")).scalar_one()
             conn.execute(text(f"{series[0]}INSERT INTO cases (ref, {', '.join(cols)}) "

@@ -21,6 +21,8 @@ from bench.report import Figure, Target, measured, timed
 from bench.seed import Seeder, at
 
 NOW = "2026-01-14T09:00"
+SEALS = ("chain_seq", "hash")
+"""Audit-chain columns the engine fills in when it writes a ledger row; the raw sweep leaves them empty."""
 DUE_OPENED, LATER_OPENED = "2026-01-05T10:00", "2026-03-02T10:00"
 
 
@@ -127,7 +129,7 @@ class RawSweep:
         self.now = stored_time(raw, at(NOW))
         case_id = raw.one("SELECT id FROM cases WHERE ref = 'DUE'")[0]
         esc = raw.columns("SELECT * FROM escalations WHERE case_id = ?", [case_id])[0]
-        self.esc_cols = [c for c in esc if c not in ("id", "case_id")]
+        self.esc_cols = [c for c in esc if c not in ("id", "case_id", *SEALS)]
         self.esc_values = [esc[c] for c in self.esc_cols]
         rows = raw.columns("SELECT * FROM outbox WHERE case_id = ? AND event = 'escalation'", [case_id])
         self.out_cols = [c for c in rows[0] if c not in ("id", "case_id", "key")]

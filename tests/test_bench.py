@@ -38,11 +38,21 @@ def test_quick_run_prints_one_line_per_figure(tmp_path: Path) -> None:
 def test_json_output_and_only(tmp_path: Path) -> None:
     done = _bench("--only", "decision", "--json", tmp=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
-    figures = json.loads(done.stdout)
+    report = json.loads(done.stdout)
+    assert report["machine"]["cpus"] >= 1
+    figures = report["figures"]
     assert [f["name"] for f in figures] == ["decision-vs-transitions", "decision-vs-statemachine"]
     assert figures[0]["status"] in STATUSES
     assert figures[0]["a"] > 0
     assert figures[0]["b"] > 0
+
+
+def test_unreachable_postgresql_is_skipped_with_the_reason(tmp_path: Path) -> None:
+    done = _bench("--only", "fire-postgres", "--pg-url", "postgresql+psycopg://postgres@127.0.0.1:9/none",
+                  tmp=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.startswith("fire-postgres")
+    assert "SKIPPED: PostgreSQL not reachable at postgresql+psycopg://postgres@127.0.0.1:9/none" in done.stdout
 
 
 def test_unknown_figure_is_refused(tmp_path: Path) -> None:
