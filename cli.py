@@ -669,6 +669,22 @@ def audit_verify(ctx: click.Context, ref: str | None, as_json: bool) -> None:
         raise click.exceptions.Exit(1)
 
 
+@cli.group("db")
+def db_group() -> None:
+    """The database itself: its schema version."""
+
+
+@db_group.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Migrate the database's tables to this version of reviewflow (back it up first)."""
+    before, after = _settings(ctx).service().upgrade_schema()
+    if before == after:
+        click.echo(f"database schema already at {after}: nothing to do")
+    else:
+        click.echo(f"database schema upgraded from {before} to {after}")
+
+
 # --- demo --------------------------------------------------------------------------------------
 
 @cli.command()

@@ -129,6 +129,15 @@ class Reviewflow(LearningOps):
 
     # --- set-up and definitions ----------------------------------------------------------
 
+    def upgrade_schema(self) -> tuple[str | None, str]:
+        """Migrate an existing database to this version's schema (`reviewflow db upgrade`)."""
+        self.db.require_existing()
+        if not self.db.is_initialised():
+            raise StoreError(f"the database {self.db.shown} is not initialised: run 'reviewflow init'")
+        before, after = self.db.create_schema()
+        log.info("db.upgraded", before=before, after=after)
+        return before, after
+
     def init(self, extra: Iterable[Path] = ()) -> list[LoadResult]:
         """Create the tables (if missing) and load the shipped workflows plus `extra` files."""
         from workflows import shipped_files
@@ -441,5 +450,9 @@ class Reviewflow(LearningOps):
             self.db.require_existing()
             if not self.db.is_initialised():
                 raise StoreError(f"the database {self.db.shown} is not initialised: run 'reviewflow init'")
+            old = self.db.schema_behind()
+            if old:
+                raise StoreError(f"the database {self.db.shown} has schema {old}, older than this reviewflow's: "
+                                 "back it up, then run 'reviewflow db upgrade'")
             self._checked = True
 

@@ -13,7 +13,7 @@ from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.engine.url import URL
 from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, NoSuchModuleError, OperationalError
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
 from engine.errors import StoreError
 from store import chain, models  # noqa: F401  (registers the tables and the sealing of audit rows)
@@ -159,9 +159,19 @@ class Database:
         if self.is_sqlite and self.path and self.path != ":memory:" and not os.path.exists(self.path):
             raise StoreError(f"no database at {self.path}: run 'reviewflow init' first, or pass --db")
 
-    def create_schema(self) -> None:
+    def create_schema(self) -> tuple[str | None, str]:
+        """Create the tables, or migrate them to this version's schema: (revision before, after)."""
+        from store.schema import upgrade
+
         with self.guard():
-            SQLModel.metadata.create_all(self.engine)
+            return upgrade(self.engine)
+
+    def schema_behind(self) -> str | None:
+        """The schema revision when the database was made by an older reviewflow (else None)."""
+        from store.schema import behind
+
+        with self.guard():
+            return behind(self.engine)
 
     def is_initialised(self) -> bool:
         with self.guard():

@@ -84,7 +84,10 @@ class CaseRow(SQLModel, table=True):
 
 class HistoryRow(SQLModel, table=True):
     __tablename__ = "case_history"
-    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_history_seq"),)
+    __table_args__ = (
+        UniqueConstraint("case_id", "seq", name="uq_history_seq"),
+        Index("ix_case_history_chain_seq", "chain_seq", unique=True),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="cases.id", index=True)
@@ -97,7 +100,7 @@ class HistoryRow(SQLModel, table=True):
     fields: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     fields_schema: int = SCHEMA_VERSION
     note: str | None = None
-    chain_seq: int | None = Field(default=None, unique=True)
+    chain_seq: int | None = None
     """Position in the database's audit chain (see store/chain.py); set when the row is written."""
     hash: str | None = None
     """Seal: SHA-256 of the previous row of this case's history and this row's content."""
@@ -125,7 +128,10 @@ class EscalationRow(SQLModel, table=True):
     """The escalation ledger: each reminder or ladder level, once per (case, stage entry, level)."""
 
     __tablename__ = "escalations"
-    __table_args__ = (UniqueConstraint("case_id", "entry_seq", "key", name="uq_escalation_once"),)
+    __table_args__ = (
+        UniqueConstraint("case_id", "entry_seq", "key", name="uq_escalation_once"),
+        Index("ix_escalations_chain_seq", "chain_seq", unique=True),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="cases.id", index=True)
@@ -140,7 +146,7 @@ class EscalationRow(SQLModel, table=True):
     roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     recipients: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     reason: str
-    chain_seq: int | None = Field(default=None, unique=True)
+    chain_seq: int | None = None
     """Position in the database's audit chain (see store/chain.py); set when the row is written."""
     hash: str | None = None
     """Seal: SHA-256 of the previous ledger row of this case and this row's content."""

@@ -1,0 +1,1 @@
+"""Alembic migrations of the reviewflow database (run with `reviewflow db upgrade`)."""

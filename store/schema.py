@@ -1,0 +1,76 @@
+"""The database schema's version: Alembic migrations, run on reviewflow's own connection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import SQLModel
+
+from engine.errors import StoreError
+
+FIRST = "0001"
+
+
+def _config(connection: Connection) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", "store:migrations")
+    config.attributes["connection"] = connection
+    return config
+
+
+def head() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_config(None)).get_current_head()  # type: ignore[arg-type,return-value]
+
+
+def current(connection: Connection) -> str | None:
+    from alembic.migration import MigrationContext
+
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def _untracked_revision(tables: set[str]) -> str:
+    """The revision of a database made before migrations were tracked in it."""
+    if "audit_head" in tables:
+        return head()
+    if "recommendations" in tables:
+        raise StoreError("the database has tables of an unreleased development version: export what you need "
+                         "and start a new database with 'reviewflow init'")
+    return FIRST
+
+
+def upgrade(engine: Engine) -> tuple[str | None, str]:
+    """Bring the schema to the newest revision; returns (revision before, revision after).
+
+    An empty database gets every table at once and is stamped with the newest revision.
+    """
+    from alembic import command
+
+    with engine.begin() as connection:
+        config = _config(connection)
+        before = current(connection)
+        tables = set(inspect(connection).get_table_names())
+        if before is None and "cases" not in tables:
+            SQLModel.metadata.create_all(connection)
+            command.stamp(config, "head")
+            return None, head()
+        if before is None:
+            before = _untracked_revision(tables)
+            command.stamp(config, before)
+        command.upgrade(config, "head")
+        return before, head()
+
+
+def behind(engine: Engine) -> str | None:
+    """The database's revision when it is older than this reviewflow's, else None."""
+    with engine.connect() as connection:
+        revision = current(connection)
+        if revision is None:
+            tables = set(inspect(connection).get_table_names())
+            revision = _untracked_revision(tables) if "cases" in tables else None
+    return revision if revision is not None and revision != head() else None
