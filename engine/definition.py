@@ -24,6 +24,7 @@ class FieldSpec:
     type: FieldType
     label: str = ""
     options: tuple[str, ...] = ()
+    sensitive: bool = False
 
     def describe(self) -> str:
         """'decision (choice: scr, nfa)' style summary used in messages."""
@@ -138,6 +139,17 @@ class WorkflowDefinition:
 
     def transition(self, state: str, trigger: str) -> TransitionDef | None:
         return next((t for t in self.transitions_from(state) if t.trigger == trigger), None)
+
+    @property
+    def sensitive_fields(self) -> frozenset[str]:
+        """Fields marked `sensitive: true` anywhere in the definition."""
+        specs = [*self.open.requires, *(f for t in self.transitions for f in t.requires)]
+        return frozenset(f.name for f in specs if f.sensitive)
+
+    def shareable(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """`fields` without the sensitive ones: what notifications, logs and reports may carry."""
+        hidden = self.sensitive_fields
+        return {k: v for k, v in fields.items() if k not in hidden}
 
     @property
     def triggers(self) -> set[str]:

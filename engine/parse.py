@@ -158,7 +158,8 @@ def _schema_problems(data: Any) -> list[tuple[Path, str]]:
 
 def _fields(specs: dict[str, Any] | None) -> tuple[FieldSpec, ...]:
     return tuple(
-        FieldSpec(name, spec["type"], spec.get("label", ""), tuple(spec.get("options", ())))
+        FieldSpec(name, spec["type"], spec.get("label", ""), tuple(spec.get("options", ())),
+                  spec.get("sensitive", False))
         for name, spec in (specs or {}).items()
     )
 

@@ -1,0 +1,93 @@
+"""Fields marked `sensitive: true` stay in the case record and never reach notifications or logs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli import cli
+from engine.clock import SteppingClock
+from engine.config import Settings, SmtpSettings
+from engine.delivery import Deliverer
+from engine.errors import InvalidDefinition
+from engine.parse import parse_definition
+from engine.service import Reviewflow
+from engine.sweep import Sweeper
+from store.db import Database
+from tests.conftest import FIXTURES
+from tests.servers import HOST, SmtpServer, WebhookServer, all_logs
+
+SECRET = "Mother-disclosed-DV-7Q"
+SECRET_TOO = "Sibling-known-to-CAMHS-3Z"
+MINIMAL = (FIXTURES / "minimal.yaml").read_text("utf-8")
+
+
+def sensitive_definition() -> str:
+    """minimal.yaml with a sensitive field given on opening and another given when accepting."""
+    text = MINIMAL.replace(
+        "    notifying_agency: {type: text, label: Which agency referred the case}\n",
+        "    notifying_agency: {type: text, label: Which agency referred the case}\n"
+        "    family_context: {type: text, label: What the family has disclosed, sensitive: true}\n")
+    text = text.replace("      decision: {type: choice, options: [yes, no]}\n",
+                        "      decision: {type: choice, options: [yes, no]}\n"
+                        "      health_history: {type: text, sensitive: true}\n")
+    return text.replace("name: minimal\n", "name: sensitive_review\n")
+
+
+def test_the_definition_knows_its_sensitive_fields() -> None:
+    d = parse_definition(sensitive_definition(), "s.yaml")
+    assert d.sensitive_fields == {"family_context", "health_history"}
+    assert d.shareable({"family_context": "x", "notifying_agency": "Police"}) == {"notifying_agency": "Police"}
+    with pytest.raises(InvalidDefinition, match="expected true or false"):
+        parse_definition(sensitive_definition().replace("sensitive: true}", "sensitive: yes}", 1), "s.yaml")
+
+
+@pytest.fixture
+def servers() -> Iterator[tuple[SmtpServer, WebhookServer]]:
+    smtp = SmtpServer().start()
+    hook = WebhookServer()
+    yield smtp, hook
+    smtp.stop()
+    hook.stop()
+
+
+def test_sensitive_values_never_leave_the_record(db_url: str, tmp_path: Path, clock: SteppingClock,
+                                                 servers: tuple[SmtpServer, WebhookServer]) -> None:
+    smtp, hook = servers
+    path = tmp_path / "sensitive.yaml"
+    path.write_text(sensitive_definition(), "utf-8")
+    settings = Settings(smtp=SmtpSettings(HOST, smtp.port, sender="rf@example.org", timeout=5.0),
+                        webhooks=(hook.url(),))
+    service = Reviewflow(Database(db_url), clock, settings)
+    with all_logs() as logs:
+        service.init([path])
+        service.add_user("a.khan", ["business_manager"], "a.khan@example.org")
+        service.add_user("d.osei", ["subgroup_chair"], "d.osei@example.org")
+        service.open_case("sensitive_review", "SR-1", "a.khan",
+                          {"notifying_agency": "Police", "family_context": SECRET})
+        clock.advance(days=20)
+        Sweeper(service).sweep()
+        service.fire("SR-1", "accept", "d.osei", {"decision": "yes", "health_history": SECRET_TOO})
+        clock.advance(days=60)
+        Sweeper(service).sweep()
+        Deliverer(service).run()
+    runner = CliRunner()
+    cli_run = runner.invoke(cli, ["--db", db_url, "--log-json", "-v", "--now", "2026-06-01", "escalate"])
+    assert cli_run.exit_code == 0, cli_run.output
+    # The record keeps them...
+    shown = json.loads(runner.invoke(cli, ["--db", db_url, "case", "show", "SR-1", "--json"]).output)
+    assert shown["fields"]["family_context"] == SECRET
+    assert shown["fields"]["health_history"] == SECRET_TOO
+    # ...but nothing that left it carries them: e-mails, webhooks, the outbox, the logs.
+    assert smtp.received, "expected e-mails to be sent"
+    assert hook.requests, "expected webhooks to be posted"
+    outbox_rows = runner.invoke(cli, ["--db", db_url, "outbox", "list", "--json"]).output
+    leaving = [m.message.as_string() for m in smtp.received] + [r.raw.decode() for r in hook.requests]
+    leaving += [outbox_rows, json.dumps(logs, default=str), cli_run.output, cli_run.stderr]
+    for text in leaving:
+        assert SECRET not in text
+        assert SECRET_TOO not in text
