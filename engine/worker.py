@@ -66,7 +66,7 @@ class Worker:
             result.error = str(exc).splitlines()[0]
             self.failing += 1
             log.error("worker.tick_failed", tick=self.ticks, failed_in_a_row=self.failing, error=result.error,
-                      hint="nothing half-done was kept; reconnecting at the next tick")
+                      hint="the tick was rolled back; reconnecting and retrying at the next tick")
             self.service.db.engine.dispose()
         else:
             if self.failing:
