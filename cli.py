@@ -685,6 +685,67 @@ def db_upgrade(ctx: click.Context) -> None:
         click.echo(f"database schema upgraded from {before} to {after}")
 
 
+# --- schedule ----------------------------------------------------------------------------------
+
+@cli.group("schedule")
+def schedule_group() -> None:
+    """Recurring reviews: what the workflows' schedules open next, and opening what is due."""
+
+
+@schedule_group.command("list")
+@json_option
+@click.pass_context
+def schedule_list(ctx: click.Context, as_json: bool) -> None:
+    """Show each scheduled workflow's next case, its last one, and any period due but not opened."""
+    from engine.render import local
+    from engine.scheduling import ScheduleRunner
+
+    rows = ScheduleRunner(_settings(ctx).service()).upcoming()
+    if as_json:
+        _echo_json(rows)
+        return
+    for r in rows:
+        last = f"{r.last_ref} opened {local(r.last_opened_at)}{' (late)' if r.last_late else ''}" \
+            if r.last_ref else "none yet"
+        click.echo(f"{r.workflow:<30} {r.schedule:<34} next {r.next_ref or '-'} at {local(r.next_at)}; last {last}")
+        for d in r.due[:5]:
+            click.echo(f"{'':<30} DUE NOW, not opened: {d.ref} (period {d.period}, due {local(d.scheduled_for)})")
+        if len(r.due) > 5:
+            click.echo(f"{'':<30} ... and {len(r.due) - 5} more (see --json)")
+    due = sum(len(r.due) for r in rows)
+    if due:
+        click.echo(f"{due} period(s) due and not opened: run 'reviewflow schedule run', or start the worker "
+                   "('reviewflow run')", err=True)
+    if not rows:
+        click.echo("no loaded workflow has a `schedule`", err=True)
+
+
+@schedule_group.command("run")
+@click.option("--dry-run", is_flag=True, help="Show which cases would open; change nothing.")
+@json_option
+@click.pass_context
+def schedule_run(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
+    """Open the case of every period due now (or at --now) that is not open yet, each exactly once."""
+    from engine.render import local
+    from engine.scheduling import ScheduleRunner
+
+    report = ScheduleRunner(_settings(ctx).service()).open_due(dry_run=dry_run)
+    if as_json:
+        _echo_json(report)
+    else:
+        verb = "would open" if dry_run else "opened"
+        for o in report.opened:
+            late = f" (late: due {local(o.scheduled_for)})" if o.late else ""
+            click.echo(f"{verb:<10} {o.ref:<20} {o.workflow}, period {o.period}{late}")
+        for t in report.taken:
+            click.echo(f"already opened by another worker: {t.ref} ({t.workflow}, period {t.period})", err=True)
+        for f in report.failed:
+            click.echo(f"not opened: {f.ref} ({f.workflow}, period {f.period}): {f.error}", err=True)
+        click.echo(f"{len(report.opened)} case(s) {verb} at {local(report.now)}", err=True)
+    if report.failed:
+        sys.exit(1)
+
+
 # --- demo --------------------------------------------------------------------------------------
 
 @cli.command()

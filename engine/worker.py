@@ -1,7 +1,8 @@
 """`reviewflow run`: the unattended worker. The only module that imports APScheduler.
 
 APScheduler only ticks (a job in a memory job store, never shared): deadlines are our own rows,
-found by the sweep's indexed query. Each tick sweeps escalations, then delivers the outbox.
+found by the sweep's indexed query. Each tick opens the recurring cases that are due, sweeps
+escalations, then delivers the outbox.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from engine.delivery import Deliverer
 from engine.errors import ReviewflowError
+from engine.scheduling import ScheduleRunner
 from engine.service import Reviewflow
 from engine.sweep import Sweeper
 
@@ -30,6 +32,7 @@ log = structlog.get_logger("reviewflow.worker")
 
 @dataclass
 class TickResult:
+    opened: int = 0
     fired: int = 0
     sent: int = 0
     retrying: int = 0
@@ -41,6 +44,7 @@ class Worker:
     def __init__(self, service: Reviewflow) -> None:
         self.service = service
         self.stop = threading.Event()
+        self.schedule = ScheduleRunner(service)
         self.sweeper = Sweeper(service)
         self.deliverer = Deliverer(service)
         self.ticks = 0
@@ -48,7 +52,7 @@ class Worker:
         self.stop_signal = signal.SIGTERM
 
     def tick(self) -> TickResult:
-        """One sweep and one delivery round.
+        """Open the due recurring cases, then one sweep and one delivery round.
 
         A database fault (server down, connection dropped, SQLite locked) is one log line; the
         tick's transaction was rolled back, the pool is emptied, and the next tick reconnects and
@@ -57,6 +61,7 @@ class Worker:
         result = TickResult()
         self.ticks += 1
         try:
+            result.opened = len(self.schedule.open_due().opened)
             report = self.sweeper.sweep(should_stop=self.stop.is_set)
             result.fired = len(report.fired)
             if not self.stop.is_set():
@@ -72,7 +77,7 @@ class Worker:
             if self.failing:
                 log.warning("worker.recovered", tick=self.ticks, failed_ticks=self.failing)
                 self.failing = 0
-            log.info("worker.tick", tick=self.ticks, fired=result.fired, sent=result.sent,
+            log.info("worker.tick", tick=self.ticks, opened=result.opened, fired=result.fired, sent=result.sent,
                      retrying=result.retrying, failed=result.failed)
         return result
 
