@@ -20,8 +20,24 @@ MAX_NODES = 50_000
 _BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
 
 
+class _TooManyNodes(Exception):
+    """Raised while composing: the file holds more YAML values than any definition needs."""
+
+    def __init__(self, line: int) -> None:
+        self.line = line
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader whose implicit booleans are only true/false."""
+    """SafeLoader whose implicit booleans are only true/false, and which stops composing after
+    MAX_NODES values, so a file of a million tiny values is refused before it fills memory."""
+
+    composed = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        self.composed += 1
+        if self.composed > MAX_NODES:
+            raise _TooManyNodes(self.peek_event().start_mark.line + 1)
+        return super().compose_node(parent, index)
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -110,7 +126,8 @@ class _Builder:
 
 def load_yaml(text: str, file: str) -> tuple[Any, dict[Path, int]]:
     """Parse `text`; return the data and a map of key path -> line. Raise InvalidDefinition."""
-    if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+    # Every character is at least one byte: a text longer than the limit is refused without encoding a copy.
+    if len(text) > MAX_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise InvalidDefinition([Problem(file, "", f"file is larger than {MAX_BYTES // 1000} kB: "
                                          "a workflow definition is a few kB; check the file")])
     loader: _Loader | None = None
@@ -136,6 +153,9 @@ def load_yaml(text: str, file: str) -> tuple[Any, dict[Path, int]]:
     except yaml.YAMLError as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InvalidDefinition([Problem(file, "", f"not readable as YAML ({reason}): check the file")]) from None
+    except _TooManyNodes as exc:
+        raise InvalidDefinition([Problem(file, "", f"more than {MAX_NODES} YAML values: a workflow definition "
+                                         "is far smaller; check the file", exc.line)]) from None
     except RecursionError:
         raise InvalidDefinition([Problem(file, "", "nested too deeply to read: a workflow definition "
                                          "is far flatter; check the brackets")]) from None
