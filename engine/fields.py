@@ -25,15 +25,31 @@ def parse_date(text: str) -> date:
     raise FieldError(f"{text!r} is not a date: write it as 2026-03-31 (or 31/03/2026)")
 
 
+def _undecodable(text: str) -> bool:
+    """True when `text` holds bytes that were not UTF-8 (Python keeps them as lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _yes_or_no(spec: FieldSpec, raw: str) -> bool:
+    if raw.strip().lower() in _YES:
+        return True
+    if raw.strip().lower() in _NO:
+        return False
+    raise FieldError(f"field {spec.name!r} is yes/no: write yes or no, not {raw!r}")
+
+
 def parse_value(spec: FieldSpec, raw: str) -> Any:
     """The stored value of `raw` for `spec`: str, bool, or an ISO date string."""
+    if _undecodable(raw):
+        raise FieldError(f"field {spec.name!r} holds bytes that are not UTF-8 text: "
+                         "set the terminal to UTF-8 and type the value again")
     text = raw.strip()
     if spec.type == "yesno":
-        if text.lower() in _YES:
-            return True
-        if text.lower() in _NO:
-            return False
-        raise FieldError(f"field {spec.name!r} is yes/no: write yes or no, not {raw!r}")
+        return _yes_or_no(spec, raw)
     if not text:
         raise FieldError(f"field {spec.name!r} is empty: give it a value")
     if spec.type == "date":
@@ -67,7 +83,8 @@ def parse_fields(what: str, specs: Sequence[FieldSpec], raw: Mapping[str, str]) 
     unknown = sorted(set(raw) - set(by_name))
     if unknown:
         takes = ", ".join(s.describe() for s in specs) or "no fields"
-        raise FieldError(f"{what} does not take field(s) {', '.join(unknown)}; it takes: {takes}")
+        names = ", ".join(name if name.isprintable() else repr(name) for name in unknown)
+        raise FieldError(f"{what} does not take field(s) {names}; it takes: {takes}")
     missing = [s for s in specs if s.name not in raw]
     if missing:
         needs = ", ".join(s.describe() for s in missing)
