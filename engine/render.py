@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import unicodedata
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
@@ -14,6 +15,23 @@ from engine.errors import Problem
 from engine.learning import is_overdue
 from engine.service import CaseView
 from store.learning import Action
+
+_UNSAFE = ("Cc", "Cs", "Zl", "Zp")
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def printable(text: str) -> str:
+    """`text` made safe for a terminal: control characters (ANSI escapes too), line and paragraph separators
+    and bidirectional overrides are written as escapes (\\x1b, \\n, \\u202e), so a stored value cannot
+    recolour the screen, move the cursor, reorder what follows or start a line of its own. Everything else,
+    accents and emoji included, is unchanged; `--json` gives the exact value."""
+    if text.isprintable():
+        return text
+    return "".join(repr(c)[1:-1] if unicodedata.category(c) in _UNSAFE or c in _BIDI else c for c in text)
+
+
+def _joined(lines: Iterable[str]) -> str:
+    return "\n".join(printable(line) for line in lines)
 
 
 def local(instant: datetime | None) -> str:
@@ -91,7 +109,7 @@ def case_text(view: CaseView, overdue_days: int) -> str:
             lines.append(f"    {o.trigger:<24} -> {o.dest:<24} roles: {', '.join(o.roles)}; needs: {needs}{mark}")
     elif view.is_open:
         lines.append("  next steps: none")
-    return "\n".join(lines)
+    return _joined(lines)
 
 
 def _learning_lines(view: CaseView) -> list[str]:
@@ -129,7 +147,7 @@ def action_line(a: Action, today: date) -> str:
 
 def action_row(a: Action, today: date) -> str:
     """One line of `action list`: the case first."""
-    return f"{a.ref:<16} {action_line(a, today)}"
+    return printable(f"{a.ref:<16} {action_line(a, today)}")
 
 
 def case_row(view: CaseView, overdue_days: int) -> str:
@@ -139,8 +157,7 @@ def case_row(view: CaseView, overdue_days: int) -> str:
         status = "paused"
     else:
         status = f"OVERDUE {overdue_days}wd" if view.overdue else "on time"
-    return (f"{view.ref:<18} {view.workflow:<28} {view.state:<26} "
-            f"{view.due_date or '-':<10}  {status}")
+    return printable(f"{view.ref:<18} {view.workflow:<28} {view.state:<26} {view.due_date or '-':<10}  {status}")
 
 
 def definition_text(d: WorkflowDefinition) -> str:
@@ -165,7 +182,7 @@ def definition_text(d: WorkflowDefinition) -> str:
         for level in d.escalation:
             label = f" ({level.label})" if level.label else ""
             lines.append(f"    +{level.after}: {', '.join(level.notify)}{label}")
-    return "\n".join(lines)
+    return _joined(lines)
 
 
 def problems_json(problems: Iterable[Problem]) -> list[dict[str, Any]]:
