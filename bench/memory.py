@@ -60,21 +60,21 @@ def _first_tick_rss(cfg: Config, url: str) -> tuple[float, float]:
     proc = subprocess.Popen(cmd, cwd=cfg.workdir, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True)
     ticked = threading.Event()
-    failed: list[str] = []
+    seen: list[str] = []
 
     def watch() -> None:
         assert proc.stderr is not None
-        for line in proc.stderr:
-            if "worker.tick_failed" in line:
-                failed.append(line.strip())
-            if "worker.tick" in line:
+        for text in proc.stderr:
+            seen.append(text.strip())
+            if "worker.tick" in text and "tick_failed" not in text:
                 ticked.set()
-        ticked.set()
+        ticked.set()  # the process ended
 
     threading.Thread(target=watch, daemon=True).start()
     try:
-        if not ticked.wait(900) or failed or proc.poll() is not None:
-            raise RuntimeError(f"reviewflow run did not finish a tick: {failed or proc.returncode}")
+        ticked.wait(900)
+        if not any("worker.tick" in t and "tick_failed" not in t for t in seen) or proc.poll() is not None:
+            raise RuntimeError(f"reviewflow run did not finish a tick: {' / '.join(seen[-3:]) or proc.returncode}")
         time.sleep(0.5)
         rss, peak = rss_kb(proc.pid), rss_kb(proc.pid, "VmHWM")
     finally:

@@ -40,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--repeat", type=int, default=None, metavar="N",
                    help="Repeated runs per side (default 5; 2 with --quick).")
     p.add_argument("--json", action="store_true", help="Print JSON (the machine and the figures) instead of lines.")
+    p.add_argument("--save", type=Path, default=None, metavar="FILE",
+                   help="Also write the JSON report to FILE.")
     p.add_argument("--dir", type=Path, default=None, metavar="DIR",
                    help="Folder for the SQLite files (default: a new temporary folder, removed afterwards).")
     p.add_argument("--pg-url", default=os.environ.get("REVIEWFLOW_BENCH_PG_URL", DEFAULT_PG_URL), metavar="URL",
@@ -110,6 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         figures = run_groups(cfg, groups, emit)
     machine["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     cfg.progress(f"load average at the end: {machine['load_average_after']}")
+    report = json.dumps({"machine": machine, "figures": [f.as_json() for f in figures]}, indent=2, default=str)
     if args.json:
-        print(json.dumps({"machine": machine, "figures": [f.as_json() for f in figures]}, indent=2, default=str))
+        print(report)
+    if args.save:
+        args.save.write_text(report + "\n", "utf-8")
     return 1 if any(f.error for f in figures) else 0
