@@ -1,0 +1,1 @@
+"""Board and annual reports: figures from plain facts (pure), then HTML, Markdown, CSV and JSON."""
