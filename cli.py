@@ -746,6 +746,66 @@ def schedule_run(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
         sys.exit(1)
 
 
+# --- reports -----------------------------------------------------------------------------------
+
+@cli.group("report")
+def report_group() -> None:
+    """Board report and annual report figures, as HTML, Markdown, CSV or JSON."""
+
+
+def _report_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--format, --out and --table, shared by the report commands."""
+    func = click.option("--table", metavar="NAME",
+                        help="With --format csv: only this table (e.g. open_reviews; see docs/reports.md).")(func)
+    func = click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+                        help="Write the report to this file (default: standard output).")(func)
+    return click.option("--format", "fmt", type=click.Choice(["html", "md", "csv", "json"]),
+                        help="Output format (default: from the --out file's name, else md).")(func)
+
+
+def _emit_report(report: Any, fmt: str | None, out: Path | None, table: str | None) -> None:
+    from engine.reports.build import choose_format, render
+
+    chosen = choose_format(fmt, out)
+    text = render(report, chosen, table)
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, "utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"cannot write the report to {out}: {exc.strerror}") from None
+    click.echo(f"wrote {out} ({chosen}, {len(text.encode('utf-8'))} bytes)", err=True)
+
+
+@report_group.command("board")
+@click.option("--from", "start", metavar="DATE", help="First day of the period (default: 3 months before --to).")
+@click.option("--to", "end", metavar="DATE", help="Last day of the period (default: today, or the --now date).")
+@_report_options
+@click.pass_context
+def report_board(ctx: click.Context, start: str | None, end: str | None, fmt: str | None, out: Path | None,
+                 table: str | None) -> None:
+    """The Board report: open reviews by RAG status, exceptions, action plans, themes and dissemination."""
+    from engine.clock import parse_date
+    from engine.reports.build import ReportBuilder
+
+    report = ReportBuilder(_settings(ctx).service()).board(parse_date(start, "--from") if start else None,
+                                                           parse_date(end, "--to") if end else None)
+    _emit_report(report, fmt, out, table)
+
+
+@report_group.command("annual")
+@click.option("--year", required=True, metavar="YEAR",
+              help="2026 for the calendar year, or 2026-27 for the financial year from 1 April 2026.")
+@_report_options
+@click.pass_context
+def report_annual(ctx: click.Context, year: str, fmt: str | None, out: Path | None, table: str | None) -> None:
+    """The annual report's figures: reviews by type, decisions, recommendations, impact, timeliness, themes."""
+    from engine.reports.build import ReportBuilder
+
+    _emit_report(ReportBuilder(_settings(ctx).service()).annual(year), fmt, out, table)
+
+
 # --- demo --------------------------------------------------------------------------------------
 
 @cli.command()
