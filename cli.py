@@ -212,6 +212,73 @@ def workflow_schema() -> None:
     _echo_json(schema())
 
 
+def _write_document(text: str, out: Path | None, what: str) -> None:
+    """Print `text`, or write it to `out` and say so on stderr."""
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, "utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {out}: {exc.strerror or exc}") from None
+    click.echo(f"{what} written to {out}", err=True)
+
+
+def _svg(dot: str) -> str:
+    """Draw DOT text as SVG with Graphviz's `dot` program."""
+    import shutil
+    import subprocess
+
+    program = shutil.which("dot")
+    if program is None:
+        raise click.ClickException("--format svg needs Graphviz's `dot` program, which is not on PATH: install "
+                                   "it (apt-get install graphviz, or brew install graphviz) or use --format mermaid")
+    try:
+        done = subprocess.run([program, "-Tsvg"], input=dot.encode("utf-8"), capture_output=True, timeout=60,
+                              check=False)
+    except subprocess.TimeoutExpired:
+        raise click.ClickException("Graphviz's dot took over 60 seconds: use --format mermaid or dot") from None
+    if done.returncode != 0:
+        problem = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise click.ClickException(f"Graphviz's dot failed: {problem[0] if problem else 'no message'}")
+    return done.stdout.decode("utf-8")
+
+
+@workflow.command("diagram")
+@click.argument("name")
+@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot", "svg"]), default="mermaid", show_default=True,
+              help="Mermaid text (needs nothing installed), Graphviz DOT text, or SVG drawn by Graphviz.")
+@click.option("--case", "ref", metavar="REF", help="Highlight this case's current state and the path it took.")
+@click.option("--version", "version", type=int, help="A specific version (default: newest, or the case's).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of printing.")
+@click.pass_context
+def workflow_diagram(ctx: click.Context, name: str, fmt: str, ref: str | None, version: int | None,
+                     out: Path | None) -> None:
+    """Draw a workflow's states and transitions (triggers, roles, conditions, time limits)."""
+    from engine.diagram import case_path, to_dot, to_mermaid
+
+    service = _settings(ctx).service()
+    path = None
+    if ref:
+        view = service.case(ref)
+        if view.workflow != name:
+            raise click.ClickException(f"case {ref} is a {view.workflow} case: run "
+                                       f"'reviewflow workflow diagram {view.workflow} --case {ref}'")
+        if version is not None and version != view.version:
+            raise click.ClickException(f"case {ref} is on version {view.version} of {name}: "
+                                       f"leave out --version or give --version {view.version}")
+        version = view.version
+    definition = service.definition(name, version)
+    if ref:
+        path = case_path(definition, view.ref, view.state, view.history, view.is_open, view.paused_at is not None)
+    if fmt == "mermaid":
+        text = to_mermaid(definition, path)
+    else:
+        text = to_dot(definition, path)
+        text = _svg(text) if fmt == "svg" else text
+    _write_document(text, out, "diagram")
+
+
 # --- user --------------------------------------------------------------------------------------
 
 @cli.group()
