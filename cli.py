@@ -873,6 +873,24 @@ def report_annual(ctx: click.Context, year: str, fmt: str | None, out: Path | No
     _emit_report(ReportBuilder(_settings(ctx).service()).annual(year), fmt, out, table)
 
 
+# --- case timeline -------------------------------------------------------------------------------
+
+@case.command("timeline")
+@click.argument("ref")
+@click.option("--format", "fmt", type=click.Choice(["text", "html"]), default="text", show_default=True,
+              help="Plain text, or one self-contained HTML page (prints on A4).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of printing.")
+@click.pass_context
+def case_timeline(ctx: click.Context, ref: str, fmt: str, out: Path | None) -> None:
+    """The whole story of case REF in order: stages against their limits, pauses, escalations, learning."""
+    from engine.timeline import build_timeline, timeline_html, timeline_text
+
+    service = _settings(ctx).service()
+    view = service.case(ref)
+    timeline = build_timeline(view, service.definition(view.workflow, view.version))
+    _write_document(timeline_html(timeline) if fmt == "html" else timeline_text(timeline), out, "timeline")
+
+
 # --- demo --------------------------------------------------------------------------------------
 
 @cli.command()

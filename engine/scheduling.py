@@ -8,7 +8,7 @@ the same time open once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
@@ -78,24 +78,6 @@ class _Plan:
     last: schedule_runs.ScheduleRun | None
 
 
-class _PeriodFields(Reviewflow):
-    """The service, serving `workflow`'s schedule with one period's field values filled in.
-
-    Interim, until `Reviewflow.open_scheduled` takes the period's fields itself: it opens a case
-    with the definition's `schedule.fields` as written, so placeholders such as '{date}' go in here.
-    """
-
-    def __init__(self, base: Reviewflow, workflow: str, fields: dict[str, str]) -> None:
-        super().__init__(base.db, base.clock, base.settings)
-        self._workflow, self._fields = workflow, fields
-
-    def definition(self, name: str, version: int | None = None) -> WorkflowDefinition:
-        d = super().definition(name, version)
-        if name != self._workflow or d.schedule is None:
-            return d
-        return replace(d, schedule=replace(d.schedule, fields=self._fields))
-
-
 class ScheduleRunner:
     """Opens the due periods of every scheduled workflow for a service, and lists what opens next."""
 
@@ -135,10 +117,8 @@ class ScheduleRunner:
                        now - p.opens_at > LATE_AFTER)
 
     def _open(self, plan: _Plan, p: Period, ref: str) -> CaseView | None:
-        fields = case_fields(plan.schedule, p)
-        name = plan.definition.name
-        service = self.service if fields == dict(plan.schedule.fields) else _PeriodFields(self.service, name, fields)
-        return service.open_scheduled(name, ref, p.key, p.opens_at)
+        return self.service.open_scheduled(plan.definition.name, ref, p.key, p.opens_at,
+                                           fields=case_fields(plan.schedule, p))
 
     def _open_plan(self, plan: _Plan, report: ScheduleReport) -> None:
         """Open the plan's due periods oldest first; stop at the first that cannot open (it stays due)."""

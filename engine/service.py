@@ -275,7 +275,7 @@ class Reviewflow(LearningOps):
         return self.case(ref, actor)
 
     def open_scheduled(self, workflow: str, ref: str, period: str, scheduled_for: datetime,
-                       note: str | None = None) -> CaseView | None:
+                       note: str | None = None, fields: Mapping[str, str] | None = None) -> CaseView | None:
         """Open the case of one period of a recurring workflow, exactly once across every worker.
 
         Returns None when the period already has its case. The case is opened by the schedule itself
@@ -297,7 +297,7 @@ class Reviewflow(LearningOps):
                 return None
             if repo.case_exists(s, ref):
                 raise CaseExists(ref)
-            move = plan_open(definition, who, definition.schedule.fields, now)
+            move = plan_open(definition, who, definition.schedule.fields if fields is None else fields, now)
             terminal = definition.states[move.dest].terminal
             case_id = repo.insert_case(s, ref, definition.name, definition.version, move, SCHEDULE_ACTOR, terminal,
                                        text or None, self._first_check(definition, move))

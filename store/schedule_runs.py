@@ -32,8 +32,8 @@ def claim(s: Session, workflow: str, period: str, case_ref: str, scheduled_for: 
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(ScheduleRunRow).values(
         workflow=workflow, period=period, case_ref=case_ref, scheduled_for=scheduled_for, opened_at=now,
-        late=late).on_conflict_do_nothing(index_elements=["workflow", "period"])
-    return s.execute(statement).rowcount == 1  # type: ignore[attr-defined]
+        late=late).on_conflict_do_nothing(index_elements=["workflow", "period"]).returning(ScheduleRunRow.id)
+    return s.execute(statement).first() is not None
 
 
 def runs(s: Session, workflow: str | None = None) -> list[ScheduleRun]:
