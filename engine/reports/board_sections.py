@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from engine.learning import STATUSES
-from engine.reports.board import BoardException, BoardReport, RagCounts
+from engine.reports.board import BoardReport, RagCounts
+from engine.reports.exceptions import BoardException
 from engine.reports.layout import Bar, Chart, Layout, Section, Table, percent, stamp, words
 from engine.reports.period import long_date
 from engine.reports.stages import DUE_SOON_WORKING_DAYS, RAG_LABELS, RAG_ORDER

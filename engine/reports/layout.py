@@ -65,9 +65,12 @@ class Layout:
         return [figures, *(t for s in self.sections for t in s.tables)]
 
 
+_WORDS = {"re_audit": "re-audit"}
+
+
 def words(code: str | None) -> str:
     """'in_progress' -> 'in progress'."""
-    return (code or "").replace("_", " ")
+    return _WORDS.get(code or "", (code or "").replace("_", " "))
 
 
 def percent(value: float | None) -> str:
