@@ -329,20 +329,19 @@ def fuzz_db(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 LINE_TEXT = st.text(alphabet=ONE_LINE_CHAR, max_size=30)
-HOSTILE_TEXT = st.one_of(LINE_TEXT, st.sampled_from(SQLISH),
-                         st.lists(st.sampled_from(CONTROLS), min_size=1, max_size=4).map("".join),
-                         st.integers(0, 3).map(lambda n: "x" * (MAX_TEXT - 1 + n)))
+HOSTILE_TEXT = st.one_of(LINE_TEXT, st.sampled_from([*SQLISH, "x" * MAX_TEXT, "x" * (MAX_TEXT + 1)]),
+                         st.lists(st.sampled_from(CONTROLS), min_size=1, max_size=4).map("".join))
 WORKFLOW_NAMES = ["minimal", "serious_case_review", "rapid_review_lcspr"]
 TRIGGERS = ["accept", "record_report", "close", "withdraw", "notify"]
 FIELD_NAMES = ["notifying_agency", "decision", "report_date", "withdrawal_reason", "incident_date"]
 GOOD_VALUES = ["yes", "no", "Y", "2026-03-31", "31/03/2026", "31/02/2026", "Police", " spaced ", ""]
-NOW = st.one_of(
-    st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 12, 31)).flatmap(lambda d: st.sampled_from([
+WRITTEN_DATES = st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 12, 31)).flatmap(
+    lambda d: st.sampled_from([
         d.isoformat(), d.date().isoformat(), d.strftime("%d/%m/%Y"), d.strftime("%Y-%m-%dT%H:%M"),
         d.replace(tzinfo=timezone(timedelta(hours=5, minutes=30))).isoformat(),
-        d.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")])),
-    HOSTILE_TEXT,
-)
+        d.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")]))
+NOW = st.one_of(WRITTEN_DATES, WRITTEN_DATES, st.sampled_from(["2026-02-01", "2026-06-30T17:00", "01/03/2027"]),
+                HOSTILE_TEXT)
 
 
 def _maybe(option: str, values: st.SearchStrategy[str]) -> st.SearchStrategy[list[str]]:
@@ -353,22 +352,42 @@ def _pick(known: list[str]) -> st.SearchStrategy[str]:
     return st.one_of(st.sampled_from(known), HOSTILE_TEXT)
 
 
-FIELD_ARGS = st.lists(st.one_of(
-    st.tuples(_pick(FIELD_NAMES), st.one_of(st.sampled_from(GOOD_VALUES), HOSTILE_TEXT)).map("=".join),
-    HOSTILE_TEXT,
-), max_size=3).map(lambda pairs: [a for p in pairs for a in ("--field", p)])
+def _joined(*parts: st.SearchStrategy[list[str]]) -> st.SearchStrategy[list[str]]:
+    return st.tuples(*parts).map(lambda lists: [arg for part in lists for arg in part])
+
+
+def _one(values: st.SearchStrategy[str]) -> st.SearchStrategy[list[str]]:
+    return values.map(lambda v: [v])
+
+
+VALUE = st.one_of(st.sampled_from(GOOD_VALUES), HOSTILE_TEXT)
+REGISTERED = st.sampled_from(list(USERS))
+NEW_REF = st.uuids().map(lambda u: f"N-{u.hex[:12]}")
+REF = st.one_of(st.sampled_from(OPEN_REFS), NEW_REF, HOSTILE_TEXT)
+TAIL = _joined(_maybe("--note", HOSTILE_TEXT), st.sampled_from([[], ["--json"]]))
+
+# Command lines that get past the first checks, so hostile values reach the store and the rendering.
+MOVES = {"accept": "decision", "record_report": "report_date", "withdraw": "withdrawal_reason", "close": None}
+LIKELY = st.one_of(
+    _joined(st.just(["case", "open", "minimal", "--ref"]), _one(NEW_REF), st.just(["--as"]), _one(REGISTERED),
+            VALUE.map(lambda v: ["--field", f"notifying_agency={v}"]), TAIL),
+    _joined(st.just(["case", "fire"]), _one(st.sampled_from(OPEN_REFS) | NEW_REF),
+            st.sampled_from(sorted(MOVES)).flatmap(lambda t: _joined(
+                st.just([t]), VALUE.map(lambda v: ["--field", f"{MOVES[t]}={v}"] if MOVES[t] else []))),
+            st.just(["--as"]), _one(REGISTERED), TAIL),
+)
+# Anything at all in each place.
+FIELD_ARGS = st.lists(st.one_of(st.tuples(_pick(FIELD_NAMES), VALUE).map("=".join), HOSTILE_TEXT),
+                      max_size=3).map(lambda pairs: [a for p in pairs for a in ("--field", p)])
 ACTOR = _maybe("--as", _pick([*USERS, "nobody"]))
-COMMON = st.tuples(ACTOR, _maybe("--note", HOSTILE_TEXT), st.sampled_from([[], ["--json"]]),
-                   st.sampled_from([[], [], ["--bogus"], ["--as"], ["--field"]])).map(lambda parts: sum(parts, []))
-REF = st.one_of(st.sampled_from(OPEN_REFS), st.integers(0, 30).map("N-{}".format), HOSTILE_TEXT)
-COMMANDS = st.one_of(
-    st.tuples(st.just(["case", "open"]), _pick(WORKFLOW_NAMES).map(lambda w: [w]), REF.map(lambda r: ["--ref", r]),
-              FIELD_ARGS, COMMON),
-    st.tuples(st.just(["case", "fire"]), REF.map(lambda r: [r]), _pick(TRIGGERS).map(lambda t: [t]), FIELD_ARGS,
-              COMMON),
-    st.tuples(st.just(["case", "show"]), REF.map(lambda r: [r]), ACTOR, st.sampled_from([[], ["--json"]])),
-).map(lambda parts: sum(parts, []))
-ARGV = st.tuples(_maybe("--now", NOW), COMMANDS).map(lambda parts: sum(parts, []))
+JUNK = st.sampled_from([[], [], [], ["--bogus"], ["--as"], ["--field"], ["--ref"]])
+ANYTHING = st.one_of(
+    _joined(st.just(["case", "open"]), _one(_pick(WORKFLOW_NAMES)), _maybe("--ref", REF), FIELD_ARGS, ACTOR, TAIL,
+            JUNK),
+    _joined(st.just(["case", "fire"]), _one(REF), _one(_pick(TRIGGERS)), FIELD_ARGS, ACTOR, TAIL, JUNK),
+    _joined(st.just(["case", "show"]), _one(REF), ACTOR, st.sampled_from([[], ["--json"]])),
+)
+ARGV = st.one_of(_joined(_maybe("--now", WRITTEN_DATES), LIKELY), _joined(_maybe("--now", NOW), ANYTHING))
 
 
 def _check_command_outcome(result: Result, argv: list[str]) -> None:
