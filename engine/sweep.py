@@ -130,8 +130,10 @@ class Sweeper:
     def _case_batch(self, s: Any, now: datetime, size: int, after: Any, report: SweepReport,
                     directory: dict[str, list[Recipient]]) -> Any:
         due = ledger.claim_due(s, now, size, after=after if report.dry_run else None, lock=not report.dry_run)
+        already = ledger.fired_keys_for(s, [(c.case_id, c.entry_seq) for c in due])
+        next_checks: dict[int, datetime | None] = {}
         for case in due:
-            fired = ledger.fired_keys(s, case.case_id, case.entry_seq)
+            fired = already[(case.case_id, case.entry_seq)]
             done, items, when = self._fire_case(case, fired, now, directory)
             report.fired.extend(done)
             if report.dry_run:
@@ -140,7 +142,8 @@ class Sweeper:
                 ledger.record(s, case, f.key, f.level, f.label, f.scheduled_at, now, list(f.roles),
                               list(f.recipients), f.reason)
             outbox.add(s, items, case.case_id, now)
-            ledger.set_next_check(s, case.case_id, when)
+            next_checks[case.case_id] = when
+        ledger.set_next_checks(s, next_checks)  # after the loop: one flush (and one seal) per batch
         report.cases += len(due)
         return (due[-1].next_check_at, due[-1].case_id) if due else None
 
@@ -148,9 +151,13 @@ class Sweeper:
                       directory: dict[str, list[Recipient]]) -> Any:
         due = learning_store.claim_due_actions(s, now, size, after=after if report.dry_run else None,
                                                lock=not report.dry_run)
+        already = ledger.fired_keys_for(s, [(a.case_id, 0) for a in due])
+        owners = {a.owner: outbox.person(s, a.owner) for a in due}
+        next_checks: dict[int, datetime | None] = {}
         for action in due:
-            fired = ledger.fired_keys(s, action.case_id, 0)
-            done, items, when = self._fire_action(action, fired, now, directory, outbox.person(s, action.owner))
+            fired = already[(action.case_id, 0)]
+            done, items, when = self._fire_action(action, fired, now, directory, owners[action.owner])
+            already[(action.case_id, 0)] = fired | {f.key for f in done}
             report.fired.extend(done)
             if report.dry_run:
                 continue
@@ -158,7 +165,8 @@ class Sweeper:
                 ledger.record_action(s, action.case_id, f.state, action.due_date, f.key, f.level, f.label,
                                      f.scheduled_at, now, list(f.roles), list(f.recipients), f.reason)
             outbox.add(s, items, action.case_id, now)
-            learning_store.set_action_next_check(s, action.action_id, when)
+            next_checks[action.action_id] = when
+        learning_store.set_action_next_checks(s, next_checks)
         report.actions += len(due)
         return (due[-1].next_check_at, due[-1].action_id) if due else None
 

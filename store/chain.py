@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session as OrmSession
 
 from store.models import AuditHeadRow, EscalationRow, HistoryRow
@@ -56,11 +56,16 @@ def fold(head: str, row_seal: str) -> str:
     return hashlib.sha256(f"{head}\n{row_seal}".encode()).hexdigest()
 
 
-def _last_seal(s: OrmSession, kind: str, case_id: int) -> str:
+def _last_seals(s: OrmSession, kind: str, case_ids: set[int]) -> dict[int, str]:
+    """The newest seal of each case's chain, in one query."""
     model: Any = HistoryRow if kind == HISTORY else EscalationRow
-    found = s.execute(select(model.hash).where(model.case_id == case_id, model.chain_seq.is_not(None))
-                      .order_by(model.chain_seq.desc()).limit(1)).scalar()
-    return found or genesis(kind, case_id)
+    newest = (select(model.case_id, func.max(model.chain_seq).label("last"))
+              .where(model.case_id.in_(sorted(case_ids)), model.chain_seq.is_not(None))
+              .group_by(model.case_id).subquery())
+    rows = s.execute(select(model.case_id, model.hash)
+                     .join(newest, (model.case_id == newest.c.case_id) & (model.chain_seq == newest.c.last))).all()
+    found = {case_id: row_seal for case_id, row_seal in rows}
+    return {case_id: found.get(case_id) or genesis(kind, case_id) for case_id in case_ids}
 
 
 def _pending(session: OrmSession) -> list[tuple[str, Any]]:
@@ -81,10 +86,12 @@ def _seal_new_rows(session: OrmSession, _context: Any, _instances: Any) -> None:
             head = AuditHeadRow(id=1, seq=0, hash="")
             session.add(head)
         tips: dict[tuple[str, int], str] = {}
+        for kind in (HISTORY, LEDGER):
+            case_ids = {row.case_id for k, row in pending if k == kind}
+            if case_ids:
+                tips.update({(kind, c): h for c, h in _last_seals(session, kind, case_ids).items()})
         for kind, row in pending:
             key = (kind, row.case_id)
-            if key not in tips:
-                tips[key] = _last_seal(session, kind, row.case_id)
             head.seq += 1
             row.chain_seq = head.seq
             row.hash = seal(tips[key], kind, row)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
 from sqlmodel import Session, col, select
 
 from engine.errors import InvalidValue
@@ -279,6 +279,14 @@ def claim_due_actions(s: Session, now: datetime, limit: int, after: tuple[dateti
         found.append(DueAction(a.id, c.id, c.ref, c.workflow, c.version, a.number, a.owner, a.owner_agency,
                                a.due_date, a.status, a.next_check_at))
     return found
+
+
+def set_action_next_checks(s: Session, when_by_action: dict[int, datetime | None]) -> None:
+    """set_action_next_check for many actions in one statement (executemany)."""
+    if when_by_action:
+        s.connection().execute(update(ActionRow).where(col(ActionRow.id) == bindparam("action_id"))
+                               .values(next_check_at=bindparam("when")),
+                               [{"action_id": a, "when": w} for a, w in when_by_action.items()])
 
 
 def set_action_next_check(s: Session, action_id: int, when: datetime | None) -> None:

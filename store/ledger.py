@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlmodel import Session, col, select
 
 from engine.durations import start_of_day
@@ -73,6 +73,19 @@ def fired_keys(s: Session, case_id: int, entry_seq: int) -> set[str]:
         EscalationRow.case_id == case_id, EscalationRow.entry_seq == entry_seq)).all())
 
 
+def fired_keys_for(s: Session, entries: list[tuple[int, int]]) -> dict[tuple[int, int], set[str]]:
+    """fired_keys for many (case id, stage entry) pairs in one query."""
+    found: dict[tuple[int, int], set[str]] = {e: set() for e in entries}
+    case_ids = sorted({case_id for case_id, _ in entries})
+    if case_ids:
+        rows = s.exec(select(EscalationRow.case_id, EscalationRow.entry_seq, EscalationRow.key)
+                      .where(col(EscalationRow.case_id).in_(case_ids))).all()
+        for case_id, entry_seq, key in rows:
+            if (case_id, entry_seq) in found:
+                found[(case_id, entry_seq)].add(key)
+    return found
+
+
 def record(s: Session, case: DueCase, key: str, level: int | None, label: str, scheduled_at: datetime,
            fired_at: datetime, roles: list[str], recipients: list[str], reason: str) -> None:
     assert case.due_at is not None
@@ -88,6 +101,14 @@ def record_action(s: Session, case_id: int, what: str, due: date, key: str, leve
     s.add(EscalationRow(case_id=case_id, entry_seq=0, key=key, level=level, label=label, state=what,
                         due_at=start_of_day(due + timedelta(days=1)), scheduled_at=scheduled_at,
                         fired_at=fired_at, roles=roles, recipients=recipients, reason=reason))
+
+
+def set_next_checks(s: Session, when_by_case: dict[int, datetime | None]) -> None:
+    """set_next_check for many cases in one statement (executemany)."""
+    if when_by_case:
+        s.connection().execute(update(CaseRow).where(col(CaseRow.id) == bindparam("case_id"))
+                               .values(next_check_at=bindparam("when")),
+                               [{"case_id": c, "when": w} for c, w in when_by_case.items()])
 
 
 def set_next_check(s: Session, case_id: int, when: datetime | None) -> None:
