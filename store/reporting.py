@@ -26,10 +26,11 @@ from store.models import (
 
 
 def _cases(s: Session) -> tuple[CaseFacts, ...]:
-    rows = s.exec(select(CaseRow).order_by(col(CaseRow.opened_at), col(CaseRow.ref))).all()
-    return tuple(CaseFacts(r.id or 0, r.ref, r.workflow, r.version, r.state, r.is_open, dict(r.fields), r.opened_at,
-                           r.entered_at, r.due_at, r.closed_at, r.paused_at, r.pause_reason, r.entry_seq)
-                 for r in rows)
+    query = (select(CaseRow.id, CaseRow.ref, CaseRow.workflow, CaseRow.version, CaseRow.state, CaseRow.is_open,
+                    CaseRow.fields, CaseRow.opened_at, CaseRow.entered_at, CaseRow.due_at, CaseRow.closed_at,
+                    CaseRow.paused_at, CaseRow.pause_reason, CaseRow.entry_seq)
+             .order_by(col(CaseRow.opened_at), col(CaseRow.ref)))
+    return tuple(CaseFacts(*row) for row in s.exec(query).all())
 
 
 def _history(s: Session) -> tuple[HistoryFacts, ...]:

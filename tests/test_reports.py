@@ -169,7 +169,7 @@ def test_report_period_and_format_choices(demo_db: str, tmp_path: Path) -> None:
     assert markdown_file.read_text("utf-8").startswith("# Board report: safeguarding reviews and audits\n")
     annual = tmp_path / "annual.csv"
     report(demo_db, "annual", "--year", "2026-27", "--out", str(annual))
-    assert annual.read_text("utf-8").startswith("[key_figures]\nfigure,value\nReviews opened,")
+    assert annual.read_bytes().startswith(b"[key_figures]\r\nfigure,value\r\nReviews opened,")
     assert report(demo_db, "board").stdout.startswith("# Board report")
 
 

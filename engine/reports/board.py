@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from engine.durations import due_date_of, local_date, working_days_between
+from engine.durations import due_date_of, local_date
 from engine.learning import CLOSED_WITH_REASON, STATUSES, VERIFIED_OR_BEYOND, WORKING
 from engine.reports.data import ActionFacts, CaseFacts, ReportData, kind_of
 from engine.reports.exceptions import BoardException, Exceptions
@@ -18,6 +18,7 @@ from engine.reports.stages import (
     RAG_LABELS,
     RAG_ORDER,
     rag,
+    working_days,
     working_days_late,
 )
 
@@ -247,7 +248,7 @@ def _action_plans(data: ReportData, today: date) -> ActionPlans:
         tuple(_agency(name, rows, today) for name, rows in sorted(by_agency.items(), key=lambda kv: kv[0].lower())),
         _agency("All agencies", list(data.actions), today),
         tuple(OverdueAction(cases[a.case_id].ref, a.number, a.owner_agency, a.due_date,
-                            working_days_between(a.due_date, today, calendar[a.case_id]), a.status) for a in overdue),
+                            working_days(a.due_date, today, calendar[a.case_id]), a.status) for a in overdue),
         tuple(PendingEvidence(cases[e.case_id].ref, actions[e.action_id].number, e.number,
                               actions[e.action_id].owner_agency, e.kind, local_date(e.submitted_at),
                               (today - local_date(e.submitted_at)).days) for e in pending),

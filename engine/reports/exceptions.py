@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from engine.definition import WorkflowDefinition
-from engine.durations import due_date_of, local_date, working_days_between
+from engine.durations import due_date_of, local_date
 from engine.learning import WORKING
 from engine.reports.data import CaseFacts, HistoryFacts, LadderFacts, ReportData
 from engine.reports.period import Period
-from engine.reports.stages import StageEntry, stage_entries, working_days_late
+from engine.reports.stages import StageEntry, stage_entries, working_days, working_days_late
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ class Exceptions:
         resolved = None if outstanding else (a.verified_at or a.updated_at)
         if not self._keep(outstanding, top.fired_at, resolved):
             return None
-        late = working_days_between(a.due_date, self.today, d.calendar) if outstanding else 0
+        late = working_days(a.due_date, self.today, d.calendar) if outstanding else 0
         position = (f"still {a.status.replace('_', ' ')}, {late} working days overdue" if outstanding
                     else f"now {a.status.replace('_', ' ')}" + (f" (due {a.due_date.isoformat()})"
                                                                 if a.status in WORKING else ""))

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 from engine.definition import WorkflowDefinition
-from engine.durations import due_at, due_date_of, local_date, working_days_between
+from engine.durations import Duration, due_date_of, local_date, start_of_day, working_days_between
 from engine.reports.data import HistoryFacts
 
 OVERDUE, DUE_SOON, ON_TIME, PAUSED, NO_LIMIT = "overdue", "due_soon", "on_time", "paused", "no_limit"
@@ -24,6 +25,22 @@ RAG_ORDER = (OVERDUE, DUE_SOON, ON_TIME, PAUSED, NO_LIMIT)
 PAUSE, RESUME = "pause", "resume"
 
 
+@lru_cache(maxsize=8192)
+def working_days(start: date, end: date, calendar: str) -> int:
+    """`working_days_between`, remembered: a report asks the same question for many cases."""
+    return working_days_between(start, end, calendar)
+
+
+@lru_cache(maxsize=8192)
+def _due_after(entered_on: date, limit: Duration, calendar: str) -> datetime:
+    return start_of_day(limit.add_to(entered_on, calendar) + timedelta(days=1))
+
+
+def limit_due(entered: datetime, limit: Duration, calendar: str) -> datetime:
+    """When a stage entered at `entered` with `limit` becomes overdue, as `durations.due_at` says (remembered)."""
+    return _due_after(local_date(entered), limit, calendar)
+
+
 def rag(due: datetime | None, paused: bool, now: datetime, calendar: str) -> str:
     """Overdue once `now` reaches the due time; amber when due within 10 working days; paused; else green."""
     if paused:
@@ -32,7 +49,7 @@ def rag(due: datetime | None, paused: bool, now: datetime, calendar: str) -> str
         return NO_LIMIT
     if now >= due:
         return OVERDUE
-    if working_days_between(local_date(now), due_date_of(due), calendar) <= DUE_SOON_WORKING_DAYS:
+    if working_days(local_date(now), due_date_of(due), calendar) <= DUE_SOON_WORKING_DAYS:
         return DUE_SOON
     return ON_TIME
 
@@ -67,7 +84,7 @@ class StageEntry:
         limit = d.states[self.state].time_limit
         if limit is None:
             return None
-        return due_at(self.entered_at, limit, d.calendar) + self.paused_for(until)
+        return limit_due(self.entered_at, limit, d.calendar) + self.paused_for(until)
 
     def within_limit(self, d: WorkflowDefinition) -> bool | None:
         """Left before its due time (None when it has no limit or has not been left)."""
@@ -118,4 +135,4 @@ def _left(entry: StageEntry, move: HistoryFacts, pauses: list[tuple[datetime, da
 
 def working_days_late(due: datetime, today: date, calendar: str) -> int:
     """Working days from the last day on time to `today` (0 when not late)."""
-    return max(working_days_between(due_date_of(due), today, calendar), 0)
+    return max(working_days(due_date_of(due), today, calendar), 0)

@@ -30,7 +30,7 @@ def render_csv(layout: Layout, table: str | None = None) -> str:
     """One table as plain CSV, or every table, each under a `[name]` row and followed by a blank line."""
     tables = layout.tables()
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out)  # lines end in CRLF (RFC 4180), so a field holding a lone CR is quoted too
     if table is not None:
         chosen = next((t for t in tables if t.name == table), None)
         if chosen is None:
