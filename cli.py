@@ -839,7 +839,7 @@ def _emit_report(report: Any, fmt: str | None, out: Path | None, table: str | No
         click.echo(text, nl=False)
         return
     try:
-        out.write_text(text, "utf-8")
+        out.write_text(text, "utf-8", newline="")
     except OSError as exc:
         raise click.ClickException(f"cannot write the report to {out}: {exc.strerror}") from None
     click.echo(f"wrote {out} ({chosen}, {len(text.encode('utf-8'))} bytes)", err=True)
