@@ -201,7 +201,45 @@ def workflow_load(ctx: click.Context, files: tuple[Path, ...]) -> None:
     service = _settings(ctx).service()
     for path in files:
         r = service.load_workflow_file(path)
-        click.echo(f"{r.status:<9} {r.name} v{r.version} from {path}")
+        click.echo(f"{r.status:<9} {r.name} v{r.version}{f' ({r.note})' if r.note else ''} from {path}")
+
+
+@workflow.command("diff")
+@click.argument("name")
+@click.argument("old", type=int, metavar="V1")
+@click.argument("new", type=int, metavar="V2")
+@json_option
+@click.pass_context
+def workflow_diff(ctx: click.Context, name: str, old: int, new: int, as_json: bool) -> None:
+    """Show what changed from version V1 of workflow NAME to V2: states, transitions, roles, rules."""
+    from engine.diff import diff_text
+
+    diff = _settings(ctx).service().diff(name, old, new)
+    if as_json:
+        _echo_json(diff)
+    else:
+        click.echo(diff_text(diff))
+
+
+@workflow.command("migrate")
+@click.argument("name")
+@click.option("--to", "to_version", type=int, required=True, metavar="VERSION", help="The version to move to.")
+@click.option("--map", "pairs", multiple=True, metavar="OLD=NEW",
+              help="Move cases in state OLD to state NEW of the target; repeat for several.")
+@click.option("--dry-run", is_flag=True, help="Show the plan; change nothing.")
+@as_option
+@json_option
+@click.pass_context
+def workflow_migrate(ctx: click.Context, name: str, to_version: int, pairs: tuple[str, ...], dry_run: bool,
+                     actor: str | None, as_json: bool) -> None:
+    """Move the open cases of NAME on other versions to VERSION, all or none, recorded in their history."""
+    from engine.migrate import parse_map, plan_lines
+
+    plan = _settings(ctx).service().migrate(name, to_version, parse_map(pairs), actor, dry_run)
+    if as_json:
+        _echo_json({**plan.summary(), "dry_run": dry_run})
+    else:
+        click.echo("\n".join(plan_lines(plan, dry_run)))
 
 
 @workflow.command("schema")

@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import structlog
 
+from engine import migrate as migrating
 from engine.clock import Clock, system_clock
 from engine.config import Settings
 from engine.decide import Actor, CaseState, Move, TriggerOption, options, plan_fire, plan_open
 from engine.definition import WorkflowDefinition
+from engine.diff import DefinitionDiff, Placement, diff_definitions, meaning_hash, place_version
 from engine.durations import LOCAL_ZONE, due_date_of, local_date, working_days_between
 from engine.errors import (
     CaseExists,
     InvalidValue,
     NotPermitted,
-    ReviewflowError,
     StoreError,
     TransitionNotAllowed,
     WorkflowNotFound,
@@ -31,19 +32,16 @@ from engine.notices import expand
 from engine.parse import parse_definition
 from store import audit, ledger, outbox, repo, schedule_runs
 from store import learning as learning_store
+from store import migrate as migration_store
 from store.db import Database
 
 log = structlog.get_logger("reviewflow")
 
 _REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
 _USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
-_parsed: dict[str, WorkflowDefinition] = {}
+_parsed: dict[tuple[str, int | None], WorkflowDefinition] = {}
 SCHEDULE_ACTOR = "schedule"
 """The actor recorded when a workflow's schedule opens a case."""
-
-
-class DefinitionConflict(ReviewflowError):
-    """A definition with the same name and version but other content is already loaded."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +50,9 @@ class LoadResult:
     version: int
     status: str  # "added" or "unchanged"
     source: str
+    note: str = ""
+    """Why the version differs from the file's `version`, e.g. 'the file says version 2; v2 is already
+    loaded with other content'; empty when they agree."""
 
 
 @dataclass(frozen=True)
@@ -96,11 +97,16 @@ class CaseView:
         return (local_date(self.now) - local_date(self.entered_at)).days
 
 
-def definition_from_source(source: str, source_name: str) -> WorkflowDefinition:
-    """Parse a stored definition once per content hash."""
-    key = repo.content_hash(source)
+def definition_from_source(source: str, source_name: str, version: int | None = None) -> WorkflowDefinition:
+    """Parse a stored definition once per text and stored version.
+
+    `version` is the version it was stored as, which the file's own `version` may not say (a changed
+    file loaded under a version already taken is stored as the next one); None keeps the file's.
+    """
+    key = (repo.content_hash(source), version)
     if key not in _parsed:
-        _parsed[key] = parse_definition(source, source_name)
+        parsed = parse_definition(source, source_name)
+        _parsed[key] = parsed if version in (None, parsed.version) else replace(parsed, version=version)
     return _parsed[key]
 
 
@@ -139,7 +145,10 @@ class Reviewflow(LearningOps):
         return before, after
 
     def init(self, extra: Iterable[Path] = ()) -> list[LoadResult]:
-        """Create the tables (if missing) and load the shipped workflows plus `extra` files."""
+        """Create the tables (if missing) and load the shipped workflows plus `extra` files.
+
+        Safe to repeat: a file whose meaning is already loaded is `unchanged`, a changed one a new version.
+        """
         from workflows import shipped_files
 
         self.db.create_schema()
@@ -153,25 +162,29 @@ class Reviewflow(LearningOps):
         return self.load_workflow_text(text, str(path))
 
     def load_workflow_text(self, text: str, source_name: str) -> LoadResult:
-        """Validate and store a definition; unchanged content is a no-op."""
+        """Validate and store a definition: a new version when its meaning differs from every stored
+        version of its name, else a no-op. Comments and layout are not meaning; `version` is not either."""
         definition = parse_definition(text, source_name)
-        digest = repo.content_hash(text)
+        digest = meaning_hash(text, source_name)
+        try:
+            placed = self._store_version(definition, text, source_name, digest)
+        except migration_store.VersionTaken:  # a simultaneous load took the number: place it again
+            placed = self._store_version(definition, text, source_name, digest)
+        log.info("workflow.loaded", workflow=definition.name, version=placed.version, status=placed.status,
+                 file_version=definition.version)
+        return LoadResult(definition.name, placed.version, placed.status, source_name, placed.note)
+
+    def _store_version(self, definition: WorkflowDefinition, text: str, source_name: str,
+                       digest: str) -> Placement:
         with self._tx() as s:
-            existing = repo.find_definition(s, definition.name, definition.version)
-            if existing is None:
-                repo.add_definition(s, definition.name, definition.version, definition.title, text,
-                                    source_name, self.clock())
-                status = "added"
-            elif existing.content_hash == digest:
-                status = "unchanged"
-            else:
-                newest = max(repo.definition_versions(s, definition.name))
-                raise DefinitionConflict(
-                    f"{source_name}: workflow {definition.name} version {definition.version} is already "
-                    f"loaded with different content: set `version: {newest + 1}` to load it as a new "
-                    f"version (open cases stay on the version they started on)")
-        log.info("workflow.loaded", workflow=definition.name, version=definition.version, status=status)
-        return LoadResult(definition.name, definition.version, status, source_name)
+            stored = migration_store.stored_versions(s, definition.name)
+            hashes = {d.version: (digest if d.content_hash == digest else meaning_hash(d.source, d.source_name))
+                      for d in stored}
+            placed = place_version(definition.version, hashes, digest)
+            if placed.status == "added":
+                migration_store.add_version(s, definition.name, placed.version, definition.title, text,
+                                            source_name, digest, self.clock())
+        return placed
 
     def workflows(self) -> list[repo.StoredDefinition]:
         with self._tx() as s:
@@ -185,13 +198,43 @@ class Reviewflow(LearningOps):
                 if versions:
                     raise WorkflowNotFound.version(name, version or 0, versions)
                 raise WorkflowNotFound(name, [d.name for d in repo.latest_definitions(s)])
-        return definition_from_source(stored.source, stored.source_name)
+        return definition_from_source(stored.source, stored.source_name, stored.version)
 
     def all_definitions(self) -> dict[tuple[str, int], WorkflowDefinition]:
         """Every loaded version of every workflow, parsed (for sweeps over many cases)."""
         with self._tx() as s:
             stored = repo.all_definitions(s)
-        return {(d.name, d.version): definition_from_source(d.source, d.source_name) for d in stored}
+        return {(d.name, d.version): definition_from_source(d.source, d.source_name, d.version) for d in stored}
+
+    # --- versions: differences and migration -------------------------------------------------
+
+    def diff(self, name: str, old: int, new: int) -> DefinitionDiff:
+        """What changed from version `old` of workflow `name` to version `new`."""
+        return diff_definitions(self.definition(name, old), self.definition(name, new))
+
+    def migrate(self, name: str, to_version: int, mapping: Mapping[str, str], actor: str | None,
+                dry_run: bool = False) -> migrating.MigrationPlan:
+        """Move every open case of `name` on another version to `to_version`, all or none.
+
+        `mapping` gives the new state of a current state (a state the target has maps to itself by default).
+        Each case gets a `migrate` history row; its due time and next escalation check follow the target.
+        A dry run plans and writes nothing (and needs no actor).
+        """
+        target = self.definition(name, to_version)
+        versions = {v: d for (n, v), d in self.all_definitions().items() if n == name}
+        now = self.clock()
+        with self._tx() as s:
+            if actor is not None or not dry_run:
+                who = repo.get_actor(s, migrating.check_actor(actor))
+                migrating.check_may_migrate(target, who.name, who.roles)
+            cases = migration_store.open_cases(s, name, target.version)
+        plan = migrating.plan_migration(target, versions, cases, mapping, now)
+        if dry_run or not plan.moves:
+            return plan
+        with self._tx() as s:
+            migration_store.apply(s, plan, actor or "")
+        log.info("workflow.migrated", workflow=name, to_version=target.version, cases=len(plan.moves), actor=actor)
+        return plan
 
     # --- users ---------------------------------------------------------------------------
 
