@@ -39,8 +39,25 @@ class Settings:
         return Reviewflow(Database(self.db), clock, load_settings(self.config, os.environ))
 
 
+def _is_text(arg: str) -> bool:
+    """False for a command-line argument holding bytes that are not UTF-8 (Python keeps them as surrogates)."""
+    try:
+        arg.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class _Group(click.Group):
     """Turns every ReviewflowError into one line on stderr and exit status 1."""
+
+    def main(self, args: Sequence[str] | None = None, *a: Any, **kw: Any) -> Any:
+        for arg in (sys.argv[1:] if args is None else args):
+            if not _is_text(arg):
+                shown = arg.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
+                click.echo(f"Error: {shown!r} is not valid UTF-8 text: check the terminal's encoding", err=True)
+                sys.exit(1)
+        return super().main(args, *a, **kw)
 
     def invoke(self, ctx: click.Context) -> Any:
         from engine.errors import ReviewflowError
@@ -143,7 +160,7 @@ def workflow_list(ctx: click.Context, as_json: bool) -> None:
 
 @workflow.command("show")
 @click.argument("name")
-@click.option("--version", "version", type=int, help="A specific version (default: newest).")
+@click.option("--version", "version", type=click.IntRange(1, 2**31 - 1), help="A specific version (default: newest).")
 @json_option
 @click.pass_context
 def workflow_show(ctx: click.Context, name: str, version: int | None, as_json: bool) -> None:
@@ -287,7 +304,8 @@ def _svg(dot: str) -> str:
 @click.option("--format", "fmt", type=click.Choice(["mermaid", "dot", "svg"]), default="mermaid", show_default=True,
               help="Mermaid text (needs nothing installed), Graphviz DOT text, or SVG drawn by Graphviz.")
 @click.option("--case", "ref", metavar="REF", help="Highlight this case's current state and the path it took.")
-@click.option("--version", "version", type=int, help="A specific version (default: newest, or the case's).")
+@click.option("--version", "version", type=click.IntRange(1, 2**31 - 1),
+              help="A specific version (default: newest, or the case's).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of printing.")
 @click.pass_context
 def workflow_diagram(ctx: click.Context, name: str, fmt: str, ref: str | None, version: int | None,
@@ -511,14 +529,14 @@ def outbox_group() -> None:
 @click.pass_context
 def outbox_list(ctx: click.Context, status: str | None, ref: str | None, as_json: bool) -> None:
     """List notifications and their delivery status."""
-    from engine.render import local
+    from engine.render import local, printable
 
     rows = _settings(ctx).service().outbox(status, ref)
     if as_json:
         _echo_json(rows)
         return
     for r in rows:
-        error = f"  last error: {r.last_error}" if r.last_error else ""
+        error = f"  last error: {printable(r.last_error)}" if r.last_error else ""
         click.echo(f"{r.id:>6} {r.status:<8} {r.channel:<8} {r.recipient:<14} {r.ref or '-':<16} {r.event:<16} "
                    f"attempts {r.attempts}, created {local(r.created_at)}{error}")
     if not rows:
@@ -526,7 +544,7 @@ def outbox_list(ctx: click.Context, status: str | None, ref: str | None, as_json
 
 
 @outbox_group.command("retry")
-@click.argument("ids", nargs=-1, type=int)
+@click.argument("ids", nargs=-1, type=click.IntRange(1, 2**63 - 1))
 @click.pass_context
 def outbox_retry(ctx: click.Context, ids: tuple[int, ...]) -> None:
     """Put failed notifications (all, or those with these IDs) back in the queue."""

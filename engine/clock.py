@@ -9,6 +9,9 @@ from engine.durations import LOCAL_ZONE
 from engine.errors import InvalidValue
 
 Clock = Callable[[], datetime]
+EARLIEST = date(1900, 1, 1)
+LATEST = date(2200, 12, 31)
+"""The range of dates reviewflow accepts from people (far enough for any review, short of overflow)."""
 
 
 def system_clock() -> datetime:
@@ -48,6 +51,8 @@ def parse_instant(text: str) -> datetime:
             raise InvalidValue(
                 f"{text!r} is not a date or date-time: write e.g. 2026-03-31, 31/03/2026 or 2026-03-31T09:30"
             ) from None
+    if not EARLIEST.year <= value.year <= LATEST.year:
+        raise InvalidValue(f"{text!r} is outside the years {EARLIEST.year} to {LATEST.year}: check the date")
     if value.tzinfo is None:
         value = value.replace(tzinfo=LOCAL_ZONE)
     return value.astimezone(UTC)
@@ -58,7 +63,10 @@ def parse_date(text: str, option: str = "date") -> date:
     value = (text or "").strip()
     for parse in (date.fromisoformat, lambda v: datetime.strptime(v, "%d/%m/%Y").date()):
         try:
-            return parse(value)
+            day = parse(value)
         except ValueError:
             continue
+        if not EARLIEST <= day <= LATEST:
+            raise InvalidValue(f"{option} {text!r} is outside the years {EARLIEST.year} to {LATEST.year}")
+        return day
     raise InvalidValue(f"{option} {text!r} is not a date: write e.g. 2026-03-31 or 31/03/2026")

@@ -63,7 +63,8 @@ class TriggerOption:
 
 
 def _quote(name: str) -> str:
-    return f"`{name}`"
+    """`name` in backticks; a name with control characters is shown escaped, so the message stays one line."""
+    return f"`{name}`" if name.isprintable() else repr(name)
 
 
 def _check_roles(what: str, roles: tuple[str, ...], actor: Actor) -> None:

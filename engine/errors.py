@@ -92,9 +92,10 @@ class WorkflowNotFound(ReviewflowError):
 class UserNotFound(ReviewflowError):
     def __init__(self, name: str) -> None:
         self.name = name
+        shown = name if name.isprintable() and " " not in name else "NAME"
         super().__init__(
             f"no user named {name!r}: register them with "
-            f"'reviewflow user add {name} --role ROLE' or pass --as with a registered user"
+            f"'reviewflow user add {shown} --role ROLE' or pass --as with a registered user"
         )
 
 

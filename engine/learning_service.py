@@ -88,6 +88,7 @@ class LearningOps:
     settings: Settings
 
     def _tx(self) -> Any: ...  # provided by the service
+    def _read(self) -> Any: ...  # noqa: E704
     def definition(self, name: str, version: int | None = None) -> WorkflowDefinition: ...  # noqa: E704
 
     @contextmanager
@@ -95,7 +96,7 @@ class LearningOps:
         from engine.service import _not_before_last_change
 
         now = self.clock()
-        with self._tx() as s:
+        with self._read() as s:
             first = repo.get_case_record(s, ref)
         d = self.definition(first.case.workflow, first.case.version)  # its own (read) transaction
         with self._tx() as s:
@@ -306,7 +307,7 @@ class LearningOps:
     # --- reading ---------------------------------------------------------------------------------
 
     def learning(self, ref: str) -> Learning:
-        with self._tx() as s:
+        with self._read() as s:
             record = repo.get_case_record(s, ref)
             return Learning(ref, store.recommendations(s, record.case_id), store.dissemination(s, record.case_id),
                             store.summary(s, record.case_id, local_date(self.clock())))
@@ -315,7 +316,7 @@ class LearningOps:
                 ref: str | None = None, status: str | None = None) -> list[store.Action]:
         """Actions across all cases (or one), filtered; `overdue` keeps working actions past their due date."""
         wanted = _choice(status, rules.STATUSES, "action status") if status else None
-        with self._tx() as s:
+        with self._read() as s:
             if ref:
                 repo.get_case_record(s, ref)
             return store.actions(s, agency, local_date(self.clock()) if overdue else None,

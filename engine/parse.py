@@ -102,6 +102,7 @@ _SIMPLE: dict[str, Any] = {
     "minProperties": lambda e: f"must not be empty{_hint(e)}",
     "minLength": lambda e: f"must not be empty{_hint(e)}",
     "minimum": lambda e: f"must be at least {e.validator_value}, got {e.instance!r}",
+    "maximum": lambda e: f"must be at most {e.validator_value}, got {e.instance!r}",
     "maxProperties": lambda e: "a condition written as a mapping has exactly one key, the condition's name",
     "oneOf": lambda e: f"expected {_describe(e) or 'another form'}; got {_kind(e.instance)}",
 }

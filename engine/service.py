@@ -187,11 +187,11 @@ class Reviewflow(LearningOps):
         return placed
 
     def workflows(self) -> list[repo.StoredDefinition]:
-        with self._tx() as s:
+        with self._read() as s:
             return repo.latest_definitions(s)
 
     def definition(self, name: str, version: int | None = None) -> WorkflowDefinition:
-        with self._tx() as s:
+        with self._read() as s:
             stored = repo.find_definition(s, name, version)
             if stored is None:
                 versions = repo.definition_versions(s, name)
@@ -202,7 +202,7 @@ class Reviewflow(LearningOps):
 
     def all_definitions(self) -> dict[tuple[str, int], WorkflowDefinition]:
         """Every loaded version of every workflow, parsed (for sweeps over many cases)."""
-        with self._tx() as s:
+        with self._read() as s:
             stored = repo.all_definitions(s)
         return {(d.name, d.version): definition_from_source(d.source, d.source_name, d.version) for d in stored}
 
@@ -267,7 +267,7 @@ class Reviewflow(LearningOps):
                                f"known roles: {', '.join(sorted(known)) or 'none (run reviewflow init)'}")
 
     def users(self) -> list[repo.User]:
-        with self._tx() as s:
+        with self._read() as s:
             return repo.list_users(s)
 
     def _known_roles(self) -> set[str]:
@@ -301,7 +301,7 @@ class Reviewflow(LearningOps):
              note: str | None = None) -> CaseView:
         """Fire `trigger` on case `ref` as `actor`; all checks, one transaction."""
         now = self.clock()
-        with self._tx() as s:
+        with self._read() as s:
             record = repo.get_case_record(s, ref)
             case = record.case
             who = repo.get_actor(s, actor)
@@ -350,7 +350,7 @@ class Reviewflow(LearningOps):
         return self.case(ref)
 
     def schedule_runs(self, workflow: str | None = None) -> list[schedule_runs.ScheduleRun]:
-        with self._tx() as s:
+        with self._read() as s:
             return schedule_runs.runs(s, workflow)
 
     @staticmethod
@@ -372,7 +372,7 @@ class Reviewflow(LearningOps):
     # --- pausing the clock -----------------------------------------------------------------
 
     def _clock_change(self, ref: str, actor: str) -> tuple[repo.CaseRecord, WorkflowDefinition]:
-        with self._tx() as s:
+        with self._read() as s:
             record = repo.get_case_record(s, ref)
             who = repo.get_actor(s, actor)
             _not_before_last_change(s, ref, self.clock())
@@ -392,7 +392,7 @@ class Reviewflow(LearningOps):
         record, _ = self._clock_change(ref, actor)
         if record.paused_at is not None:
             raise TransitionNotAllowed(f"case {ref} is already paused since {local_date(record.paused_at)} "
-                                       f"({record.pause_reason}): resume it with 'reviewflow case resume {ref}'")
+                                       f"({record.pause_reason!r}): resume it with 'reviewflow case resume {ref}'")
         now = self.clock()
         with self._tx() as s:
             repo.record_event(s, record.case, "pause", now, actor, reason.strip(), {"reason": reason.strip()},
@@ -420,7 +420,7 @@ class Reviewflow(LearningOps):
         return self.case(ref, actor)
 
     def case(self, ref: str, actor: str | None = None) -> CaseView:
-        with self._tx() as s:
+        with self._read() as s:
             record = repo.get_case_record(s, ref)
             entries = repo.history(s, ref)
             escalations = ledger.entries(s, record.case_id, ref)
@@ -451,12 +451,12 @@ class Reviewflow(LearningOps):
         """Cases in opening order; `overdue` keeps open cases past their stage's time limit."""
         if workflow:
             self.definition(workflow)
-        with self._tx() as s:
+        with self._read() as s:
             records = repo.list_cases(s, workflow, state, self.clock() if overdue else None, include_closed)
         return [self._view(r, [], None) for r in records]
 
     def outbox(self, status: str | None = None, ref: str | None = None) -> list[outbox.OutboxEntry]:
-        with self._tx() as s:
+        with self._read() as s:
             case_id = repo.get_case_record(s, ref).case_id if ref else None
             return outbox.listing(s, status, case_id)
 
@@ -475,7 +475,7 @@ class Reviewflow(LearningOps):
     def verify_audit(self, ref: str | None = None,
                      progress: Callable[[int, int], None] | None = None) -> audit.AuditReport:
         """Recompute the seals of every history and ledger row (or one case's) and the chain head."""
-        with self._tx() as s:
+        with self._read() as s:
             if ref:
                 repo.get_case_record(s, ref)
             report = audit.verify(s, ref, progress)
@@ -486,6 +486,11 @@ class Reviewflow(LearningOps):
     def _tx(self) -> Any:
         self.ensure_ready()
         return self.db.transaction()
+
+    def _read(self) -> Any:
+        """A read-only transaction (on SQLite it neither waits for nor holds up writers)."""
+        self.ensure_ready()
+        return self.db.transaction(write=False)
 
     def ensure_ready(self) -> None:
         """Refuse a missing or uninitialised database with advice (checked once per service)."""

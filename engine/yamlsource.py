@@ -51,7 +51,8 @@ def format_path(path: Path) -> str:
     """('states', 'review', 'time_limit') -> 'states.review.time_limit'; ints as [i]."""
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        text = str(part) if str(part).isprintable() else repr(str(part))  # keep a report line one line
+        out += f"[{part}]" if isinstance(part, int) else (f".{text}" if out else text)
     return out
 
 

@@ -56,11 +56,15 @@ def _sqlite_pragmas(wait_ms: int) -> Any:
     return on_connect
 
 
+READ_ONLY = "reviewflow_read_only"
+
+
 def _sqlite_begin(connection: Any) -> None:
     """Take the write lock at BEGIN: concurrent writers queue (busy_timeout) instead of failing
     later on a stale snapshot, and a sweep's claim is exclusive on SQLite too. In WAL mode COMMIT
     takes no further lock, so the wait at BEGIN is the only one."""
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    read_only = connection.get_execution_options().get(READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def _connection_lost(shown: str) -> Any:
@@ -104,6 +108,8 @@ def _explain_server(url: str, text: str, lowered: str) -> StoreError | None:
 def _explain(url: str, exc: Exception) -> StoreError:
     text = _first_line(exc)
     lowered = text.lower()
+    if "nul (0x00)" in lowered:
+        return StoreError("text cannot contain NUL (\\x00) characters: remove them from the value and try again")
     if "locked" in lowered or "busy" in lowered:
         return StoreError(f"the database {url} is locked by another process: try again in a moment")
     if "no such table" in lowered or ("relation" in lowered and "does not exist" in lowered):
@@ -186,10 +192,19 @@ class Database:
             raise _explain(self.shown, exc) from None
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """One session, one transaction: committed when the block ends, rolled back on any error."""
-        with self.guard(), Session(self.engine, expire_on_commit=False) as session, session.begin():
+    def transaction(self, write: bool = True) -> Iterator[Session]:
+        """One session, one transaction: committed when the block ends, rolled back on any error.
+
+        `write=False` is for reads: on SQLite it starts with a plain BEGIN, so it never waits for (or
+        holds up) a writer; it sees the database as it was when its first query ran.
+        """
+        bind = self.engine if write else self._reader
+        with self.guard(), Session(bind, expire_on_commit=False) as session, session.begin():
             yield session
+
+    @property
+    def _reader(self) -> Engine:
+        return self.engine.execution_options(**{READ_ONLY: True})
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -109,7 +109,7 @@ def test_pause_rules(scr: Reviewflow, clock: SteppingClock) -> None:
     with pytest.raises(TransitionNotAllowed, match="case SCR-1 is not paused"):
         scr.resume("SCR-1", "a.khan")
     scr.pause("SCR-1", "j.reid", "police request")
-    already = "case SCR-1 is already paused since 2026-04-01 \\(police request\\): resume it with"
+    already = "case SCR-1 is already paused since 2026-04-01 \\('police request'\\): resume it with"
     with pytest.raises(TransitionNotAllowed, match=already):
         scr.pause("SCR-1", "a.khan", "inquest")
 

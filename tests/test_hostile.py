@@ -664,38 +664,32 @@ def _newline_state_file(folder: Path) -> Path:
     return path
 
 
-GAPS = {
-    "trigger-with-a-newline": (["case", "fire", "F-1", "bad\ntrigger", "--as", "bm"],
-                               "engine/decide.py quotes an unknown trigger raw: the error spans two lines"),
-    "trigger-with-an-ansi-escape": (["case", "fire", "F-1", "\x1b[2J\x1b[31m", "--as", "bm"],
-                                    "engine/decide.py puts an unknown trigger's escapes raw on the terminal"),
-    "user-with-a-newline": (["case", "show", "F-1", "--as", "no\nbody"],
-                            "engine/errors.py UserNotFound repeats the name raw in its 'user add' hint"),
-    "now-at-the-end-of-time": (["--now", "9999-12-31", "case", "open", "minimal", "--ref", "END-1", "--as", "bm",
-                                "--field", "notifying_agency=x"],
-                               "engine/clock.py accepts a --now whose due dates overflow: OverflowError"),
-    "now-before-year-one-in-utc": (["--now", "0001-01-01T00:00+01:00", "case", "list"],
-                                   "engine/clock.py parse_instant: OverflowError converting to UTC"),
-    "huge-version-shown": (["workflow", "show", "minimal", "--version", HUGE],
-                           "an integer over 64 bits reaches SQLite: OverflowError"),
-    "huge-outbox-id": (["outbox", "retry", HUGE], "an integer over 64 bits reaches SQLite: OverflowError"),
-    "huge-version-loaded": (["workflow", "load", "{big_version}"],
-                            "the schema sets no maximum version; SQLite cannot store it: OverflowError"),
-    "note-not-utf8": (["case", "open", "minimal", "--ref", "RAW-3", "--as", "bm", "--field", "notifying_agency=x",
-                       "--note", "n\udcff"], "a note with bytes that are not UTF-8 reaches the driver"),
-    "ref-not-utf8": (["case", "show", "F\udcff"], "a reference with bytes that are not UTF-8 reaches the driver"),
-    "state-name-ending-in-a-newline": (["workflow", "validate", "{newline_state}"],
-                                       "the schema's name pattern ends in $, which Python lets match before a "
-                                       "final newline: a state 'closed\\n' is accepted and listed raw"),
+FIXED = {
+    "trigger-with-a-newline": ["case", "fire", "F-1", "bad\ntrigger", "--as", "bm"],
+    "trigger-with-an-ansi-escape": ["case", "fire", "F-1", "\x1b[2J\x1b[31m", "--as", "bm"],
+    "user-with-a-newline": ["case", "show", "F-1", "--as", "no\nbody"],
+    "now-at-the-end-of-time": ["--now", "9999-12-31", "case", "open", "minimal", "--ref", "END-1", "--as", "bm",
+                               "--field", "notifying_agency=x"],
+    "now-before-year-one-in-utc": ["--now", "0001-01-01T00:00+01:00", "case", "list"],
+    "huge-version-loaded": ["workflow", "load", "{big_version}"],
+    "note-not-utf8": ["case", "open", "minimal", "--ref", "RAW-3", "--as", "bm", "--field", "notifying_agency=x",
+                      "--note", "n\udcff"],
+    "ref-not-utf8": ["case", "show", "F\udcff"],
+    "state-name-ending-in-a-newline": ["workflow", "validate", "{newline_state}"],
+}
+"""Inputs that once gave a traceback or a message over several lines; now one clear line each."""
+
+USAGE_ERRORS = {
+    "huge-version-shown": ["workflow", "show", "minimal", "--version", HUGE],
+    "huge-outbox-id": ["outbox", "retry", HUGE],
 }
 
 
-@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.xfail(reason=why, strict=False))
-                                  for name, (_, why) in GAPS.items()])
-def test_known_gaps(fuzz_db: str, tmp_path: Path, name: str) -> None:
-    """Each of these should be one clear line (or a clean validation report) and is not yet: see the reasons."""
+@pytest.mark.parametrize("name", list(FIXED))
+def test_once_broken_inputs_give_one_clear_line(fuzz_db: str, tmp_path: Path, name: str) -> None:
+    """Each of these is one clear line (or a clean validation report), never a traceback."""
     files = {"big_version": _big_version_file(tmp_path), "newline_state": _newline_state_file(tmp_path)}
-    argv = [a.format(**files) if a.startswith("{") else a for a in GAPS[name][0]]
+    argv = [a.format(**files) if a.startswith("{") else a for a in FIXED[name]]
     result = CliRunner().invoke(cli, ["--db", fuzz_db, *argv], env=NO_ENV, color=True)
     _no_traceback(result)
     if argv[:2] == ["workflow", "validate"]:
@@ -704,3 +698,11 @@ def test_known_gaps(fuzz_db: str, tmp_path: Path, name: str) -> None:
     assert result.exit_code in (0, 1)
     if result.exit_code == 1:
         _assert_no_raw_controls(_one_line_error(result))
+
+
+@pytest.mark.parametrize("name", list(USAGE_ERRORS))
+def test_numbers_too_big_are_usage_errors(fuzz_db: str, name: str) -> None:
+    result = CliRunner().invoke(cli, ["--db", fuzz_db, *USAGE_ERRORS[name]], env=NO_ENV)
+    _no_traceback(result)
+    assert result.exit_code == 2
+    assert "is not in the range" in result.output
