@@ -947,6 +947,170 @@ def case_timeline(ctx: click.Context, ref: str, fmt: str, out: Path | None) -> N
     _write_document(timeline_html(timeline) if fmt == "html" else timeline_text(timeline), out, "timeline")
 
 
+# --- export and import -------------------------------------------------------------------------
+
+@cli.command("export")
+@click.option("--format", "fmt", type=click.Choice(["json"]), default="json", show_default=True,
+              help="File format: JSON, every table and column.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to FILE (default: standard output).")
+@click.pass_context
+def export_command(ctx: click.Context, fmt: str, out: Path | None) -> None:
+    """Write everything in the database (cases, history, learning records, ledgers, users...) as one dump."""
+    from engine.dump import export_json, write_file
+
+    text, counts = export_json(_settings(ctx).service())
+    if out is None:
+        click.echo(text.encode("utf-8"), nl=False)
+        return
+    write_file(out, text)
+    click.echo(f"exported {sum(counts.values())} rows of {len(counts)} tables to {out}", err=True)
+
+
+@cli.group("import")
+def import_group() -> None:
+    """Bring data in: a dump made by 'reviewflow export', or a board's tracker spreadsheet."""
+
+
+@import_group.command("dump")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check the dump against this database; write nothing.")
+@click.pass_context
+def import_dump_command(ctx: click.Context, file: Path, dry_run: bool) -> None:
+    """Load a dump into a new, initialised database in one transaction, keeping every id."""
+    from engine.dump import import_dump, read_file
+
+    result = import_dump(_settings(ctx).service(), read_file(file), str(file), dry_run)
+    click.echo(f"{'would import' if dry_run else 'imported'} {sum(result.counts.values())} rows from {file} "
+               f"(exported {result.exported_at} by reviewflow {result.reviewflow_version})")
+    for name, count in result.counts.items():
+        if count:
+            click.echo(f"  {name:<22} {count:>8}")
+    if dry_run:
+        click.echo("dry run: nothing written", err=True)
+
+
+@import_group.command("tracker")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--mapping", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="YAML file saying which column holds what (see docs/import-export.md).")
+@click.option("--dry-run", is_flag=True, help="Check every row and report; write nothing.")
+@click.option("--all-or-nothing/--per-row", "all_or_nothing", default=True,
+              help="Import nothing if any row is bad (default), or import each case whose rows are all good.")
+@click.option("--progress/--no-progress", default=None,
+              help="Show a progress bar on standard error (default: for large files, on a terminal).")
+@as_option
+@click.pass_context
+def import_tracker_command(ctx: click.Context, file: Path, mapping: Path, dry_run: bool, all_or_nothing: bool,
+                           progress: bool | None, actor: str | None) -> None:
+    """Bring in a board's spreadsheet of reviews and action plans (FILE.csv or FILE.xlsx)."""
+    from engine.tracker import PROGRESS_FROM_ROWS, TextProgress, import_tracker
+
+    err = sys.stderr
+
+    def bar(label: str, total: int) -> TextProgress | None:
+        show = progress if progress is not None else err.isatty() and total >= PROGRESS_FROM_ROWS
+        return TextProgress(err, f"{label:<15}", total) if show else None
+
+    report = import_tracker(_settings(ctx).service(), file, mapping, _need_actor(actor), all_or_nothing, dry_run,
+                            bar)
+    for problem in report.problems:
+        click.echo(str(problem), err=True)
+    counts = (f"{report.cases} case(s), {report.recommendations} recommendation(s) and {report.actions} action(s) "
+              f"from {file.name} ({report.rows} rows)")
+    if report.cases or not report.problems:
+        click.echo(f"{'would import' if dry_run else 'imported'} {counts}" + ("; nothing written (dry run)"
+                                                                             if dry_run else ""))
+    if report.problems and all_or_nothing:
+        click.echo(f"{len(report.bad_rows)} bad row(s): nothing {'would be ' if dry_run else ''}imported (all or "
+                   "nothing); fix them and run again, or use --per-row to import the cases whose rows are all good",
+                   err=True)
+    elif report.problems:
+        skipped = f"; rows {', '.join(map(str, report.skipped))} belong to a case with a bad row" \
+            if report.skipped else ""
+        click.echo(f"{len(report.bad_rows)} bad row(s) not imported{skipped}", err=True)
+    if report.problems:
+        sys.exit(1)
+
+
+# --- reports -----------------------------------------------------------------------------------
+
+@cli.group("report")
+def report_group() -> None:
+    """Board report and annual report figures, as HTML, Markdown, CSV or JSON."""
+
+
+def _report_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--format, --out and --table, shared by the report commands."""
+    func = click.option("--table", metavar="NAME",
+                        help="With --format csv: only this table (e.g. open_reviews; see docs/reports.md).")(func)
+    func = click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+                        help="Write the report to this file (default: standard output).")(func)
+    return click.option("--format", "fmt", type=click.Choice(["html", "md", "csv", "json"]),
+                        help="Output format (default: from the --out file's name, else md).")(func)
+
+
+def _emit_report(report: Any, fmt: str | None, out: Path | None, table: str | None) -> None:
+    from engine.reports.build import choose_format, render
+
+    chosen = choose_format(fmt, out)
+    text = render(report, chosen, table)
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, "utf-8", newline="")
+    except OSError as exc:
+        raise click.ClickException(f"cannot write the report to {out}: {exc.strerror}") from None
+    click.echo(f"wrote {out} ({chosen}, {len(text.encode('utf-8'))} bytes)", err=True)
+
+
+@report_group.command("board")
+@click.option("--from", "start", metavar="DATE", help="First day of the period (default: 3 months before --to).")
+@click.option("--to", "end", metavar="DATE", help="Last day of the period (default: today, or the --now date).")
+@_report_options
+@click.pass_context
+def report_board(ctx: click.Context, start: str | None, end: str | None, fmt: str | None, out: Path | None,
+                 table: str | None) -> None:
+    """The Board report: open reviews by RAG status, exceptions, action plans, themes and dissemination."""
+    from engine.clock import parse_date
+    from engine.reports.build import ReportBuilder
+
+    report = ReportBuilder(_settings(ctx).service()).board(parse_date(start, "--from") if start else None,
+                                                           parse_date(end, "--to") if end else None)
+    _emit_report(report, fmt, out, table)
+
+
+@report_group.command("annual")
+@click.option("--year", required=True, metavar="YEAR",
+              help="2026 for the calendar year, or 2026-27 for the financial year from 1 April 2026.")
+@_report_options
+@click.pass_context
+def report_annual(ctx: click.Context, year: str, fmt: str | None, out: Path | None, table: str | None) -> None:
+    """The annual report's figures: reviews by type, decisions, recommendations, impact, timeliness, themes."""
+    from engine.reports.build import ReportBuilder
+
+    _emit_report(ReportBuilder(_settings(ctx).service()).annual(year), fmt, out, table)
+
+
+# --- case timeline -------------------------------------------------------------------------------
+
+@case.command("timeline")
+@click.argument("ref")
+@click.option("--format", "fmt", type=click.Choice(["text", "html"]), default="text", show_default=True,
+              help="Plain text, or one self-contained HTML page (prints on A4).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of printing.")
+@click.pass_context
+def case_timeline(ctx: click.Context, ref: str, fmt: str, out: Path | None) -> None:
+    """The whole story of case REF in order: stages against their limits, pauses, escalations, learning."""
+    from engine.timeline import build_timeline, timeline_html, timeline_text
+
+    service = _settings(ctx).service()
+    view = service.case(ref)
+    timeline = build_timeline(view, service.definition(view.workflow, view.version))
+    _write_document(timeline_html(timeline) if fmt == "html" else timeline_text(timeline), out, "timeline")
+
+
 # --- demo --------------------------------------------------------------------------------------
 
 @cli.command()

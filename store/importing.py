@@ -1,0 +1,144 @@
+"""Writes for importing: whole tables from a dump, and cases placed straight into a stage from a tracker.
+
+Read-only queries and inserts over the SQLModel tables; the checks live in engine.dump and engine.tracker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Table, func, insert, select, text
+from sqlmodel import Session, SQLModel, col
+
+from store.models import ActionRow, CaseRow, DefinitionRow, HistoryRow, RecommendationRow
+
+_CHUNK = 500
+"""Rows per multi-row INSERT or IN (...) list: well under SQLite's limit on bound values."""
+
+
+# --- whole tables (export and import of a dump) ----------------------------------------------------
+
+def tables() -> list[Table]:
+    """Every table reviewflow defines, parents before children (so inserts in this order satisfy foreign keys)."""
+    return list(SQLModel.metadata.sorted_tables)
+
+
+def table_rows(s: Session, table: Table) -> list[dict[str, Any]]:
+    """Every row of `table` as {column: value}, ordered by primary key."""
+    keys = list(table.primary_key.columns) or list(table.columns)
+    result = s.execute(select(table).order_by(*keys))
+    return [dict(row) for row in result.mappings()]
+
+
+def row_counts(s: Session) -> dict[str, int]:
+    return {t.name: int(s.execute(select(func.count()).select_from(t)).scalar_one()) for t in tables()}
+
+
+def clear_definitions(s: Session) -> int:
+    """Remove the workflow definitions (those `init` loaded into a new database); return how many."""
+    count = int(s.execute(select(func.count()).select_from(DefinitionRow)).scalar_one())
+    s.execute(DefinitionRow.__table__.delete())  # type: ignore[attr-defined]
+    return count
+
+
+def insert_rows(s: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows exactly as given, primary keys included."""
+    for start in range(0, len(rows), _CHUNK):
+        s.execute(insert(table), list(rows[start:start + _CHUNK]))
+
+
+def reset_sequences(s: Session) -> None:
+    """On PostgreSQL, move each id sequence past the highest id, so new rows get fresh ids after an import
+    that kept its ids. SQLite needs nothing: a new row takes the highest id plus one."""
+    if s.get_bind().dialect.name != "postgresql":
+        return
+    for table in tables():
+        column = table.autoincrement_column
+        if column is None:
+            continue
+        s.execute(text(f'SELECT setval(pg_get_serial_sequence(:table, :column), '
+                       f'COALESCE((SELECT MAX("{column.name}") FROM "{table.name}"), 0) + 1, false)'),
+                  {"table": table.name, "column": column.name})
+
+
+# --- cases placed in a stage (tracker import) -------------------------------------------------------
+
+@dataclass(frozen=True)
+class NewCase:
+    """A case as a tracker knows it: already in `state` since `entered_at`."""
+
+    ref: str
+    workflow: str
+    version: int
+    state: str
+    terminal: bool
+    fields: dict[str, Any]
+    actor: str
+    opened_at: datetime
+    entered_at: datetime
+    due_at: datetime | None
+    next_check_at: datetime | None
+    note: str
+
+
+def existing_refs(s: Session, refs: Iterable[str]) -> set[str]:
+    """Which of `refs` are already case references."""
+    wanted = list(dict.fromkeys(refs))
+    found: set[str] = set()
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start:start + _CHUNK]
+        found.update(s.execute(select(CaseRow.ref).where(col(CaseRow.ref).in_(chunk))).scalars())
+    return found
+
+
+def _insert(s: Session, model: Any, **values: Any) -> int:
+    """One row by a plain INSERT (no ORM object to build and flush); returns its id."""
+    return int(s.execute(insert(model.__table__).values(**values)).inserted_primary_key[0])
+
+
+def insert_case(s: Session, case: NewCase) -> int:
+    """The case row and its one history row (seq 1, trigger `import`, entering the stage); returns its id.
+
+    The history row goes through the session, so the audit chain seals it when the session flushes.
+    """
+    case_id = _insert(s, CaseRow, ref=case.ref, workflow=case.workflow, version=case.version, state=case.state,
+                      is_open=not case.terminal, fields=dict(case.fields), opened_by=case.actor,
+                      opened_at=case.opened_at, entered_at=case.entered_at, due_at=case.due_at,
+                      closed_at=case.entered_at if case.terminal else None, entry_seq=1,
+                      next_check_at=case.next_check_at)
+    s.add(HistoryRow(case_id=case_id, seq=1, at=case.entered_at, actor=case.actor, trigger="import",
+                     from_state=None, to_state=case.state, fields=dict(case.fields), note=case.note))
+    return case_id
+
+
+def insert_recommendation(s: Session, case_id: int, number: str, text: str, themes: Sequence[str],
+                          agencies: Sequence[str], actor: str, now: datetime) -> int:
+    return _insert(s, RecommendationRow, case_id=case_id, number=number, text=text, themes=list(themes),
+                   agencies=list(agencies), created_by=actor, created_at=now)
+
+
+@dataclass(frozen=True)
+class NewAction:
+    number: str
+    description: str
+    owner_agency: str
+    owner: str | None
+    due_date: date
+    success_measure: str
+    status: str
+    status_reason: str | None
+    next_check_at: datetime | None
+
+
+def insert_actions(s: Session, case_id: int, recommendation_id: int, actions: Sequence[NewAction], actor: str,
+                   now: datetime) -> None:
+    rows = [{"case_id": case_id, "recommendation_id": recommendation_id, "number": a.number,
+             "description": a.description, "owner_agency": a.owner_agency, "owner": a.owner, "due_date": a.due_date,
+             "success_measure": a.success_measure, "status": a.status, "status_reason": a.status_reason,
+             "created_by": actor, "created_at": now, "updated_at": now, "next_check_at": a.next_check_at}
+            for a in actions]
+    if rows:
+        s.execute(insert(ActionRow.__table__), rows)  # type: ignore[attr-defined]
