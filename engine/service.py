@@ -191,6 +191,11 @@ class Reviewflow(LearningOps):
             return repo.latest_definitions(s)
 
     def definition(self, name: str, version: int | None = None) -> WorkflowDefinition:
+        """A loaded definition: the newest version, or the one asked for (a stored version never changes,
+        so those are kept for the life of the service)."""
+        cache: dict[tuple[str, int], WorkflowDefinition] = self.__dict__.setdefault("_versions", {})
+        if version is not None and (name, version) in cache:
+            return cache[(name, version)]
         with self._read() as s:
             stored = repo.find_definition(s, name, version)
             if stored is None:
@@ -198,7 +203,9 @@ class Reviewflow(LearningOps):
                 if versions:
                     raise WorkflowNotFound.version(name, version or 0, versions)
                 raise WorkflowNotFound(name, [d.name for d in repo.latest_definitions(s)])
-        return definition_from_source(stored.source, stored.source_name, stored.version)
+        found = definition_from_source(stored.source, stored.source_name, stored.version)
+        cache[(name, stored.version)] = found
+        return found
 
     def all_definitions(self) -> dict[tuple[str, int], WorkflowDefinition]:
         """Every loaded version of every workflow, parsed (for sweeps over many cases)."""
@@ -221,13 +228,14 @@ class Reviewflow(LearningOps):
         A dry run plans and writes nothing (and needs no actor).
         """
         target = self.definition(name, to_version)
-        versions = {v: d for (n, v), d in self.all_definitions().items() if n == name}
         now = self.clock()
         with self._tx() as s:
             if actor is not None or not dry_run:
                 who = repo.get_actor(s, migrating.check_actor(actor))
                 migrating.check_may_migrate(target, who.name, who.roles)
+            stored = migration_store.stored_versions(s, name)
             cases = migration_store.open_cases(s, name, target.version)
+        versions = {d.version: definition_from_source(d.source, d.source_name, d.version) for d in stored}
         plan = migrating.plan_migration(target, versions, cases, mapping, now)
         if dry_run or not plan.moves:
             return plan
