@@ -81,19 +81,24 @@ def _next_seqs(s: Session, ids: Sequence[int]) -> dict[int, int]:
 
 
 def apply(s: Session, plan: MigrationPlan, actor: str) -> None:
-    """Write every move of `plan`, or none: a case changed since it was read stops the whole migration."""
+    """Write every move of `plan`, or none: a case changed since it was read stops the whole migration.
+
+    The cases are updated first and their history rows added after, in one flush, so the audit chain
+    seals them all at once.
+    """
     seqs = _next_seqs(s, [m.case_id for m in plan.moves])
+    cases = CaseRow.__table__  # type: ignore[attr-defined]
+    conn = s.connection()
     for m in plan.moves:
-        result = s.execute(
-            update(CaseRow)
-            .where(col(CaseRow.id) == m.case_id, col(CaseRow.revision) == m.revision,
-                   col(CaseRow.is_open) == True)  # noqa: E712
+        result = conn.execute(
+            update(cases)
+            .where(cases.c.id == m.case_id, cases.c.revision == m.revision, cases.c.is_open == True)  # noqa: E712
             .values(revision=m.revision + 1, version=plan.to_version, state=m.to_state, due_at=m.due_at,
                     next_check_at=m.next_check_at))
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if result.rowcount != 1:
             raise MigrationInterrupted(m.ref, plan.workflow, plan.to_version)
-        s.add(HistoryRow(case_id=m.case_id, seq=seqs[m.case_id], at=plan.at, actor=actor, trigger=TRIGGER,
-                         from_state=m.from_state, to_state=m.to_state,
-                         fields={"from_version": m.from_version, "to_version": plan.to_version},
-                         note=f"{plan.workflow} v{m.from_version} -> v{plan.to_version}"))
+    s.add_all([HistoryRow(case_id=m.case_id, seq=seqs[m.case_id], at=plan.at, actor=actor, trigger=TRIGGER,
+                          from_state=m.from_state, to_state=m.to_state,
+                          fields={"from_version": m.from_version, "to_version": plan.to_version},
+                          note=f"{plan.workflow} v{m.from_version} -> v{plan.to_version}") for m in plan.moves])
     s.flush()
