@@ -630,13 +630,17 @@ class _Planner:
                               "case.fields and fill it in")
 
     def same_case(self, first: Row, row: Row, ref: str) -> None:
-        """A case's later rows may leave its columns empty, or repeat them; not contradict them."""
-        for key, source in [*self.m.case.items(), *self.m.fields.items()]:
-            if key == "ref" or not row.given(source) or _norm(row.text(source)) == _norm(first.text(source)):
+        """A case's later rows may leave its columns empty, or repeat them; not contradict them. Field
+        values are compared without being quoted (see `field_values`)."""
+        sources = [(s, True) for k, s in self.m.case.items() if k != "ref"]
+        sources += [(s, False) for s in self.m.fields.values()]
+        for source, shown in sources:
+            if not row.given(source) or _norm(row.text(source)) == _norm(first.text(source)):
                 continue
-            self.bad(row, f"{ref}: column {source.column!r} says {row.text(source)!r} here but "
-                          f"{first.text(source)!r} on row {first.number}, the case's first row: give a case's "
-                          "details once, or the same on each of its rows")
+            says = f"says {row.text(source)!r} here but {first.text(source)!r}" if shown else \
+                "differs from what it says"
+            self.bad(row, f"{ref}: column {source.column!r} {says} on row {first.number}, the case's first row: give "
+                          "a case's details once, or the same on each of its rows")
 
     # --- recommendations and actions -----------------------------------------------------------------
 
@@ -649,7 +653,7 @@ class _Planner:
         try:
             if case.definition is not None and not case.recommendations:
                 self._may_manage(case.definition)
-            recommendation = self._recommendation(case, row, has_rec)
+            recommendation = self._recommendation(case, row)
             if has_action:
                 recommendation.actions.append(self._action(row))
         except BadCell as exc:
@@ -660,7 +664,7 @@ class _Planner:
             raise BadCell(f"{self.actor} may not record recommendations on {d.name} cases: that needs one of "
                           f"the roles {', '.join(d.learning.manage)}")
 
-    def _recommendation(self, case: PlannedCase, row: Row, has_rec: bool) -> PlannedRecommendation:
+    def _recommendation(self, case: PlannedCase, row: Row) -> PlannedRecommendation:
         rec = self.m.recommendation
         text = row.text(rec.get("text"))
         key = _norm(row.text(rec.get("number"))) or _norm(text)

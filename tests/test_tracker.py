@@ -434,3 +434,42 @@ def test_a_5000_row_tracker_imports_with_a_progress_bar(tmp_path: Path) -> None:
     # + 20 (report: due that day), + 30 (agency reports) and 6 months (actions) are not
     assert {c["state"] for c in listed if c["overdue"]} == {"notification", "referral", "agency_audits"}
     assert {c["state"] for c in listed if not c["overdue"]} == {"agency_reports", "report", "actions"}
+
+
+def test_fixed_values_semicolons_and_other_date_formats(lite: Cli, tmp_path: Path) -> None:
+    (tmp_path / "themes.csv").write_text(
+        "Reference;Started;Step;Theme;Recommendation;Action;Agency;Due\n"
+        "TR-2026-010;05 Jan 2026;Scoping;Neglect;Agencies to share chronologies;Write the guide;Health;30 Jun 2026\n"
+        "TR-2026-010;;;;;Brief the teams;Police;31 Jul 2026\n", "utf-8")
+    (tmp_path / "themes.yaml").write_text(
+        'delimiter: ";"\n'
+        'date_format: "%d %b %Y"\n'
+        "case:\n"
+        "  ref: Reference\n"
+        "  workflow: {fixed: thematic_review}\n"
+        "  stage: Step\n"
+        "  opened: Started\n"
+        "  fields:\n"
+        "    theme: Theme\n"
+        "    theme_source: {fixed: case_reviews}\n"
+        "recommendation:\n"
+        "  text: Recommendation\n"
+        "action:\n"
+        "  description: Action\n"
+        "  agency: Agency\n"
+        "  due: Due\n"
+        "  status: {fixed: in progress}\n", "utf-8")
+    lite.tracker(tmp_path / "themes.csv", mapping=tmp_path / "themes.yaml")
+    case = lite.json("case", "show", "TR-2026-010")
+    assert (case["workflow"], case["state"], case["entered_at"][:10]) == ("thematic_review", "scoping", "2026-01-05")
+    assert case["fields"] == {"theme": "Neglect", "theme_source": "case_reviews"}
+    [rec] = case["recommendations"]
+    assert [(a["number"], a["owner_agency"], a["due_date"], a["status"]) for a in rec["actions"]] == [
+        ("A1", "Health", "2026-06-30", "in_progress"), ("A2", "Police", "2026-07-31", "in_progress")]
+
+
+def test_a_missing_sheet_is_a_mapping_problem(lite: Cli, tmp_path: Path) -> None:
+    mapping = tmp_path / "sheet.yaml"
+    mapping.write_text(MAPPING.read_text("utf-8").replace("sheet: Tracker", "sheet: Reviews"), "utf-8")
+    result = lite.tracker(SAMPLE_XLSX, mapping=mapping, code=1)
+    assert result.stderr == f"Error: {mapping}:5: sheet: tracker.xlsx has no sheet 'Reviews'; its sheets: Tracker\n"
