@@ -90,7 +90,8 @@ def export_json(service: Reviewflow) -> tuple[str, dict[str, int]]:
     service.ensure_ready()
     now = service.clock()
     tables: dict[str, list[dict[str, Any]]] = {}
-    with service.db.transaction() as s:
+    with service.db.transaction(write=False) as s:
+        importing.snapshot(s)
         for table in importing.tables():
             rows = sorted(importing.table_rows(s, table), key=_sort_key(table))
             tables[table.name] = [{c.name: _encode(c, row[c.name]) for c in table.columns} for row in rows]

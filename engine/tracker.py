@@ -976,7 +976,7 @@ def import_tracker(service: Reviewflow, path: Path, mapping_path: Path, actor: s
         raise UserNotFound(actor)
     job = _Job(service, path, actor, service.clock(), progress)
     column = _column(sheet, mapping.case["ref"])
-    with service.db.transaction() as s:
+    with service.db.transaction(write=False) as s:
         existing = importing.existing_refs(s, [_text(cells[column]) for _, cells in sheet.rows if column < len(cells)])
     cases, problems = _plan(mapping, flows, sheet, job, existing)
     found = [RowProblem(row, reason) for row in sorted(problems) for reason in problems[row]]

@@ -26,6 +26,13 @@ def tables() -> list[Table]:
     return list(SQLModel.metadata.sorted_tables)
 
 
+def snapshot(s: Session) -> None:
+    """Make every read of this (read) transaction see the database at one moment: on PostgreSQL by
+    REPEATABLE READ; a SQLite read transaction already does. Call before the first query."""
+    if s.get_bind().dialect.name == "postgresql":
+        s.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
 def table_rows(s: Session, table: Table) -> list[dict[str, Any]]:
     """Every row of `table` as {column: value}, ordered by primary key."""
     keys = list(table.primary_key.columns) or list(table.columns)
