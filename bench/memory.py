@@ -106,7 +106,7 @@ def _growth(cfg: Config, url: str, ticks: int) -> dict[int, float]:
 
 
 def worker_memory(cfg: Config) -> list[Figure]:
-    total, days, ticks = cfg.size(100_000, 500), cfg.size(50, 5), cfg.size(1_000, 20)
+    total, days, ticks = cfg.size(100_000, 500), cfg.size(50, 5), cfg.size(1_000, 5)
     url = cfg.sqlite_url("worker")
     seed_open_cases(cfg, url, total, days)
     rss, peak = _first_tick_rss(cfg, url)

@@ -61,7 +61,7 @@ def cli_startup(cfg: Config) -> list[Figure]:
     env = _env()
     runs = cfg.size(cfg.repeat * 3, cfg.repeat)
     samples: dict[str, list[float]] = {k: [] for k in commands}
-    for name in ("show",) if cfg.quick else commands:  # warm the file cache and write __pycache__
+    for name in () if cfg.quick else commands:  # warm the file cache and write __pycache__
         _wall(commands[name], cfg.workdir, env)
     for r in range(runs):
         order = list(commands.items())
