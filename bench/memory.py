@@ -5,12 +5,14 @@ The open cases are copies of serious case reviews opened on 50 successive days f
 2026, so each simulated day brings a few thousand cases to a ladder level. RSS is read from
 /proc/PID/status. The CLI's shortest interval is 1 second, so 1,000 sweeps through `reviewflow run`
 would take over 16 minutes: the growth figure drives the same `Worker.tick()` (sweep, then
-delivery) in a child process, 1,000 times, with the clock moved 10 minutes per tick.
+delivery) in a child process, 1,000 times, with the clock moved 10 minutes per tick, on a copy of
+the database made before `reviewflow run` started (so its first tick does the same work).
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -107,10 +109,14 @@ def _growth(cfg: Config, url: str, ticks: int) -> dict[int, float]:
 
 def worker_memory(cfg: Config) -> list[Figure]:
     total, days, ticks = cfg.size(100_000, 500), cfg.size(50, 5), cfg.size(1_000, 5)
-    url = cfg.sqlite_url("worker")
+    url, loop_url = cfg.sqlite_url("worker"), cfg.sqlite_url("worker-loop")
     seed_open_cases(cfg, url, total, days)
+    for suffix in ("", "-wal"):  # the loop starts from the same state: its first tick does the same work
+        source = Path(url.removeprefix("sqlite:///") + suffix)
+        if source.exists():
+            shutil.copyfile(source, loop_url.removeprefix("sqlite:///") + suffix)
     rss, peak = _first_tick_rss(cfg, url)
-    growth = _growth(cfg, url, ticks)
+    growth = _growth(cfg, loop_url, ticks)
     first, last = growth[1], growth[ticks]
     return [
         Figure("worker-rss", Target("<=", 1), "reviewflow run", rss, "limit", LIMIT_MB, "MB", rss / LIMIT_MB,
