@@ -1,4 +1,4 @@
-"""Fields marked `sensitive: true` stay in the case record and never reach notifications or logs."""
+"""Fields marked `sensitive: true` stay in the case record and never reach notifications, logs or reports."""
 
 from __future__ import annotations
 
@@ -86,8 +86,15 @@ def test_sensitive_values_never_leave_the_record(db_url: str, tmp_path: Path, cl
     assert smtp.received, "expected e-mails to be sent"
     assert hook.requests, "expected webhooks to be posted"
     outbox_rows = runner.invoke(cli, ["--db", db_url, "outbox", "list", "--json"]).output
+    reports = []
+    for args in [*(["report", "board", "--from", "2026-01-01", "--to", "2026-06-01", "--format", f]
+                   for f in ("html", "md", "csv", "json")), ["report", "annual", "--year", "2026", "--format", "json"]]:
+        made = runner.invoke(cli, ["--db", db_url, "--now", "2026-06-01", *args])
+        assert made.exit_code == 0, made.output
+        reports.append(made.output)
+    assert "SR-1" in reports[0]
     leaving = [m.message.as_string() for m in smtp.received] + [r.raw.decode() for r in hook.requests]
-    leaving += [outbox_rows, json.dumps(logs, default=str), cli_run.output, cli_run.stderr]
+    leaving += [outbox_rows, json.dumps(logs, default=str), cli_run.output, cli_run.stderr, *reports]
     for text in leaving:
         assert SECRET not in text
         assert SECRET_TOO not in text

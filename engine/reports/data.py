@@ -119,8 +119,8 @@ class ReportData:
 
 
 def field_value(d: WorkflowDefinition, case: CaseFacts, name: str) -> Any:
-    """The one place reports read a case's field values: a field marked sensitive can be left out here."""
-    return case.fields.get(name)
+    """The one place reports read a case's field values: a field marked sensitive is never shown."""
+    return None if name in d.sensitive_fields else case.fields.get(name)
 
 
 def kind_of(d: WorkflowDefinition) -> str:
