@@ -731,7 +731,8 @@ class _Planner:
 
 def field_values(row: Row, mapping: TrackerMapping, specs: Mapping[str, FieldSpec], workflow: str,
                  translate: Callable[[Source | None, str], str]) -> dict[str, Any]:
-    """The case's field values from one row: every field value is read here and only here."""
+    """The case's field values from one row: every field value is read here and only here. A sensitive
+    field's value is never repeated in a message."""
     values: dict[str, Any] = {}
     for name, source in mapping.fields.items():
         text = row.text(source)
@@ -744,6 +745,9 @@ def field_values(row: Row, mapping: TrackerMapping, specs: Mapping[str, FieldSpe
         try:
             values[name] = parse_value(spec, translate(source, text))
         except FieldError as exc:
+            if spec.sensitive:
+                raise BadCell(f"field {name!r} (column {source.column!r}) holds a value it does not take; it is "
+                              f"sensitive, so the value is not repeated here: it takes {spec.describe()}") from None
             raise BadCell(f"{exc} (column {source.column!r})") from None
     return values
 

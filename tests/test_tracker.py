@@ -473,3 +473,29 @@ def test_a_missing_sheet_is_a_mapping_problem(lite: Cli, tmp_path: Path) -> None
     mapping.write_text(MAPPING.read_text("utf-8").replace("sheet: Tracker", "sheet: Reviews"), "utf-8")
     result = lite.tracker(SAMPLE_XLSX, mapping=mapping, code=1)
     assert result.stderr == f"Error: {mapping}:5: sheet: tracker.xlsx has no sheet 'Reviews'; its sheets: Tracker\n"
+
+
+def test_a_sensitive_field_is_imported_but_its_value_never_repeated(lite: Cli, tmp_path: Path) -> None:
+    minimal = (ROOT / "tests" / "fixtures" / "minimal.yaml").read_text("utf-8")
+    definition = minimal.replace(
+        "    notifying_agency: {type: text, label: Which agency referred the case}\n",
+        "    notifying_agency: {type: text, label: Which agency referred the case}\n"
+        "    family_context: {type: choice, options: [disclosed, none], sensitive: true}\n")
+    assert definition != minimal
+    (tmp_path / "minimal.yaml").write_text(definition, "utf-8")
+    lite("workflow", "load", str(tmp_path / "minimal.yaml"))
+    (tmp_path / "family.csv").write_text("Ref,Agency,Family\nMIN-1,Police,disclosed\nMIN-2,Police,Secret words\n",
+                                         "utf-8")
+    (tmp_path / "family.yaml").write_text(
+        "case:\n  ref: Ref\n  workflow: {fixed: minimal}\n  stage: {fixed: referral}\n  opened: {fixed: 2026-02-02}\n"
+        "  fields:\n    notifying_agency: Agency\n    family_context: Family\n", "utf-8")
+    result = lite.runner.invoke(cli, ["--db", lite.url, "--now", NOW, "--log-json", "-v", "import", "tracker",
+                                      str(tmp_path / "family.csv"), "--mapping", str(tmp_path / "family.yaml"),
+                                      "--as", "a.khan", "--per-row"], env=NO_ENV)
+    assert result.exit_code == 1
+    assert _reported(result) == {3: "MIN-2: field 'family_context' (column 'Family') holds a value it does not take; "
+                                    "it is sensitive, so the value is not repeated here: it takes family_context "
+                                    "(choice: disclosed, none)"}
+    assert "Secret words" not in result.output + result.stderr
+    assert "disclosed" not in result.stdout
+    assert lite.json("case", "show", "MIN-1")["fields"] == {"notifying_agency": "Police", "family_context": "disclosed"}
