@@ -54,8 +54,7 @@ class _Group(click.Group):
     def main(self, args: Sequence[str] | None = None, *a: Any, **kw: Any) -> Any:
         for arg in (sys.argv[1:] if args is None else args):
             if not _is_text(arg):
-                shown = arg.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
-                click.echo(f"Error: {shown!r} is not valid UTF-8 text: check the terminal's encoding", err=True)
+                click.echo(f"Error: {arg!r} is not UTF-8 text: set the terminal to UTF-8 and type it again", err=True)
                 sys.exit(1)
         return super().main(args, *a, **kw)
 

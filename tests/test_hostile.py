@@ -605,8 +605,8 @@ def test_bytes_that_are_not_utf8_are_refused_in_a_field_value(run: Cli) -> None:
     """A terminal that is not UTF-8 hands Python undecodable bytes as lone surrogates ('\\udcff')."""
     line = run.refused("case", "open", "minimal", "--ref", "RAW-1", "--as", "bm",
                        "--field", "notifying_agency=caf\udce9")
-    assert line == ("Error: field 'notifying_agency' holds bytes that are not UTF-8 text: set the terminal "
-                    "to UTF-8 and type the value again")
+    assert line == ("Error: 'notifying_agency=caf\\udce9' is not UTF-8 text: set the terminal to UTF-8 and "
+                    "type it again")
     assert run("case", "show", "RAW-1").exit_code == 1
 
 
@@ -618,8 +618,8 @@ def test_a_real_process_refuses_latin1_bytes_in_a_field_value(fuzz_db: str) -> N
                           "case", "open", "minimal", "--ref", "RAW-2", "--as", "bm", b"--field",
                           b"notifying_agency=caf\xe9"], env=env, capture_output=True, check=False, timeout=120)
     assert bad.returncode == 1
-    assert bad.stderr.decode() == ("Error: field 'notifying_agency' holds bytes that are not UTF-8 text: set the "
-                                   "terminal to UTF-8 and type the value again\n")
+    assert bad.stderr.decode() == ("Error: 'notifying_agency=caf\\udce9' is not UTF-8 text: set the terminal to "
+                                   "UTF-8 and type it again\n")
 
 
 def test_unknown_field_names_are_quoted_when_they_hold_control_characters(run: Cli) -> None:
