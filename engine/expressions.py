@@ -97,11 +97,19 @@ def _check_member(node: Any, fields: Collection[str]) -> None:
         raise ExpressionProblem(f"{owner} has no {member!r}; use one of: {', '.join(_MEMBERS[owner])}")
 
 
+@lru_cache(maxsize=1)
+def _environment() -> Any:
+    """One CEL environment per process: building its parser is the slow part."""
+    import celpy
+
+    return celpy.Environment()
+
+
 @lru_cache(maxsize=512)
 def _compiled(text: str) -> Any:
     import celpy
 
-    env = celpy.Environment()
+    env = _environment()
     try:
         tree = env.compile(text)
     except celpy.CELParseError as exc:
