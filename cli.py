@@ -132,7 +132,7 @@ def init(ctx: click.Context, extra: tuple[Path, ...]) -> None:
     files = [f for p in extra for f in (sorted(p.glob("*.yaml")) if p.is_dir() else [p])]
     results = _settings(ctx).service().init(files)
     for r in results:
-        click.echo(f"{r.status:<9} {r.name} v{r.version}")
+        click.echo(f"{r.status:<9} {r.name} v{r.version}" + (f" ({r.note})" if r.note else ""))
     click.echo(f"database ready: {_settings(ctx).db}")
 
 

@@ -98,12 +98,12 @@ class ScheduleRunner:
             versions.setdefault(row.name, []).append(row)
         plans = []
         for name, rows in sorted(versions.items()):
-            d = definition_from_source(rows[0].source, rows[0].source_name)
+            d = definition_from_source(rows[0].source, rows[0].source_name, rows[0].version)
             if d.schedule is None:
                 continue
             since = rows[0].loaded_at
             for older in rows[1:]:
-                if definition_from_source(older.source, older.source_name).schedule is None:
+                if definition_from_source(older.source, older.source_name, older.version).schedule is None:
                     break
                 since = min(since, older.loaded_at)
             mine = [r for r in runs if r.workflow == name]
