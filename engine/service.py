@@ -125,6 +125,13 @@ def _not_before_last_change(s: Any, ref: str, now: datetime) -> None:
                            "be dated earlier: check --now (or REVIEWFLOW_NOW)")
 
 
+def _guards_read_learning(d: WorkflowDefinition, state: str, trigger: str) -> bool:
+    """Whether firing `trigger` from `state` has conditions that look at the learning records
+    (anything but `fields_present`); only then are they loaded."""
+    t = d.transition(state, trigger)
+    return t is not None and any(c.name != "fields_present" for c in t.when)
+
+
 class Reviewflow(LearningOps):
     """The service: every operation is one transaction against the store, with time from `clock`."""
 
@@ -314,8 +321,11 @@ class Reviewflow(LearningOps):
             case = record.case
             who = repo.get_actor(s, actor)
             _not_before_last_change(s, ref, now)
-            summary = learning_store.summary(s, record.case_id, local_date(now))
         definition = self.definition(case.workflow, case.version)
+        summary = None
+        if _guards_read_learning(definition, case.state, trigger):
+            with self._read() as s:
+                summary = learning_store.summary(s, record.case_id, local_date(now))
         move = plan_fire(definition, case, trigger, who, fields, now, summary)
         with self._tx() as s:
             terminal = definition.states[move.dest].terminal
