@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from store.chain import HISTORY, LEDGER, Finding, check_case, check_sequence
@@ -63,7 +62,3 @@ def verify(s: Session, ref: str | None = None, progress: Callable[[int, int], No
     report.chain_problem = check_sequence(seals, report.head_seq, report.head_hash)  # type: ignore[arg-type]
     return report
 
-
-def sealed_count(s: Session) -> int:
-    return (s.exec(select(func.count()).select_from(HistoryRow)).one()
-            + s.exec(select(func.count()).select_from(EscalationRow)).one())

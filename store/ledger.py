@@ -104,15 +104,11 @@ def record_action(s: Session, case_id: int, what: str, due: date, key: str, leve
 
 
 def set_next_checks(s: Session, when_by_case: dict[int, datetime | None]) -> None:
-    """set_next_check for many cases in one statement (executemany)."""
+    """Set when the sweep must next look at each case, in one statement (executemany)."""
     if when_by_case:
         s.connection().execute(update(CaseRow).where(col(CaseRow.id) == bindparam("case_id"))
                                .values(next_check_at=bindparam("when")),
                                [{"case_id": c, "when": w} for c, w in when_by_case.items()])
-
-
-def set_next_check(s: Session, case_id: int, when: datetime | None) -> None:
-    s.execute(update(CaseRow).where(col(CaseRow.id) == case_id).values(next_check_at=when))
 
 
 def entries(s: Session, case_id: int, ref: str) -> list[LedgerEntry]:

@@ -66,15 +66,6 @@ def find_definition(s: Session, name: str, version: int | None = None) -> Stored
     return _definition(row) if row else None
 
 
-def add_definition(s: Session, name: str, version: int, title: str, source: str,
-                   source_name: str, now: datetime) -> StoredDefinition:
-    row = DefinitionRow(name=name, version=version, title=title, content_hash=content_hash(source),
-                        source=source, source_name=source_name, loaded_at=now)
-    s.add(row)
-    s.flush()
-    return _definition(row)
-
-
 def latest_definitions(s: Session) -> list[StoredDefinition]:
     newest = (select(DefinitionRow.name, func.max(DefinitionRow.version).label("v"))
               .group_by(DefinitionRow.name).subquery())
