@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,8 +26,15 @@ class Settings:
     log_json: bool
     verbose: bool
     config: Path | None = None
+    _service: Reviewflow | None = field(default=None, repr=False, compare=False)
 
     def service(self) -> Reviewflow:
+        """The command's service (one per command: one connection pool, one readiness check)."""
+        if self._service is None:
+            self._service = self._new_service()
+        return self._service
+
+    def _new_service(self) -> Reviewflow:
         import os
 
         from engine.clock import fixed_clock, parse_instant, system_clock
@@ -420,8 +427,10 @@ def case_open(ctx: click.Context, workflow_name: str, ref: str, fields: tuple[st
 def case_fire(ctx: click.Context, ref: str, trigger: str, fields: tuple[str, ...], note: str | None,
               actor: str | None, as_json: bool) -> None:
     """Move case REF on by firing TRIGGER."""
-    view = _settings(ctx).service().fire(ref, trigger, _need_actor(actor), _fields(fields), note)
-    _show(ctx, view, as_json)
+    service = _settings(ctx).service()
+    who = _need_actor(actor)
+    service.fire(ref, trigger, who, _fields(fields), note)
+    _show(ctx, service.case(ref, who), as_json)
 
 
 @case.command("show")

@@ -105,7 +105,7 @@ def definition_from_source(source: str, source_name: str, version: int | None = 
     """
     key = (repo.content_hash(source), version)
     if key not in _parsed:
-        parsed = parse_definition(source, source_name)
+        parsed = parse_definition(source, source_name, validate=False)
         _parsed[key] = parsed if version in (None, parsed.version) else replace(parsed, version=version)
     return _parsed[key]
 
@@ -119,7 +119,10 @@ def check_ref(ref: str) -> str:
 
 def _not_before_last_change(s: Any, ref: str, now: datetime) -> None:
     """History stays in order: a change cannot be dated before the case's last one."""
-    last = repo.last_change(s, ref)
+    _not_before(ref, repo.last_change(s, ref), now)
+
+
+def _not_before(ref: str, last: datetime | None, now: datetime) -> None:
     if last is not None and now < last:
         raise InvalidValue(f"{ref} last changed at {last.astimezone(LOCAL_ZONE):%Y-%m-%d %H:%M}; a change cannot "
                            "be dated earlier: check --now (or REVIEWFLOW_NOW)")
@@ -130,6 +133,26 @@ def _guards_read_learning(d: WorkflowDefinition, state: str, trigger: str) -> bo
     (anything but `fields_present`); only then are they loaded."""
     t = d.transition(state, trigger)
     return t is not None and any(c.name != "fields_present" for c in t.when)
+
+
+@dataclass(frozen=True)
+class Fired:
+    """What one `fire` changed: the case's new stage and the history entry it wrote."""
+
+    ref: str
+    workflow: str
+    version: int
+    state: str
+    state_label: str
+    is_open: bool
+    fields: Mapping[str, Any]
+    entered_at: datetime
+    due_at: datetime | None
+    entry: repo.HistoryEntry
+
+    @property
+    def due_date(self) -> str | None:
+        return due_date_of(self.due_at).isoformat() if self.due_at else None
 
 
 class Reviewflow(LearningOps):
@@ -200,18 +223,28 @@ class Reviewflow(LearningOps):
     def definition(self, name: str, version: int | None = None) -> WorkflowDefinition:
         """A loaded definition: the newest version, or the one asked for (a stored version never changes,
         so those are kept for the life of the service)."""
-        cache: dict[tuple[str, int], WorkflowDefinition] = self.__dict__.setdefault("_versions", {})
-        if version is not None and (name, version) in cache:
-            return cache[(name, version)]
+        if version is not None and (name, version) in self._versions:
+            return self._versions[(name, version)]
         with self._read() as s:
-            stored = repo.find_definition(s, name, version)
-            if stored is None:
-                versions = repo.definition_versions(s, name)
-                if versions:
-                    raise WorkflowNotFound.version(name, version or 0, versions)
-                raise WorkflowNotFound(name, [d.name for d in repo.latest_definitions(s)])
+            return self._definition_in(s, name, version)
+
+    @property
+    def _versions(self) -> dict[tuple[str, int], WorkflowDefinition]:
+        cache: dict[tuple[str, int], WorkflowDefinition] = self.__dict__.setdefault("_version_cache", {})
+        return cache
+
+    def _definition_in(self, s: Any, name: str, version: int | None) -> WorkflowDefinition:
+        """`definition()` within the caller's transaction."""
+        if version is not None and (name, version) in self._versions:
+            return self._versions[(name, version)]
+        stored = repo.find_definition(s, name, version)
+        if stored is None:
+            versions = repo.definition_versions(s, name)
+            if versions:
+                raise WorkflowNotFound.version(name, version or 0, versions)
+            raise WorkflowNotFound(name, [d.name for d in repo.latest_definitions(s)])
         found = definition_from_source(stored.source, stored.source_name, stored.version)
-        cache[(name, stored.version)] = found
+        self._versions[(name, stored.version)] = found
         return found
 
     def all_definitions(self) -> dict[tuple[str, int], WorkflowDefinition]:
@@ -313,27 +346,32 @@ class Reviewflow(LearningOps):
         return self.case(ref, actor)
 
     def fire(self, ref: str, trigger: str, actor: str, fields: Mapping[str, str],
-             note: str | None = None) -> CaseView:
-        """Fire `trigger` on case `ref` as `actor`; all checks, one transaction."""
+             note: str | None = None) -> Fired:
+        """Fire `trigger` on case `ref` as `actor`: read, check, decide and write in one transaction.
+
+        Returns what changed; `case(ref)` gives the whole case.
+        """
         now = self.clock()
-        with self._read() as s:
+        with self._tx() as s:
             record = repo.get_case_record(s, ref)
             case = record.case
             who = repo.get_actor(s, actor)
-            _not_before_last_change(s, ref, now)
-        definition = self.definition(case.workflow, case.version)
-        summary = None
-        if _guards_read_learning(definition, case.state, trigger):
-            with self._read() as s:
+            last_seq, last_at = repo.last_entry(s, record.case_id)
+            _not_before(ref, last_at, now)
+            definition = self._definition_in(s, case.workflow, case.version)
+            summary = None
+            if _guards_read_learning(definition, case.state, trigger):
                 summary = learning_store.summary(s, record.case_id, local_date(now))
-        move = plan_fire(definition, case, trigger, who, fields, now, summary)
-        with self._tx() as s:
-            terminal = definition.states[move.dest].terminal
-            case_id, seq = repo.apply_move(s, case, move, actor, terminal, note, self._first_check(definition, move))
-            self._queue(s, definition, ref, case_id, seq, move)
+            move = plan_fire(definition, case, trigger, who, fields, now, summary)
+            state = definition.states[move.dest]
+            _, seq = repo.apply_move(s, case, move, actor, state.terminal, note, self._first_check(definition, move),
+                                     case_id=record.case_id, seq=last_seq + 1)
+            self._queue(s, definition, ref, record.case_id, seq, move)
         log.info("case.moved", ref=ref, workflow=case.workflow, trigger=trigger,
                  from_state=move.source, to_state=move.dest, actor=actor)
-        return self.case(ref, actor)
+        entry = repo.HistoryEntry(seq, move.at, actor, trigger, move.source, move.dest, dict(move.supplied), note)
+        return Fired(ref, case.workflow, case.version, move.dest, state.label, not state.terminal, move.fields,
+                     move.at, move.due_at, entry)
 
     def open_scheduled(self, workflow: str, ref: str, period: str, scheduled_for: datetime,
                        note: str | None = None, fields: Mapping[str, str] | None = None) -> CaseView | None:

@@ -8,12 +8,29 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from engine.decide import Actor, CaseState, Move
 from engine.errors import CaseNotFound, ConcurrentChange, UserExists, UserNotFound
 from store.models import CaseRow, DefinitionRow, HistoryRow, UserRoleRow, UserRow
+
+_CASES: Any = CaseRow.__table__  # type: ignore[attr-defined]
+_HISTORY: Any = HistoryRow.__table__  # type: ignore[attr-defined]
+_USERS: Any = UserRow.__table__  # type: ignore[attr-defined]
+_ROLES: Any = UserRoleRow.__table__  # type: ignore[attr-defined]
+"""The tables, for the hot paths that query them with Core statements (no ORM entities built)."""
+
+# The hot path's statements, built once (SQLAlchemy then compiles each once and reuses it).
+_CASE_BY_REF = sa_select(_CASES).where(_CASES.c.ref == bindparam("ref"))
+_LAST_ENTRY = sa_select(func.max(_HISTORY.c.seq), func.max(_HISTORY.c.at)).where(
+    _HISTORY.c.case_id == bindparam("case_id"))
+_ACTOR = (sa_select(_USERS.c.id, _ROLES.c.role)
+          .select_from(_USERS.outerjoin(_ROLES, _ROLES.c.user_id == _USERS.c.id))
+          .where(_USERS.c.name == bindparam("name")))
+_MOVE = update(_CASES).where(_CASES.c.id == bindparam("case_id_"), _CASES.c.revision == bindparam("read_revision"))
+"""The columns to set are the other parameters given with it."""
 
 
 def content_hash(source: str) -> str:
@@ -112,8 +129,13 @@ def grant_roles(s: Session, name: str, roles: Sequence[str]) -> User:
 
 def last_change(s: Session, ref: str) -> datetime | None:
     """When the case's newest history row was written."""
-    row = _case_row(s, ref)
-    return s.exec(select(func.max(HistoryRow.at)).where(HistoryRow.case_id == row.id)).one()
+    return last_entry(s, _case_row(s, ref).id or 0)[1]
+
+
+def last_entry(s: Session, case_id: int) -> tuple[int, datetime | None]:
+    """The case's newest history row: its seq (0 when none) and when it was written."""
+    seq, at = s.connection().execute(_LAST_ENTRY, {"case_id": case_id}).one()
+    return seq or 0, at
 
 
 def _roles_of(s: Session, user_id: int | None) -> tuple[str, ...]:
@@ -129,8 +151,11 @@ def get_user(s: Session, name: str) -> User:
 
 
 def get_actor(s: Session, name: str) -> Actor:
-    user = get_user(s, name)
-    return Actor(user.name, frozenset(user.roles))
+    """A registered user and their roles, in one query."""
+    rows = s.connection().execute(_ACTOR, {"name": name}).all()
+    if not rows:
+        raise UserNotFound(name)
+    return Actor(name, frozenset(role for _, role in rows if role is not None))
 
 
 def list_users(s: Session) -> list[User]:
@@ -182,13 +207,18 @@ class CaseRecord:
     case_id: int = 0
 
 
-def _record(row: CaseRow) -> CaseRecord:
+def _record(row: Any) -> CaseRecord:
+    """A CaseRow, or a row of the `cases` table's columns."""
     return CaseRecord(_case_state(row), row.is_open, row.opened_by, row.opened_at, row.closed_at,
                       row.entry_seq, row.paused_at, row.pause_reason, row.next_check_at, row.id or 0)
 
 
 def get_case_record(s: Session, ref: str) -> CaseRecord:
-    return _record(_case_row(s, ref))
+    """One case by reference (a plain Core query on the session's connection: no ORM entity is built)."""
+    row = s.connection().execute(_CASE_BY_REF, {"ref": ref}).first()
+    if row is None:
+        raise CaseNotFound(ref)
+    return _record(row)
 
 
 def list_cases(s: Session, workflow: str | None = None, state: str | None = None,
@@ -242,13 +272,24 @@ def _next_seq(s: Session, case_id: int) -> int:
 
 
 def apply_move(s: Session, case: CaseState, move: Move, actor: str, terminal: bool,
-               note: str | None, next_check_at: datetime | None) -> tuple[int, int]:
-    """Write a transition (a new stage entry); return (case id, history seq of the entry)."""
-    case_id = s.exec(select(CaseRow.id).where(CaseRow.ref == case.ref)).one()
-    seq = _next_seq(s, case_id)
-    _update_if_unchanged(s, case, state=move.dest, fields=dict(move.fields), entered_at=move.at,
-                         due_at=move.due_at, is_open=not terminal, closed_at=move.at if terminal else None,
-                         entry_seq=seq, paused_at=None, pause_reason=None, next_check_at=next_check_at)
+               note: str | None, next_check_at: datetime | None, case_id: int | None = None,
+               seq: int | None = None) -> tuple[int, int]:
+    """Write a transition (a new stage entry); return (case id, history seq of the entry).
+
+    `case_id` and `seq` (the next history seq) may be given when the caller has just read them in
+    the same transaction; the update is refused all the same if the case's revision has moved on.
+    """
+    if case_id is None:
+        case_id = s.exec(select(CaseRow.id).where(CaseRow.ref == case.ref)).one()
+    if seq is None:
+        seq = _next_seq(s, case_id)
+    result = s.connection().execute(_MOVE, {
+        "case_id_": case_id, "read_revision": case.revision, "revision": case.revision + 1, "state": move.dest,
+        "fields": dict(move.fields), "entered_at": move.at, "due_at": move.due_at, "is_open": not terminal,
+        "closed_at": move.at if terminal else None, "entry_seq": seq, "paused_at": None, "pause_reason": None,
+        "next_check_at": next_check_at})
+    if result.rowcount != 1:
+        raise ConcurrentChange(case.ref)
     s.add(_history(case_id, seq, move, actor, note))
     return case_id, seq
 

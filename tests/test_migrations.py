@@ -103,9 +103,8 @@ def test_first_release_database_upgrades_to_head_losing_nothing(database: Databa
     # The upgraded database works: a move, an escalation sweep, and the chain stays whole.
     clock = SteppingClock(datetime(2026, 1, 20, 9, 0, tzinfo=UTC))
     service = Reviewflow(Database(database.url), clock)
-    view = service.fire("MIN-2", "accept", "d.osei", {"decision": "yes"})
-    assert view.state == "on"
-    assert [h.trigger for h in view.history] == ["open", "accept"]
+    assert service.fire("MIN-2", "accept", "d.osei", {"decision": "yes"}).state == "on"
+    assert [h.trigger for h in service.case("MIN-2").history] == ["open", "accept"]
     Sweeper(service).sweep()
     assert runner.invoke(cli, ["--db", database.url, "audit", "verify"]).exit_code == 0
     again = runner.invoke(cli, ["--db", database.url, "db", "upgrade"])
@@ -139,3 +138,9 @@ def test_downgrade_then_upgrade_round_trips(database: Database, revision: str) -
     _to(database, "head")
     with database.engine.connect() as conn:
         assert schema.current(conn) == schema.head()
+
+
+def test_the_recorded_head_is_the_newest_migration() -> None:
+    """Commands check a database against `schema.HEAD` without importing Alembic: it must name the
+    newest migration, or every command would call an up-to-date database old (or an old one current)."""
+    assert schema.HEAD == schema.head()

@@ -57,10 +57,13 @@ def test_open_records_state_due_date_and_history(people: Reviewflow) -> None:
 def test_fire_moves_case_and_appends_history(people: Reviewflow, clock: SteppingClock) -> None:
     _open(people)
     clock.advance(days=2)
-    view = people.fire("M-1", "accept", "chair", {"decision": "yes"}, note="sub-group met")
+    fired = people.fire("M-1", "accept", "chair", {"decision": "yes"}, note="sub-group met")
+    assert (fired.state, fired.due_date) == ("on", "2026-02-07")  # entered 7 Jan + 1 month
+    view = people.case("M-1")
     assert view.state == "on"
-    assert view.due_date == "2026-02-07"  # entered 7 Jan + 1 month
+    assert view.due_date == "2026-02-07"
     last = view.history[-1]
+    assert fired.entry == last
     assert (last.seq, last.trigger, last.from_state, last.to_state, last.note) == (
         2, "accept", "referral", "on", "sub-group met")
     assert last.fields == {"decision": "yes"}
