@@ -293,15 +293,34 @@ def _locate(file: str, lines: dict[Path, int], path: Path, message: str) -> Prob
     return Problem(file, format_path(path), message, lines.get(probe, 1))
 
 
-def parse_definition(text: str, file: str = "<definition>") -> WorkflowDefinition:
-    """Parse and validate definition text; raise InvalidDefinition listing every problem."""
+def _normalised(data: Any) -> Any:
+    schedule = data.get("schedule")
+    if isinstance(schedule, dict) and isinstance(schedule.get("starting"), date):
+        schedule["starting"] = schedule["starting"].isoformat()  # an unquoted YAML date is fine here
+    return data
+
+
+def parse_definition(text: str, file: str = "<definition>", validate: bool = True) -> WorkflowDefinition:
+    """Parse and validate definition text; raise InvalidDefinition listing every problem.
+
+    `validate=False` is for a stored definition, validated when it was loaded: it skips the schema
+    and the rules (and with them importing jsonschema and compiling every CEL guard), and falls back
+    to the full check if the text does not build.
+    """
+    if not validate:
+        try:
+            data, _ = load_yaml(text, file, stored=True)
+            builder = _Builder()
+            definition = builder.build(_normalised(data))
+            if not builder.problems:
+                return definition
+        except Exception:  # noqa: BLE001 - anything odd: the full check below explains it
+            pass
     data, lines = load_yaml(text, file)
     if not isinstance(data, dict):
         raise InvalidDefinition([Problem(file, "", f"expected a mapping of keys (name, title, states, "
                                          f"...) at the top of the file, got {_kind(data)}", 1)])
-    schedule = data.get("schedule")
-    if isinstance(schedule, dict) and isinstance(schedule.get("starting"), date):
-        schedule["starting"] = schedule["starting"].isoformat()  # an unquoted YAML date is fine here
+    data = _normalised(data)
     found = _schema_problems(data)
     if found:
         raise InvalidDefinition(_sorted([_locate(file, lines, p, m) for p, m in found]))

@@ -45,6 +45,13 @@ def _admin() -> Any:
     return psycopg.connect(PG_URL.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
 
 
+def same_definition(a: Any, b: Any) -> bool:
+    """Two parsed definitions hold the same values (definitions compare by identity)."""
+    from dataclasses import fields
+
+    return type(a) is type(b) and all(getattr(a, f.name) == getattr(b, f.name) for f in fields(a))
+
+
 def pg_url_or_skip() -> str:
     """A URL of the test PostgreSQL whose search_path is a new, empty schema of this test's own.
 

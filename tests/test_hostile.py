@@ -28,10 +28,12 @@ from hypothesis import strategies as st
 
 from cli import cli
 from engine.durations import CALENDARS
+from engine.errors import InvalidDefinition
 from engine.fields import MAX_TEXT
+from engine.parse import parse_definition
 from engine.yamlsource import MAX_BYTES, MAX_NODES
 from store.db import Database
-from tests.conftest import pg_url_or_skip
+from tests.conftest import pg_url_or_skip, same_definition
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MINIMAL = FIXTURES / "minimal.yaml"
@@ -283,6 +285,26 @@ def test_generated_definitions_are_valid(scratch: Path, data: dict[str, Any], un
     n_states, n_transitions = len(data["states"]), len(data["transitions"])
     assert result.stdout == (f"ok: {path} ({data['name']} v{data['version']}: {n_states} states, "
                              f"{n_transitions} transitions)\n")
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=definitions(), unicode=st.booleans())
+def test_a_stored_definition_reads_back_as_it_was_validated(data: dict[str, Any], unicode: bool) -> None:
+    """Stored definitions are read without validating them again (libyaml, no schema, no CEL): the
+    result must be the definition the full check built when it was loaded."""
+    text = _dump(data, unicode)
+    assert same_definition(parse_definition(text, "d.yaml", validate=False), parse_definition(text, "d.yaml"))
+
+
+@settings(max_examples=75, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(raw=mutants())
+def test_a_mutant_that_passes_the_check_reads_back_the_same_once_stored(raw: bytes) -> None:
+    text = raw.decode("utf-8", "replace")
+    try:
+        checked = parse_definition(text, "m.yaml")
+    except InvalidDefinition:
+        return  # never stored: loading refuses it
+    assert same_definition(parse_definition(text, "m.yaml", validate=False), checked)
 
 
 @settings(max_examples=75, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

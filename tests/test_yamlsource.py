@@ -7,6 +7,7 @@ import datetime as dt
 import functools
 import re
 import textwrap
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,8 @@ from engine.definition import WorkflowDefinition
 from engine.errors import InvalidDefinition, Problem
 from engine.parse import parse_definition
 from engine.yamlsource import MAX_BYTES, MAX_DEPTH, format_path, load_yaml
+from tests.conftest import same_definition
+from workflows import shipped_files
 
 YAML_1_1_WORDS = ["on", "off", "yes", "no", "On", "OFF", "YES", "No", "y", "n", "Y", "N"]
 
@@ -631,3 +634,14 @@ def test_generated_definitions_round_trip_with_bare_names(data: dict[str, Any]) 
     text = yaml.dump(data, Dumper=_PlainDumper, sort_keys=False)
     assert not re.search(r"'(on|off|yes|no|y|n)'", text), text
     _check_round_trip(data, parse_definition(text, "generated.yaml"))
+
+
+@pytest.mark.parametrize("path", shipped_files(), ids=lambda p: p.stem)
+def test_shipped_definitions_read_back_the_same_without_the_check(path: Path) -> None:
+    text = path.read_text("utf-8")
+    assert same_definition(parse_definition(text, str(path), validate=False), parse_definition(text, str(path)))
+
+
+def test_yes_no_on_off_names_stay_strings_when_read_back_stored() -> None:
+    stored = parse_definition(ON_OFF_YES_NO, "s.yaml", validate=False)
+    assert same_definition(stored, parse_definition(ON_OFF_YES_NO, "s.yaml"))
