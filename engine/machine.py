@@ -1,7 +1,8 @@
 """The runtime state machine: one `transitions.Machine` per definition version.
 
-This is the only module that imports `transitions`. Cases are attached for one trigger
-and detached straight after, so a machine never holds thousands of models.
+This is the only module that imports `transitions`. Each machine has one model (a token) attached
+when it is built; a trigger sets the token to the case's state, under the machine's lock, and fires
+the trigger's event on it, so the machine never holds a model per case and never rebinds triggers.
 """
 
 from __future__ import annotations
@@ -16,15 +17,14 @@ from engine.definition import WorkflowDefinition
 
 
 class _Token:
-    """The model attached while a trigger runs; its guard is supplied by the caller."""
+    """The one model of a machine; it holds the state of the case whose trigger is running."""
 
     state: str
 
-    def __init__(self, guard: Callable[[], bool]) -> None:
-        self._guard = guard
 
-    def guards_hold(self) -> bool:
-        return self._guard()
+def _guard_holds(guard: Callable[[], bool]) -> bool:
+    """The condition of every transition: the caller's guard, passed along with the trigger."""
+    return guard()
 
 
 class WorkflowMachine:
@@ -33,30 +33,44 @@ class WorkflowMachine:
     def __init__(self, definition: WorkflowDefinition) -> None:
         self.definition = definition
         self._lock = threading.Lock()
+        self._token = _Token()
+        states = list(definition.states)
+        # The token's state is set before every trigger, so it may start in any state; not in an initial
+        # state that is not one of the definition's, which the machine would add as a state of its own.
+        start = definition.initial if definition.initial in definition.states else next(iter(states), None)
         self._machine = Machine(
-            model=None,
-            states=list(definition.states),
+            model=self._token if start is not None else None,
+            states=states,
             transitions=[
-                {"trigger": t.trigger, "source": list(t.sources), "dest": t.dest, "conditions": ["guards_hold"]}
+                {"trigger": t.trigger, "source": list(t.sources), "dest": t.dest, "conditions": [_guard_holds]}
                 for t in definition.transitions
             ],
-            initial=None,
+            initial=start,
             auto_transitions=False,
             ignore_invalid_triggers=False,
+            send_event=False,
+            queued=False,
         )
+        self._events = self._machine.events
 
     def fire(self, state: str, trigger: str, guard: Callable[[], bool]) -> str | None:
-        """The state after `trigger` from `state`, or None when `guard` refused it."""
-        token = _Token(guard)
+        """The state after `trigger` from `state`, or None when `guard` refused it.
+
+        Also None when the definition has no such trigger, or it does not leave `state`;
+        ValueError when `state` is not a state of the definition.
+        """
+        event = self._events.get(trigger)
+        token = self._token
         with self._lock:
-            self._machine.add_model(token, initial=state)
+            if event is None:
+                self._machine.get_state(state)  # an unknown state is a ValueError, as for a known trigger
+                return None
+            token.state = state
             try:
-                moved = token.trigger(trigger)  # type: ignore[attr-defined]
+                moved = event.trigger(token, guard)
                 return token.state if moved else None
             except (MachineError, AttributeError):
                 return None
-            finally:
-                self._machine.remove_model(token)
 
     def triggers_from(self, state: str) -> list[str]:
         return list(self._machine.get_triggers(state))
