@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -96,23 +97,44 @@ def _holidays(calendar: str) -> object | None:
     return None if subdiv is None else holidays.country_holidays("GB", subdiv=subdiv)
 
 
+_NO_HOLIDAYS: frozenset[date] = frozenset()
+_holiday_lock = threading.Lock()
+
+
+@lru_cache(maxsize=512)
+def _holiday_dates(calendar: str, year: int) -> frozenset[date]:
+    """The bank holidays of `calendar` in `year`: every day of the year the holidays package calls one."""
+    with _holiday_lock:  # the package fills its calendar year by year as it is asked; one asker at a time
+        bank = _holidays(calendar)
+        if bank is None:
+            return _NO_HOLIDAYS
+        first = date(year, 1, 1)
+        days = (first + timedelta(days=n) for n in range((date(year, 12, 31) - first).days + 1))
+        return frozenset(day for day in days if day in bank)  # type: ignore[operator]
+
+
 def is_working_day(day: date, calendar: str = DEFAULT_CALENDAR) -> bool:
     """Monday to Friday and not a bank holiday in the calendar."""
     if day.weekday() >= 5:
         return False
-    bank = _holidays(calendar)
-    return bank is None or day not in bank  # type: ignore[operator]
+    return day not in _holiday_dates(calendar, day.year)
 
 
+@lru_cache(maxsize=4096)
 def add_working_days(start: date, count: int, calendar: str = DEFAULT_CALENDAR) -> date:
     """The `count`-th working day after `start` (before it when count < 0; `start` when 0)."""
     day = start
     step = timedelta(days=1 if count >= 0 else -1)
     remaining = abs(count)
+    year: int | None = None
+    bank = _NO_HOLIDAYS
     while remaining > 0:
         day += step
-        if is_working_day(day, calendar):
-            remaining -= 1
+        if day.weekday() < 5:
+            if day.year != year:
+                year, bank = day.year, _holiday_dates(calendar, day.year)
+            if day not in bank:
+                remaining -= 1
     return day
 
 
@@ -143,8 +165,14 @@ def working_days_between(start: date, end: date, calendar: str = DEFAULT_CALENDA
         return -working_days_between(end, start, calendar)
     count = 0
     day = start
+    one = timedelta(days=1)
+    year: int | None = None
+    bank = _NO_HOLIDAYS
     while day < end:
-        day += timedelta(days=1)
-        if is_working_day(day, calendar):
-            count += 1
+        day += one
+        if day.weekday() < 5:
+            if day.year != year:
+                year, bank = day.year, _holiday_dates(calendar, day.year)
+            if day not in bank:
+                count += 1
     return count
