@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -14,9 +15,30 @@ _YES = {"yes", "y", "true"}
 _NO = {"no", "n", "false"}
 
 
+_ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_UK_DATE = re.compile(r"([0-9]{2})/([0-9]{2})/([0-9]{4})")
+
+
+def _plain_date(value: str) -> date | None:
+    """`value` when it is exactly YYYY-MM-DD or DD/MM/YYYY in ASCII digits and a real date; None otherwise."""
+    if (iso := _ISO_DATE.fullmatch(value)) is not None:
+        year, month, day = iso.groups()
+    elif (uk := _UK_DATE.fullmatch(value)) is not None:
+        day, month, year = uk.groups()
+    else:
+        return None
+    try:
+        return date(int(year), int(month), int(day))
+    except ValueError:
+        return None
+
+
 def parse_date(text: str) -> date:
     """'2026-03-31' or '31/03/2026' -> date; FieldError otherwise."""
     value = text.strip()
+    plain = _plain_date(value)  # the usual forms, without strptime; anything else is strptime's to judge
+    if plain is not None:
+        return plain
     for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
         try:
             return datetime.strptime(value, fmt).date()
