@@ -116,12 +116,15 @@ def plan_fire(d: WorkflowDefinition, case: CaseState, trigger: str, actor: Actor
     reasons: list[str] = []
 
     def guard() -> bool:
-        context = GuardContext(merged, d.states[t.dest], learning or LearningSummary(), case.state,
-                               (local_date(now) - local_date(case.entered_at)).days)
-        reasons.extend(unmet(t.when, context))
-        missing = _missing_state_fields(d.states[t.dest], merged)
-        if missing:
-            reasons.append(f"state {_quote(t.dest)} requires {', '.join(missing)} to be set")
+        target = d.states[t.dest]
+        if t.when:  # no conditions, no reasons: the context is not needed
+            context = GuardContext(merged, target, learning or LearningSummary(), case.state,
+                                   (local_date(now) - local_date(case.entered_at)).days)
+            reasons.extend(unmet(t.when, context))
+        if target.requires:
+            missing = _missing_state_fields(target, merged)
+            if missing:
+                reasons.append(f"state {_quote(t.dest)} requires {', '.join(missing)} to be set")
         return not reasons
 
     dest = machine_for(d).fire(case.state, trigger, guard)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import Any, Literal
 
 from engine.durations import DEFAULT_CALENDAR, Duration
@@ -133,12 +134,31 @@ class WorkflowDefinition:
         base = self.pause_roles or self.open.roles
         return tuple(dict.fromkeys([*base, *([owner] if owner else [])]))
 
+    @cached_property
+    def _leaving(self) -> dict[str, tuple[TransitionDef, ...]]:
+        """Transitions by the state they leave, in definition order (worked out once: the definition is frozen)."""
+        leaving: dict[str, list[TransitionDef]] = {}
+        for t in self.transitions:
+            for source in dict.fromkeys(t.sources):
+                leaving.setdefault(source, []).append(t)
+        return {source: tuple(ts) for source, ts in leaving.items()}
+
+    @cached_property
+    def _moves(self) -> dict[tuple[str, str], TransitionDef]:
+        """The first transition of each (state, trigger), in definition order."""
+        moves: dict[tuple[str, str], TransitionDef] = {}
+        for source, ts in self._leaving.items():
+            for t in ts:
+                moves.setdefault((source, t.trigger), t)
+        return moves
+
     def transitions_from(self, state: str) -> list[TransitionDef]:
         """Transitions that may leave `state`, in definition order."""
-        return [t for t in self.transitions if state in t.sources]
+        return list(self._leaving.get(state, ()))
 
     def transition(self, state: str, trigger: str) -> TransitionDef | None:
-        return next((t for t in self.transitions_from(state) if t.trigger == trigger), None)
+        """The first transition (in definition order) that `trigger` fires from `state`, if any."""
+        return self._moves.get((state, trigger))
 
     @property
     def sensitive_fields(self) -> frozenset[str]:
