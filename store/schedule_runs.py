@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from store.models import ScheduleRunRow
@@ -28,8 +27,11 @@ def claim(s: Session, workflow: str, period: str, case_ref: str, scheduled_for: 
     INSERT ... ON CONFLICT DO NOTHING: a concurrent claim of the same period waits for the first to
     commit and then inserts nothing, so exactly one transaction opens the period's case.
     """
-    dialect = s.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # The dialect's module is imported here, not at start-up: a command that opens nothing needs neither.
+    if s.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
     statement = insert(ScheduleRunRow).values(
         workflow=workflow, period=period, case_ref=case_ref, scheduled_for=scheduled_for, opened_at=now,
         late=late).on_conflict_do_nothing(index_elements=["workflow", "period"]).returning(ScheduleRunRow.id)
