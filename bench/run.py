@@ -22,7 +22,7 @@ GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
     "decision": ("bench.decision:decision", ("decision-vs-transitions", "decision-vs-statemachine")),
     "sweep-scaling": ("bench.sweeps:sweep_scaling", ("sweep-scaling",)),
     "sweep-throughput": ("bench.sweeps:sweep_throughput", ("sweep-throughput",)),
-    "cli-startup": ("bench.startup:cli_startup", ("cli-help", "cli-case-show")),
+    "cli-startup": ("bench.startup:cli_startup", ("cli-help", "cli-case-show", "cli-import-floor")),
     "worker-memory": ("bench.memory:worker_memory", ("worker-rss", "worker-growth")),
 }
 FIGURES = [name for _, names in GROUPS.values() for name in names]
