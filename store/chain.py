@@ -3,8 +3,9 @@
 A row's seal is SHA-256 over the previous row of the same case's chain (history and ledger are two
 chains per case) and the row's own content, including its position in the database-wide sequence.
 The `audit_head` row holds how many rows are sealed and a running hash over all seals in order, so a
-deleted row (even the last of a case) leaves a gap. Sealing happens in a `before_flush` hook, after
-taking the head row's lock: writers append one at a time, so chains never fork.
+deleted row (even the last of a case) leaves a gap. Sealing happens in a `before_flush` hook (or, for
+ledger rows inserted in bulk without the ORM, in `seal_ledger_rows`), after taking the head row's
+lock: writers append one at a time, so chains never fork.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import bindparam, event, func, select
 from sqlalchemy.orm import Session as OrmSession
 
 from store.models import AuditHeadRow, EscalationRow, HistoryRow
@@ -26,7 +28,16 @@ LEDGER = "ledger"
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value is not None else None
+    if value is None:
+        return None
+    if value.tzinfo is UTC:  # as the store reads and writes times; rows sealed together share many
+        return _utc_iso(value)
+    return value.astimezone(UTC).isoformat()
+
+
+@lru_cache(maxsize=4096)
+def _utc_iso(value: datetime) -> str:
+    return value.isoformat()
 
 
 def content(kind: str, row: Any) -> dict[str, Any]:
@@ -46,8 +57,12 @@ def genesis(kind: str, case_id: int) -> str:
     return hashlib.sha256(f"reviewflow:{kind}:{case_id}".encode()).hexdigest()
 
 
+_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+"""What json.dumps(..., sort_keys=True, ensure_ascii=False, separators=(",", ":")) writes, made once."""
+
+
 def seal(previous: str, kind: str, row: Any) -> str:
-    body = json.dumps(content(kind, row), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    body = _JSON.encode(content(kind, row))
     return hashlib.sha256(f"{previous}\n{body}".encode()).hexdigest()
 
 
@@ -56,30 +71,42 @@ def fold(head: str, row_seal: str) -> str:
     return hashlib.sha256(f"{head}\n{row_seal}".encode()).hexdigest()
 
 
+def _last_seals_query(model: Any) -> Any:
+    """The newest seal of each case's chain among the cases bound to `case_ids`."""
+    table = model.__table__
+    t = table.c
+    newest = (select(t.case_id, func.max(t.chain_seq).label("last"))
+              .where(t.case_id.in_(bindparam("case_ids", expanding=True)), t.chain_seq.is_not(None))
+              .group_by(t.case_id).subquery())
+    return (select(t.case_id, t.hash).select_from(table)
+            .join(newest, (t.case_id == newest.c.case_id) & (t.chain_seq == newest.c.last)))
+
+
+_LAST_SEALS = {HISTORY: _last_seals_query(HistoryRow), LEDGER: _last_seals_query(EscalationRow)}
+
+
 def _last_seals(s: OrmSession, kind: str, case_ids: set[int]) -> dict[int, str]:
     """The newest seal of each case's chain, in one query."""
-    model: Any = HistoryRow if kind == HISTORY else EscalationRow
-    newest = (select(model.case_id, func.max(model.chain_seq).label("last"))
-              .where(model.case_id.in_(sorted(case_ids)), model.chain_seq.is_not(None))
-              .group_by(model.case_id).subquery())
-    rows = s.execute(select(model.case_id, model.hash)
-                     .join(newest, (model.case_id == newest.c.case_id) & (model.chain_seq == newest.c.last))).all()
+    rows = s.connection().execute(_LAST_SEALS[kind], {"case_ids": sorted(case_ids)}).all()
     found = {case_id: row_seal for case_id, row_seal in rows}
     return {case_id: found.get(case_id) or genesis(kind, case_id) for case_id in case_ids}
+
+
+def _order(kind: str, row: Any) -> tuple[str, int, int, str]:
+    """Where a row goes among the rows sealed together: history first, then by case, row and key."""
+    return (kind, row.case_id or 0, getattr(row, "seq", 0) or 0, row.key if kind == LEDGER else "")
 
 
 def _pending(session: OrmSession) -> list[tuple[str, Any]]:
     rows = [(HISTORY, o) for o in session.new if isinstance(o, HistoryRow) and o.hash is None]
     rows += [(LEDGER, o) for o in session.new if isinstance(o, EscalationRow) and o.hash is None]
-    return sorted(rows, key=lambda r: (r[0], r[1].case_id or 0, getattr(r[1], "seq", 0) or 0, r[1].key
-                                       if r[0] == LEDGER else ""))
+    return sorted(rows, key=lambda r: _order(*r))
 
 
-@event.listens_for(OrmSession, "before_flush")
-def _seal_new_rows(session: OrmSession, _context: Any, _instances: Any) -> None:
-    pending = _pending(session)
-    if not pending:
-        return
+def _seal(session: OrmSession, pending: list[tuple[str, Any]]) -> None:
+    """Seal `pending` rows in their order: lock and read the head once, read the newest seal of each
+    of their cases' chains in one query per kind, seal each row after the one before it, and fold
+    every seal into the head (written with the session's next flush)."""
     with session.no_autoflush:
         head = session.execute(select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update()).scalar()
         if head is None:
@@ -90,13 +117,35 @@ def _seal_new_rows(session: OrmSession, _context: Any, _instances: Any) -> None:
             case_ids = {row.case_id for k, row in pending if k == kind}
             if case_ids:
                 tips.update({(kind, c): h for c, h in _last_seals(session, kind, case_ids).items()})
+        seq, running = head.seq, head.hash
         for kind, row in pending:
             key = (kind, row.case_id)
-            head.seq += 1
-            row.chain_seq = head.seq
+            seq += 1
+            row.chain_seq = seq
             row.hash = seal(tips[key], kind, row)
             tips[key] = row.hash
-            head.hash = fold(head.hash, row.hash)
+            running = fold(running, row.hash)
+        head.seq, head.hash = seq, running
+
+
+@event.listens_for(OrmSession, "before_flush")
+def _seal_new_rows(session: OrmSession, _context: Any, _instances: Any) -> None:
+    pending = _pending(session)
+    if pending:
+        _seal(session, pending)
+
+
+def seal_ledger_rows(session: OrmSession, rows: Iterable[Any]) -> None:
+    """Seal ledger rows about to be inserted without the ORM (so without the before_flush hook), exactly
+    as a flush would have sealed them together: same order, same seals, same head.
+
+    `rows` need the columns of `content` as attributes; their `chain_seq` and `hash` are set here.
+    Whatever the session still holds unflushed is flushed (and sealed) first, so chains never fork.
+    """
+    pending = sorted(((LEDGER, row) for row in rows), key=lambda r: _order(*r))
+    if pending:
+        session.flush()
+        _seal(session, pending)
 
 
 # --- verification -------------------------------------------------------------------------------

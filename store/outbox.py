@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,9 +11,11 @@ from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from engine.notices import Outgoing, Recipient
+from store.ledger import BulkInsert
 from store.models import OutboxRow, UserRoleRow, UserRow
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
+_INSERT = BulkInsert(OutboxRow.__table__, ("created_at", "next_attempt_at"))  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -59,11 +62,39 @@ def person(s: Session, name: str | None) -> Recipient | None:
     return Recipient(row.name, row.email, row.agency) if row else None
 
 
+def people(s: Session, names: Iterable[str | None]) -> dict[str | None, Recipient | None]:
+    """`person` for many names in one query (None for a name not registered, and for None)."""
+    found: dict[str | None, Recipient | None] = dict.fromkeys(names)
+    wanted = sorted(n for n in found if n)
+    if wanted:
+        for name, email, agency in s.exec(select(UserRow.name, UserRow.email, UserRow.agency)
+                                          .where(col(UserRow.name).in_(wanted))).all():
+            found[name] = Recipient(name, email, agency)
+    return found
+
+
 def add(s: Session, items: list[Outgoing], case_id: int | None, now: datetime) -> None:
     for o in items:
         s.add(OutboxRow(key=o.key, case_id=case_id, event=o.event, role=o.role, channel=o.channel,
                         recipient=o.recipient, address=o.address, payload=o.payload, created_at=now,
                         next_attempt_at=now))
+
+
+def new_row(o: Outgoing, case_id: int | None, now: datetime) -> dict[str, Any]:
+    """A notification as `add` writes it, as column values for `add_many` (last_error and sent_at empty)."""
+    return {"key": o.key, "case_id": case_id, "event": o.event, "role": o.role, "channel": o.channel,
+            "recipient": o.recipient, "address": o.address, "payload": o.payload, "status": PENDING, "attempts": 0,
+            "created_at": now, "next_attempt_at": now}
+
+
+def add_many(s: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert notifications (from `new_row`) in the given order with one statement.
+
+    Like `add`, a key already in the outbox is refused (its unique constraint), and with it the
+    whole transaction.
+    """
+    if rows:
+        _INSERT.run(s, rows)
 
 
 def claim(s: Session, now: datetime, limit: int, lease: float, channels: set[str]) -> list[OutboxEntry]:
