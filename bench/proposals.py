@@ -103,56 +103,6 @@ def engine_with_fixes(d: Any, make: Callable[[Any], Callable[[], Any]]) -> Calla
     return run
 
 
-def batched_sweeper(service: Any) -> Any:
-    """engine.sweep.Sweeper whose case batches read what already fired in one query and write the
-    ledger rows, the notifications and the next checks as three executemany statements (Core, no
-    ORM objects, no autoflush per case), instead of one ORM update per case."""
-    from sqlalchemy import bindparam, insert, select, tuple_, update
-
-    from engine.sweep import Sweeper
-    from store import ledger
-    from store.models import CaseRow, EscalationRow, OutboxRow
-
-    cases_t: Any = CaseRow.__table__  # type: ignore[attr-defined]
-    esc_t: Any = EscalationRow.__table__  # type: ignore[attr-defined]
-    out_t: Any = OutboxRow.__table__  # type: ignore[attr-defined]
-    set_next = update(cases_t).where(cases_t.c.id == bindparam("cid")).values(next_check_at=bindparam("when"))
-
-    class BatchedSweeper(Sweeper):  # type: ignore[misc,valid-type]
-        def _case_batch(self, s: Any, now: Any, size: int, after: Any, report: Any, directory: Any) -> Any:
-            due = ledger.claim_due(s, now, size, after=after if report.dry_run else None, lock=not report.dry_run)
-            if not due:
-                return None
-            fired_before: dict[tuple[int, int], set[str]] = {}
-            keys = [(c.case_id, c.entry_seq) for c in due]
-            for case_id, seq, key in s.execute(select(esc_t.c.case_id, esc_t.c.entry_seq, esc_t.c.key).where(
-                    tuple_(esc_t.c.case_id, esc_t.c.entry_seq).in_(keys))):
-                fired_before.setdefault((case_id, seq), set()).add(key)
-            ledger_rows, outbox_rows, checks = [], [], []
-            for case in due:
-                done, items, when = self._fire_case(case, fired_before.get((case.case_id, case.entry_seq), set()),
-                                                    now, directory)
-                report.fired.extend(done)
-                ledger_rows += [{"case_id": case.case_id, "entry_seq": case.entry_seq, "key": f.key, "level": f.level,
-                                 "label": f.label, "state": case.state, "due_at": case.due_at,
-                                 "scheduled_at": f.scheduled_at, "fired_at": now, "roles": list(f.roles),
-                                 "recipients": list(f.recipients), "reason": f.reason} for f in done]
-                outbox_rows += [{"key": o.key, "case_id": case.case_id, "event": o.event, "role": o.role,
-                                 "channel": o.channel, "recipient": o.recipient, "address": o.address,
-                                 "payload": o.payload, "status": "pending", "attempts": 0, "created_at": now,
-                                 "next_attempt_at": now} for o in items]
-                checks.append({"cid": case.case_id, "when": when})
-            if not report.dry_run:
-                for statement, rows in ((insert(esc_t), ledger_rows), (insert(out_t), outbox_rows),
-                                        (set_next, checks)):
-                    if rows:
-                        s.execute(statement, rows)
-            report.cases += len(due)
-            return (due[-1].next_check_at, due[-1].case_id)
-
-    return BatchedSweeper(service)
-
-
 def lean_service(service: Any) -> Any:
     """The service with two proposed changes to engine/service.py, for the fire figures:
 

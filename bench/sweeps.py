@@ -71,12 +71,6 @@ class SweepDb:
 
         return self._check(Sweeper(self.seeder.service).sweep())
 
-    def proposed_sweep(self) -> int:
-        from bench.proposals import batched_sweeper
-
-        with _decision_fixes():
-            return self._check(batched_sweeper(self.seeder.service).sweep())
-
     def _check(self, report: Any) -> int:
         if len(report.fired) != self.due:
             raise RuntimeError(f"the sweep fired {len(report.fired)} escalations, expected {self.due}")
@@ -85,12 +79,6 @@ class SweepDb:
     def close(self) -> None:
         self.raw.close()
         self.seeder.close()
-
-
-def _decision_fixes() -> Any:
-    from bench.proposals import decision_fixes
-
-    return decision_fixes()
 
 
 def sweep_scaling(cfg: Config) -> list[Figure]:
@@ -167,11 +155,8 @@ def sweep_throughput(cfg: Config) -> list[Figure]:
         base = RawSweep(db, db.seeder.service.settings.batch_size)
         engine_rates: list[float] = []
         raw_rates: list[float] = []
-        proposed_rates: list[float] = []
         sides: list[tuple[Callable[[], int], list[float]]] = [(db.engine_sweep, engine_rates),
                                                               (base.sweep, raw_rates)]
-        if cfg.proposals:
-            sides.append((db.proposed_sweep, proposed_rates))
         for r in range(cfg.repeat):
             for sweep, rates in sides if r % 2 == 0 else sides[::-1]:
                 db.reset()
@@ -187,11 +172,7 @@ def sweep_throughput(cfg: Config) -> list[Figure]:
                 rates.append(fired / seconds)
         db.reset()
         profile(cfg, "sweep-throughput", db.engine_sweep)
-        figures = [measured("sweep-throughput", Target(">=", 0.3), "engine", engine_rates, "raw", raw_rates,
-                            "escalations/s", note=f"{due:,} due among {size:,}, {base.per_case} notifications each")]
-        if cfg.proposals:
-            figures.append(measured("sweep-throughput*", Target(">=", 0.3), "proposed", proposed_rates, "raw",
-                                    raw_rates, "escalations/s", note="batched writes (bench/proposals.py)"))
-        return figures
+        return [measured("sweep-throughput", Target(">=", 0.3), "engine", engine_rates, "raw", raw_rates,
+                         "escalations/s", note=f"{due:,} due among {size:,}, {base.per_case} notifications each")]
     finally:
         db.close()
