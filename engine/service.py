@@ -353,10 +353,9 @@ class Reviewflow(LearningOps):
         """
         now = self.clock()
         with self._tx() as s:
-            record = repo.get_case_record(s, ref)
+            record, last_seq, last_at = repo.case_to_move(s, ref)
             case = record.case
             who = repo.get_actor(s, actor)
-            last_seq, last_at = repo.last_entry(s, record.case_id)
             _not_before(ref, last_at, now)
             definition = self._definition_in(s, case.workflow, case.version)
             summary = None
@@ -423,7 +422,7 @@ class Reviewflow(LearningOps):
                    "needed": (state.description or state.label)[:200], "link": self.settings.link(ref)}
         items = expand(f"{ref}:{seq}:entered", "entered_state", move.notify, payload,
                        outbox.directory(s, set(move.notify) | {"business_manager"}), self.settings.webhooks)
-        outbox.add(s, items, case_id, move.at)
+        outbox.add_many(s, [outbox.new_row(o, case_id, move.at) for o in items])
 
     # --- pausing the clock -----------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, event, func, select
+from sqlalchemy import bindparam, event, func, insert, select, update
 from sqlalchemy.orm import Session as OrmSession
 
 from store.models import AuditHeadRow, EscalationRow, HistoryRow
@@ -103,29 +103,34 @@ def _pending(session: OrmSession) -> list[tuple[str, Any]]:
     return sorted(rows, key=lambda r: _order(*r))
 
 
+_HEAD: Any = AuditHeadRow.__table__  # type: ignore[attr-defined]
+_READ_HEAD = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()
+_NEW_HEAD = insert(_HEAD).values(id=1, seq=0, hash="")
+_WRITE_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(seq=bindparam("head_seq"), hash=bindparam("head_hash"))
+
+
 def _seal(session: OrmSession, pending: list[tuple[str, Any]]) -> None:
     """Seal `pending` rows in their order: lock and read the head once, read the newest seal of each
-    of their cases' chains in one query per kind, seal each row after the one before it, and fold
-    every seal into the head (written with the session's next flush)."""
-    with session.no_autoflush:
-        head = session.execute(select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update()).scalar()
-        if head is None:
-            head = AuditHeadRow(id=1, seq=0, hash="")
-            session.add(head)
-        tips: dict[tuple[str, int], str] = {}
-        for kind in (HISTORY, LEDGER):
-            case_ids = {row.case_id for k, row in pending if k == kind}
-            if case_ids:
-                tips.update({(kind, c): h for c, h in _last_seals(session, kind, case_ids).items()})
-        seq, running = head.seq, head.hash
-        for kind, row in pending:
-            key = (kind, row.case_id)
-            seq += 1
-            row.chain_seq = seq
-            row.hash = seal(tips[key], kind, row)
-            tips[key] = row.hash
-            running = fold(running, row.hash)
-        head.seq, head.hash = seq, running
+    of their cases' chains in one query per kind, seal each row after the one before it, fold every
+    seal into the head and write it (Core statements on the session's connection: no flush)."""
+    connection = session.connection()
+    head = connection.execute(_READ_HEAD).first()
+    if head is None:
+        connection.execute(_NEW_HEAD)
+    seq, running = head if head is not None else (0, "")
+    tips: dict[tuple[str, int], str] = {}
+    for kind in (HISTORY, LEDGER):
+        case_ids = {row.case_id for k, row in pending if k == kind}
+        if case_ids:
+            tips.update({(kind, c): h for c, h in _last_seals(session, kind, case_ids).items()})
+    for kind, row in pending:
+        key = (kind, row.case_id)
+        seq += 1
+        row.chain_seq = seq
+        row.hash = seal(tips[key], kind, row)
+        tips[key] = row.hash
+        running = fold(running, row.hash)
+    connection.execute(_WRITE_HEAD, {"head_seq": seq, "head_hash": running})
 
 
 @event.listens_for(OrmSession, "before_flush")
@@ -135,17 +140,21 @@ def _seal_new_rows(session: OrmSession, _context: Any, _instances: Any) -> None:
         _seal(session, pending)
 
 
-def seal_ledger_rows(session: OrmSession, rows: Iterable[Any]) -> None:
-    """Seal ledger rows about to be inserted without the ORM (so without the before_flush hook), exactly
-    as a flush would have sealed them together: same order, same seals, same head.
+def seal_rows(session: OrmSession, kind: str, rows: Iterable[Any]) -> None:
+    """Seal history or ledger rows about to be inserted without the ORM (so without the before_flush
+    hook), exactly as a flush would have sealed them together: same order, same seals, same head.
 
     `rows` need the columns of `content` as attributes; their `chain_seq` and `hash` are set here.
     Whatever the session still holds unflushed is flushed (and sealed) first, so chains never fork.
     """
-    pending = sorted(((LEDGER, row) for row in rows), key=lambda r: _order(*r))
+    pending = sorted(((kind, row) for row in rows), key=lambda r: _order(*r))
     if pending:
         session.flush()
         _seal(session, pending)
+
+
+def seal_ledger_rows(session: OrmSession, rows: Iterable[Any]) -> None:
+    seal_rows(session, LEDGER, rows)
 
 
 # --- verification -------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from engine.notices import Outgoing, Recipient
@@ -44,14 +45,19 @@ def _entry(r: OutboxRow) -> OutboxEntry:
                        dict(r.payload))
 
 
+_USERS: Any = UserRow.__table__  # type: ignore[attr-defined]
+_ROLES: Any = UserRoleRow.__table__  # type: ignore[attr-defined]
+_HOLDERS = (sa_select(_ROLES.c.role, _USERS.c.name, _USERS.c.email, _USERS.c.agency)
+            .select_from(_ROLES.join(_USERS, _USERS.c.id == _ROLES.c.user_id)).order_by(_USERS.c.name))
+_HOLDERS_OF = _HOLDERS.where(_ROLES.c.role.in_(bindparam("roles", expanding=True)))
+
+
 def directory(s: Session, roles: set[str] | None = None) -> dict[str, list[Recipient]]:
     """Who holds each role (all roles, or just `roles`)."""
-    query = (select(UserRoleRow.role, UserRow.name, UserRow.email, UserRow.agency)
-             .join(UserRow, UserRow.id == UserRoleRow.user_id))
-    if roles is not None:
-        query = query.where(col(UserRoleRow.role).in_(sorted(roles)))
+    rows = s.connection().execute(_HOLDERS) if roles is None else s.connection().execute(
+        _HOLDERS_OF, {"roles": sorted(roles)})
     found: dict[str, list[Recipient]] = {}
-    for role, name, email, agency in s.exec(query.order_by(UserRow.name)).all():
+    for role, name, email, agency in rows:
         found.setdefault(role, []).append(Recipient(name, email, agency))
     return found
 

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import bindparam, func, insert, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from engine.decide import Actor, CaseState, Move
 from engine.errors import CaseNotFound, ConcurrentChange, UserExists, UserNotFound
-from store.models import CaseRow, DefinitionRow, HistoryRow, UserRoleRow, UserRow
+from store.chain import HISTORY, seal_rows
+from store.models import SCHEMA_VERSION, CaseRow, DefinitionRow, HistoryRow, UserRoleRow, UserRow
 
 _CASES: Any = CaseRow.__table__  # type: ignore[attr-defined]
 _HISTORY: Any = HistoryRow.__table__  # type: ignore[attr-defined]
@@ -26,6 +27,11 @@ _ROLES: Any = UserRoleRow.__table__  # type: ignore[attr-defined]
 _CASE_BY_REF = sa_select(_CASES).where(_CASES.c.ref == bindparam("ref"))
 _LAST_ENTRY = sa_select(func.max(_HISTORY.c.seq), func.max(_HISTORY.c.at)).where(
     _HISTORY.c.case_id == bindparam("case_id"))
+_CASE_TO_MOVE = sa_select(
+    _CASES,
+    sa_select(func.max(_HISTORY.c.seq)).where(_HISTORY.c.case_id == _CASES.c.id).scalar_subquery().label("last_seq"),
+    sa_select(func.max(_HISTORY.c.at)).where(_HISTORY.c.case_id == _CASES.c.id).scalar_subquery().label("last_at"),
+).where(_CASES.c.ref == bindparam("ref"))
 _ACTOR = (sa_select(_USERS.c.id, _ROLES.c.role)
           .select_from(_USERS.outerjoin(_ROLES, _ROLES.c.user_id == _USERS.c.id))
           .where(_USERS.c.name == bindparam("name")))
@@ -221,6 +227,14 @@ def get_case_record(s: Session, ref: str) -> CaseRecord:
     return _record(row)
 
 
+def case_to_move(s: Session, ref: str) -> tuple[CaseRecord, int, datetime | None]:
+    """A case about to change, with its newest history row's seq and time (`last_entry`), in one query."""
+    row = s.connection().execute(_CASE_TO_MOVE, {"ref": ref}).first()
+    if row is None:
+        raise CaseNotFound(ref)
+    return _record(row), row.last_seq or 0, row.last_at
+
+
 def list_cases(s: Session, workflow: str | None = None, state: str | None = None,
                overdue_at: datetime | None = None, include_closed: bool = True) -> list[CaseRecord]:
     query = select(CaseRow)
@@ -271,6 +285,31 @@ def _next_seq(s: Session, case_id: int) -> int:
     return (s.exec(select(func.max(HistoryRow.seq)).where(HistoryRow.case_id == case_id)).one() or 0) + 1
 
 
+@dataclass
+class _NewHistory:
+    """A history row inserted with a Core statement; `chain_seq` and `hash` are its seal (store/chain.py)."""
+
+    case_id: int
+    seq: int
+    at: datetime
+    actor: str
+    trigger: str
+    from_state: str | None
+    to_state: str
+    fields: dict[str, Any]
+    note: str | None
+    chain_seq: int | None = None
+    hash: str | None = None
+
+    def values(self) -> dict[str, Any]:
+        return {**{k: getattr(self, k) for k in _NEW_HISTORY_COLUMNS}, "fields_schema": SCHEMA_VERSION}
+
+
+_NEW_HISTORY_COLUMNS = ("case_id", "seq", "at", "actor", "trigger", "from_state", "to_state", "fields", "note",
+                        "chain_seq", "hash")
+_INSERT_HISTORY = insert(_HISTORY)
+
+
 def apply_move(s: Session, case: CaseState, move: Move, actor: str, terminal: bool,
                note: str | None, next_check_at: datetime | None, case_id: int | None = None,
                seq: int | None = None) -> tuple[int, int]:
@@ -290,7 +329,9 @@ def apply_move(s: Session, case: CaseState, move: Move, actor: str, terminal: bo
         "next_check_at": next_check_at})
     if result.rowcount != 1:
         raise ConcurrentChange(case.ref)
-    s.add(_history(case_id, seq, move, actor, note))
+    row = _NewHistory(case_id, seq, move.at, actor, move.trigger, move.source, move.dest, dict(move.supplied), note)
+    seal_rows(s, HISTORY, [row])
+    s.connection().execute(_INSERT_HISTORY, row.values())
     return case_id, seq
 
 

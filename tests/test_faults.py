@@ -50,18 +50,20 @@ TABLES = {"cases": CaseRow, "case_history": HistoryRow, "outbox": OutboxRow, "es
 PAUSE_BEFORE_COMMIT = """
 import json, sys, time
 from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 wrote = set()
 
-@event.listens_for(Session, "after_flush")
-def _wrote(session, _context):
-    wrote.add(id(session))
+@event.listens_for(Engine, "before_cursor_execute")
+def _wrote(connection, _cursor, statement, _parameters, _context, _many):
+    if statement.lstrip().split(None, 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+        wrote.add(id(connection))
 
 @event.listens_for(Session, "before_commit")
 def _pause(session):
     session.flush()
-    if id(session) in wrote:
+    if id(session.connection()) in wrote:
         seen = {t: session.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
                 for t in ("case_history", "outbox", "escalations")}
         print("inside " + json.dumps(seen), flush=True)

@@ -189,7 +189,7 @@ def test_failure_while_writing_rolls_back_everything(people: Reviewflow, monkeyp
     def broken(*_: object, **__: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(outbox, "add", broken)
+    monkeypatch.setattr(outbox, "add_many", broken)
     people.add_user("both", ["business_manager", "subgroup_chair"])
     people.fire("M-1", "accept", "both", {"decision": "yes"})
     people.fire("M-1", "record_report", "both", {"report_date": "2026-01-05"})
