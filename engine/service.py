@@ -353,10 +353,10 @@ class Reviewflow(LearningOps):
         """
         now = self.clock()
         with self._tx() as s:
-            record, last_seq, last_at = repo.case_to_move(s, ref)
-            case = record.case
+            read = repo.case_to_move(s, ref)
+            record, case = read.record, read.record.case
             who = repo.get_actor(s, actor)
-            _not_before(ref, last_at, now)
+            _not_before(ref, read.last_at, now)
             definition = self._definition_in(s, case.workflow, case.version)
             summary = None
             if _guards_read_learning(definition, case.state, trigger):
@@ -364,7 +364,7 @@ class Reviewflow(LearningOps):
             move = plan_fire(definition, case, trigger, who, fields, now, summary)
             state = definition.states[move.dest]
             _, seq = repo.apply_move(s, case, move, actor, state.terminal, note, self._first_check(definition, move),
-                                     case_id=record.case_id, seq=last_seq + 1)
+                                     read)
             self._queue(s, definition, ref, record.case_id, seq, move)
         log.info("case.moved", ref=ref, workflow=case.workflow, trigger=trigger,
                  from_state=move.source, to_state=move.dest, actor=actor)

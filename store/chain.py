@@ -109,7 +109,7 @@ _NEW_HEAD = insert(_HEAD).values(id=1, seq=0, hash="")
 _WRITE_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(seq=bindparam("head_seq"), hash=bindparam("head_hash"))
 
 
-def _seal(session: OrmSession, pending: list[tuple[str, Any]]) -> None:
+def _seal(session: OrmSession, pending: list[tuple[str, Any]], known: dict[int, str] | None = None) -> None:
     """Seal `pending` rows in their order: lock and read the head once, read the newest seal of each
     of their cases' chains in one query per kind, seal each row after the one before it, fold every
     seal into the head and write it (Core statements on the session's connection: no flush)."""
@@ -119,8 +119,11 @@ def _seal(session: OrmSession, pending: list[tuple[str, Any]]) -> None:
         connection.execute(_NEW_HEAD)
     seq, running = head if head is not None else (0, "")
     tips: dict[tuple[str, int], str] = {}
+    for kind, row in pending:
+        if known and row.case_id in known:
+            tips[(kind, row.case_id)] = known[row.case_id]
     for kind in (HISTORY, LEDGER):
-        case_ids = {row.case_id for k, row in pending if k == kind}
+        case_ids = {row.case_id for k, row in pending if k == kind and (kind, row.case_id) not in tips}
         if case_ids:
             tips.update({(kind, c): h for c, h in _last_seals(session, kind, case_ids).items()})
     for kind, row in pending:
@@ -140,17 +143,20 @@ def _seal_new_rows(session: OrmSession, _context: Any, _instances: Any) -> None:
         _seal(session, pending)
 
 
-def seal_rows(session: OrmSession, kind: str, rows: Iterable[Any]) -> None:
+def seal_rows(session: OrmSession, kind: str, rows: Iterable[Any], known: dict[int, str] | None = None) -> None:
     """Seal history or ledger rows about to be inserted without the ORM (so without the before_flush
     hook), exactly as a flush would have sealed them together: same order, same seals, same head.
 
     `rows` need the columns of `content` as attributes; their `chain_seq` and `hash` are set here.
-    Whatever the session still holds unflushed is flushed (and sealed) first, so chains never fork.
+    `known` gives the newest seal of a case's `kind` chain when the caller has read it in this
+    transaction and holds the case against other writers (its revision-checked update is done);
+    other cases' are read here. Whatever the session still holds unflushed is flushed (and sealed)
+    first, so chains never fork.
     """
     pending = sorted(((kind, row) for row in rows), key=lambda r: _order(*r))
     if pending:
         session.flush()
-        _seal(session, pending)
+        _seal(session, pending, known)
 
 
 def seal_ledger_rows(session: OrmSession, rows: Iterable[Any]) -> None:

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from engine.decide import Actor, CaseState, Move
 from engine.errors import CaseNotFound, ConcurrentChange, UserExists, UserNotFound
-from store.chain import HISTORY, seal_rows
+from store.chain import HISTORY, genesis, seal_rows
 from store.models import SCHEMA_VERSION, CaseRow, DefinitionRow, HistoryRow, UserRoleRow, UserRow
 
 _CASES: Any = CaseRow.__table__  # type: ignore[attr-defined]
@@ -31,6 +31,8 @@ _CASE_TO_MOVE = sa_select(
     _CASES,
     sa_select(func.max(_HISTORY.c.seq)).where(_HISTORY.c.case_id == _CASES.c.id).scalar_subquery().label("last_seq"),
     sa_select(func.max(_HISTORY.c.at)).where(_HISTORY.c.case_id == _CASES.c.id).scalar_subquery().label("last_at"),
+    sa_select(_HISTORY.c.hash).where(_HISTORY.c.case_id == _CASES.c.id, _HISTORY.c.chain_seq.is_not(None))
+    .order_by(_HISTORY.c.chain_seq.desc()).limit(1).scalar_subquery().label("last_seal"),
 ).where(_CASES.c.ref == bindparam("ref"))
 _ACTOR = (sa_select(_USERS.c.id, _ROLES.c.role)
           .select_from(_USERS.outerjoin(_ROLES, _ROLES.c.user_id == _USERS.c.id))
@@ -227,12 +229,23 @@ def get_case_record(s: Session, ref: str) -> CaseRecord:
     return _record(row)
 
 
-def case_to_move(s: Session, ref: str) -> tuple[CaseRecord, int, datetime | None]:
-    """A case about to change, with its newest history row's seq and time (`last_entry`), in one query."""
+@dataclass(frozen=True)
+class CaseToMove:
+    """A case about to move on, with what its move appends to: the newest history row's seq and time,
+    and the newest seal of its history chain (store/chain.py)."""
+
+    record: CaseRecord
+    last_seq: int
+    last_at: datetime | None
+    last_seal: str
+
+
+def case_to_move(s: Session, ref: str) -> CaseToMove:
+    """`get_case_record`, `last_entry` and the history chain's tip, in one query."""
     row = s.connection().execute(_CASE_TO_MOVE, {"ref": ref}).first()
     if row is None:
         raise CaseNotFound(ref)
-    return _record(row), row.last_seq or 0, row.last_at
+    return CaseToMove(_record(row), row.last_seq or 0, row.last_at, row.last_seal or genesis(HISTORY, row.id))
 
 
 def list_cases(s: Session, workflow: str | None = None, state: str | None = None,
@@ -311,17 +324,15 @@ _INSERT_HISTORY = insert(_HISTORY)
 
 
 def apply_move(s: Session, case: CaseState, move: Move, actor: str, terminal: bool,
-               note: str | None, next_check_at: datetime | None, case_id: int | None = None,
-               seq: int | None = None) -> tuple[int, int]:
+               note: str | None, next_check_at: datetime | None, read: CaseToMove | None = None) -> tuple[int, int]:
     """Write a transition (a new stage entry); return (case id, history seq of the entry).
 
-    `case_id` and `seq` (the next history seq) may be given when the caller has just read them in
-    the same transaction; the update is refused all the same if the case's revision has moved on.
+    `read` is the case as `case_to_move` read it in this transaction (else it is looked up). The update
+    is refused if the case's revision has moved on since it was read, so what was read still holds
+    when the history row is appended and sealed.
     """
-    if case_id is None:
-        case_id = s.exec(select(CaseRow.id).where(CaseRow.ref == case.ref)).one()
-    if seq is None:
-        seq = _next_seq(s, case_id)
+    case_id = read.record.case_id if read else s.exec(select(CaseRow.id).where(CaseRow.ref == case.ref)).one()
+    seq = read.last_seq + 1 if read else _next_seq(s, case_id)
     result = s.connection().execute(_MOVE, {
         "case_id_": case_id, "read_revision": case.revision, "revision": case.revision + 1, "state": move.dest,
         "fields": dict(move.fields), "entered_at": move.at, "due_at": move.due_at, "is_open": not terminal,
@@ -330,7 +341,7 @@ def apply_move(s: Session, case: CaseState, move: Move, actor: str, terminal: bo
     if result.rowcount != 1:
         raise ConcurrentChange(case.ref)
     row = _NewHistory(case_id, seq, move.at, actor, move.trigger, move.source, move.dest, dict(move.supplied), note)
-    seal_rows(s, HISTORY, [row])
+    seal_rows(s, HISTORY, [row], {case_id: read.last_seal} if read else None)
     s.connection().execute(_INSERT_HISTORY, row.values())
     return case_id, seq
 

@@ -27,6 +27,7 @@ import pytest
 from sqlalchemy import select, text
 
 from engine.definition import WorkflowDefinition
+from store import chain
 from store.models import AuditHeadRow, CaseRow, EscalationRow, HistoryRow, OutboxRow
 from tests import test_worker
 from tests.conftest import pg_url_or_skip
@@ -457,6 +458,27 @@ def _check_race(seeded: Seeded, outcomes: Outcomes) -> None:
     expected = {(case_id, h.seq) for case_id, rows in histories.items() for h in rows
                 if h.seq > 1 and d.notify.get(h.to_state)}
     assert {n for n in notices if n[1] > 1} == expected  # one set of notices per move, none for a lost one
+    _check_chain(seeded.url, histories)
+
+
+def _check_chain(url: str, histories: dict[int, list[Any]]) -> None:
+    """Every row the racing processes wrote is sealed after the row before it in its case (copies of the
+    seeded case start unsealed), at its own place in the database-wide chain, which folds to the head."""
+    sealed: list[tuple[int, str]] = []
+    for case_id, rows in histories.items():
+        previous = chain.genesis(chain.HISTORY, case_id)
+        for h in rows:
+            if h.hash is None:
+                assert h.seq == 1, f"case {case_id} row {h.seq} was written unsealed"
+                continue
+            assert h.hash == chain.seal(previous, chain.HISTORY, h), f"case {case_id} row {h.seq}: chain forked"
+            previous = h.hash
+            sealed.append((h.chain_seq, h.hash))
+    with connect(url) as conn:
+        head = conn.execute(select(AuditHeadRow.__table__)).one()  # type: ignore[attr-defined]
+        ledger = EscalationRow.__table__  # type: ignore[attr-defined]
+        sealed += [(r.chain_seq, r.hash) for r in conn.execute(select(ledger.c.chain_seq, ledger.c.hash))]
+    assert chain.check_sequence(sealed, head.seq, head.hash) is None
 
 
 def test_conflicting_triggers_on_the_same_cases_serialise(db_url: str, tmp_path: Path,
