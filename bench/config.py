@@ -19,7 +19,6 @@ class Config:
     progress: Progress
     pg_url: str = DEFAULT_PG_URL
     profile_dir: Path | None = None
-    proposals: bool = False
 
     def size(self, full: int, quick: int) -> int:
         return quick if self.quick else full

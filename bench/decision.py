@@ -106,10 +106,6 @@ def decision(cfg: Config) -> list[Figure]:
         sides["python-statemachine"] = statemachine_side(d)
     except ImportError:
         missing = "python-statemachine is not installed: pip install -e '.[bench]'"
-    if cfg.proposals:
-        from bench.proposals import engine_with_fixes
-
-        sides["proposed"] = engine_with_fixes(d, engine_side)
     calls = cfg.size(2000, 50)
     s = compare(cfg, sides, calls)
     per = "us/call"
@@ -120,12 +116,6 @@ def decision(cfg: Config) -> list[Figure]:
     else:
         figures.append(measured("decision-vs-statemachine", Target("<", 1), "engine", s["engine"],
                                 "python-statemachine", s["python-statemachine"], per))
-    if cfg.proposals:
-        p = s["proposed"]
-        figures.append(measured("decision-vs-transitions*", Target("<=", 3), "proposed", p, "transitions",
-                                s["transitions"], per, note="with the proposed fixes (bench/proposals.py)"))
-        figures.append(measured("decision-vs-statemachine*", Target("<", 1), "proposed", p,
-                                "python-statemachine", s.get("python-statemachine", [float("nan")]), per))
     from bench.profiling import profile
 
     profile(cfg, "decision", lambda: _per_call_us(sides["engine"], calls))

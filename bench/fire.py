@@ -8,6 +8,7 @@ engine wrote for a warm-up case.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from bench.config import Config
@@ -73,11 +74,11 @@ class Baseline:
 
 
 class Sides:
-    """The engine, the raw baseline and (with --proposals) the proposed engine, each on its own cases."""
+    """The engine, the raw baseline and the floor (the raw statements through the store's session),
+    each on its own cases."""
 
     def __init__(self, seeder: Seeder, raw: Raw | None, per_side: int) -> None:
         self.service = seeder.service
-        self.lean: Any = None
         self.raw = raw
         self.base: Baseline | None = None
         self.engine_refs = iter(f"E{i:07d}" for i in range(1, 2 * per_side + 1))
@@ -86,10 +87,6 @@ class Sides:
     def engine(self, count: int) -> None:
         for _ in range(count):
             self.service.fire(next(self.engine_refs), TRIGGER, "la.duty", FIELDS)
-
-    def proposed(self, count: int) -> None:
-        for _ in range(count):
-            self.lean.fire(next(self.engine_refs), TRIGGER, "la.duty", FIELDS)
 
     def baseline(self, count: int) -> None:
         assert self.base is not None
@@ -102,9 +99,26 @@ class Sides:
             self.base.fire_in_session(self.service.db, next(self.base_refs))
 
 
+def _statements(engine: Any, work: Callable[[], None]) -> int:
+    """How many SQL statements `work` sends (BEGIN and COMMIT included)."""
+    from sqlalchemy import event
+
+    sent: list[str] = []
+
+    def count(*_: Any) -> None:
+        sent.append("")
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        work()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(sent) + 1  # SQLAlchemy's COMMIT goes to the driver directly
+
+
 def _run(cfg: Config, name: str, url: str) -> list[Figure]:
     n, warm = cfg.size(200, 8), cfg.size(20, 2)
-    per_side = n * cfg.repeat + warm + (n if cfg.profile_dir else 0)
+    per_side = n * cfg.repeat + warm + (n if cfg.profile_dir else 0) + 1
     seeder = Seeder.create(url)
     sides = Sides(seeder, None, per_side)
     try:
@@ -116,25 +130,21 @@ def _run(cfg: Config, name: str, url: str) -> list[Figure]:
         sides.raw = Raw(url)
         sides.base = Baseline(sides.raw, "E0000001")
         sides.baseline(warm)
-        rates: dict[str, list[float]] = {"engine": [], "raw": [], "proposed": [], "session": []}
-        runs = [("engine", sides.engine), ("raw", sides.baseline)]
-        if cfg.proposals:
-            from bench.proposals import lean_service
-
-            sides.lean = lean_service(sides.service)
-            runs += [("proposed", sides.proposed), ("session", sides.session_floor)]
+        statements = _statements(seeder.service.db.engine, lambda: sides.engine(1))
+        rates: dict[str, list[float]] = {"engine": [], "raw": [], "session": []}
+        runs = [("engine", sides.engine), ("raw", sides.baseline), ("session", sides.session_floor)]
         for r in range(cfg.repeat):
             for key, side in runs if r % 2 == 0 else runs[::-1]:
                 rates[key].append(n / timed(lambda side=side: side(n)))  # type: ignore[misc]
         profile(cfg, name, lambda: sides.engine(n))
-        figures = [measured(name, TARGET, "engine", rates["engine"], "raw", rates["raw"], "fires/s",
-                            note=f"{n} fires x {cfg.repeat}, {len(sides.base.outbox)} outbox rows each")]
-        if cfg.proposals:
-            figures.append(measured(f"{name}*", TARGET, "proposed", rates["proposed"], "raw", rates["raw"],
-                                    "fires/s", note="definitions cached, no read-back (bench/proposals.py)"))
-            figures.append(measured(f"{name} floor", TARGET, "session", rates["session"], "raw", rates["raw"],
-                                    "fires/s", note="the raw statements run through the store's session"))
-        return figures
+        raw_statements = 4 + len(sides.base.outbox)  # BEGIN, select, update, history, outbox rows, COMMIT
+        return [
+            measured(name, TARGET, "engine", rates["engine"], "raw", rates["raw"], "fires/s",
+                     note=f"{n} fires x {cfg.repeat}, {len(sides.base.outbox)} outbox rows each; "
+                          f"{statements} statements per engine fire, {raw_statements + 1} raw"),
+            measured(f"{name}-floor", TARGET, "session", rates["session"], "raw", rates["raw"], "fires/s",
+                     note="the raw statements through the store's session: the least a fire through SQLAlchemy costs"),
+        ]
     finally:
         if sides.raw is not None:
             sides.raw.close()
@@ -148,7 +158,7 @@ def fire_sqlite(cfg: Config) -> list[Figure]:
 def fire_postgres(cfg: Config) -> list[Figure]:
     why = problem(cfg.pg_url)
     if why:
-        return [Figure("fire-postgres", TARGET, skipped=why)]
+        return [Figure("fire-postgres", TARGET, skipped=why), Figure("fire-postgres-floor", TARGET, skipped=why)]
     with schema(cfg.pg_url, "fire") as url:
         return _run(cfg, "fire-postgres", url)
 

@@ -17,8 +17,8 @@ from bench.report import Figure, Progress, Target
 
 GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
     # group: (module:function, the figure lines it prints)
-    "fire-sqlite": ("bench.fire:fire_sqlite", ("fire-sqlite",)),
-    "fire-postgres": ("bench.fire:fire_postgres", ("fire-postgres",)),
+    "fire-sqlite": ("bench.fire:fire_sqlite", ("fire-sqlite", "fire-sqlite-floor")),
+    "fire-postgres": ("bench.fire:fire_postgres", ("fire-postgres", "fire-postgres-floor")),
     "decision": ("bench.decision:decision", ("decision-vs-transitions", "decision-vs-statemachine")),
     "sweep-scaling": ("bench.sweeps:sweep_scaling", ("sweep-scaling",)),
     "sweep-throughput": ("bench.sweeps:sweep_throughput", ("sweep-throughput",)),
@@ -48,8 +48,6 @@ def _parser() -> argparse.ArgumentParser:
                    help="PostgreSQL server (env REVIEWFLOW_BENCH_PG_URL); a private schema is created and dropped.")
     p.add_argument("--profile", type=Path, default=None, metavar="DIR",
                    help="Also write pyinstrument profiles of the engine side of each figure to DIR.")
-    p.add_argument("--proposals", action="store_true",
-                   help="Also measure prototypes of the proposed fixes (bench/proposals.py) side by side.")
     p.add_argument("-q", "--quiet", action="store_true", help="No progress on stderr.")
     return p
 
@@ -99,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="reviewflow-bench-") as tmp:
         workdir = args.dir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
-        cfg = Config(args.quick, repeat, workdir, Progress(args.quiet), args.pg_url, args.profile, args.proposals)
+        cfg = Config(args.quick, repeat, workdir, Progress(args.quiet), args.pg_url, args.profile)
 
         def emit(figure: Figure) -> None:
             if not args.json:
