@@ -162,6 +162,8 @@ class Reviewflow(LearningOps):
         self.db = db
         self.clock = clock
         self.settings = settings or Settings()
+        self._versions: dict[tuple[str, int], WorkflowDefinition] = {}
+        """Parsed definitions by (name, version): a stored version never changes."""
 
     # --- set-up and definitions ----------------------------------------------------------
 
@@ -227,11 +229,6 @@ class Reviewflow(LearningOps):
             return self._versions[(name, version)]
         with self._read() as s:
             return self._definition_in(s, name, version)
-
-    @property
-    def _versions(self) -> dict[tuple[str, int], WorkflowDefinition]:
-        cache: dict[tuple[str, int], WorkflowDefinition] = self.__dict__.setdefault("_version_cache", {})
-        return cache
 
     def _definition_in(self, s: Any, name: str, version: int | None) -> WorkflowDefinition:
         """`definition()` within the caller's transaction."""
@@ -363,8 +360,7 @@ class Reviewflow(LearningOps):
                 summary = learning_store.summary(s, record.case_id, local_date(now))
             move = plan_fire(definition, case, trigger, who, fields, now, summary)
             state = definition.states[move.dest]
-            _, seq = repo.apply_move(s, case, move, actor, state.terminal, note, self._first_check(definition, move),
-                                     read)
+            _, seq = repo.apply_move(s, read, move, actor, state.terminal, note, self._first_check(definition, move))
             self._queue(s, definition, ref, record.case_id, seq, move)
         log.info("case.moved", ref=ref, workflow=case.workflow, trigger=trigger,
                  from_state=move.source, to_state=move.dest, actor=actor)

@@ -323,16 +323,15 @@ _NEW_HISTORY_COLUMNS = ("case_id", "seq", "at", "actor", "trigger", "from_state"
 _INSERT_HISTORY = insert(_HISTORY)
 
 
-def apply_move(s: Session, case: CaseState, move: Move, actor: str, terminal: bool,
-               note: str | None, next_check_at: datetime | None, read: CaseToMove | None = None) -> tuple[int, int]:
-    """Write a transition (a new stage entry); return (case id, history seq of the entry).
+def apply_move(s: Session, read: CaseToMove, move: Move, actor: str, terminal: bool,
+               note: str | None, next_check_at: datetime | None) -> tuple[int, int]:
+    """Write a transition (a new stage entry) on the case as `case_to_move` read it; return (case id,
+    history seq of the entry).
 
-    `read` is the case as `case_to_move` read it in this transaction (else it is looked up). The update
-    is refused if the case's revision has moved on since it was read, so what was read still holds
-    when the history row is appended and sealed.
+    The update is refused if the case's revision has moved on since it was read, so what was read
+    (its last history row and seal) still holds when the history row is appended and sealed.
     """
-    case_id = read.record.case_id if read else s.exec(select(CaseRow.id).where(CaseRow.ref == case.ref)).one()
-    seq = read.last_seq + 1 if read else _next_seq(s, case_id)
+    case, case_id, seq = read.record.case, read.record.case_id, read.last_seq + 1
     result = s.connection().execute(_MOVE, {
         "case_id_": case_id, "read_revision": case.revision, "revision": case.revision + 1, "state": move.dest,
         "fields": dict(move.fields), "entered_at": move.at, "due_at": move.due_at, "is_open": not terminal,
@@ -341,7 +340,7 @@ def apply_move(s: Session, case: CaseState, move: Move, actor: str, terminal: bo
     if result.rowcount != 1:
         raise ConcurrentChange(case.ref)
     row = _NewHistory(case_id, seq, move.at, actor, move.trigger, move.source, move.dest, dict(move.supplied), note)
-    seal_rows(s, HISTORY, [row], {case_id: read.last_seal} if read else None)
+    seal_rows(s, HISTORY, [row], {case_id: read.last_seal})
     s.connection().execute(_INSERT_HISTORY, row.values())
     return case_id, seq
 

@@ -149,10 +149,10 @@ def test_stale_revision_loses(people: Reviewflow, clock: SteppingClock) -> None:
     _open(people)
     definition = people.definition("minimal")
     with people.db.transaction() as s:
-        stale = repo.get_case(s, "M-1")
+        stale = repo.case_to_move(s, "M-1")
         chair = repo.get_actor(s, "chair")
     people.fire("M-1", "accept", "chair", {"decision": "yes"})
-    move = plan_fire(definition, stale, "accept", chair, {"decision": "no"}, clock())
+    move = plan_fire(definition, stale.record.case, "accept", chair, {"decision": "no"}, clock())
     with pytest.raises(ConcurrentChange, match="case M-1 changed since you loaded it; try again"), \
             people.db.transaction() as s:
         repo.apply_move(s, stale, move, "chair", False, None, None)
