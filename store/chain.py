@@ -4,8 +4,8 @@ A row's seal is SHA-256 over the previous row of the same case's chain (history 
 chains per case) and the row's own content, including its position in the database-wide sequence.
 The `audit_head` row holds how many rows are sealed and a running hash over all seals in order, so a
 deleted row (even the last of a case) leaves a gap. Sealing happens in a `before_flush` hook (or, for
-ledger rows inserted in bulk without the ORM, in `seal_ledger_rows`), after taking the head row's
-lock: writers append one at a time, so chains never fork.
+rows inserted with Core statements, in `seal_rows`), after taking the head row's lock: writers append
+one at a time, so chains never fork.
 """
 
 from __future__ import annotations
@@ -157,10 +157,6 @@ def seal_rows(session: OrmSession, kind: str, rows: Iterable[Any], known: dict[i
     if pending:
         session.flush()
         _seal(session, pending, known)
-
-
-def seal_ledger_rows(session: OrmSession, rows: Iterable[Any]) -> None:
-    seal_rows(session, LEDGER, rows)
 
 
 # --- verification -------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, insert, type_coerce, update
 from sqlmodel import Session, col, select
 
 from engine.durations import start_of_day
-from store.chain import seal_ledger_rows
+from store.chain import LEDGER, seal_rows
 from store.models import CaseRow, EscalationRow, UTCDateTime
 
 _CASES: Any = CaseRow.__table__  # type: ignore[attr-defined]
@@ -187,7 +187,7 @@ def record_many(s: Session, rows: Sequence[NewEntry]) -> None:
     """Insert ledger rows in the given order with one statement, sealed into the audit chain exactly as a
     flush of the same rows as ORM objects would have sealed them (which these rows do not go through)."""
     if rows:
-        seal_ledger_rows(s, rows)
+        seal_rows(s, LEDGER, rows)
         _INSERT.run(s, [row.values() for row in rows])
 
 

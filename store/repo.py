@@ -25,8 +25,6 @@ _ROLES: Any = UserRoleRow.__table__  # type: ignore[attr-defined]
 
 # The hot path's statements, built once (SQLAlchemy then compiles each once and reuses it).
 _CASE_BY_REF = sa_select(_CASES).where(_CASES.c.ref == bindparam("ref"))
-_LAST_ENTRY = sa_select(func.max(_HISTORY.c.seq), func.max(_HISTORY.c.at)).where(
-    _HISTORY.c.case_id == bindparam("case_id"))
 _CASE_TO_MOVE = sa_select(
     _CASES,
     sa_select(func.max(_HISTORY.c.seq)).where(_HISTORY.c.case_id == _CASES.c.id).scalar_subquery().label("last_seq"),
@@ -137,13 +135,8 @@ def grant_roles(s: Session, name: str, roles: Sequence[str]) -> User:
 
 def last_change(s: Session, ref: str) -> datetime | None:
     """When the case's newest history row was written."""
-    return last_entry(s, _case_row(s, ref).id or 0)[1]
-
-
-def last_entry(s: Session, case_id: int) -> tuple[int, datetime | None]:
-    """The case's newest history row: its seq (0 when none) and when it was written."""
-    seq, at = s.connection().execute(_LAST_ENTRY, {"case_id": case_id}).one()
-    return seq or 0, at
+    row = _case_row(s, ref)
+    return s.exec(select(func.max(HistoryRow.at)).where(HistoryRow.case_id == row.id)).one()
 
 
 def _roles_of(s: Session, user_id: int | None) -> tuple[str, ...]:
@@ -241,7 +234,7 @@ class CaseToMove:
 
 
 def case_to_move(s: Session, ref: str) -> CaseToMove:
-    """`get_case_record`, `last_entry` and the history chain's tip, in one query."""
+    """`get_case_record`, the newest history row's seq and time, and the history chain's tip, in one query."""
     row = s.connection().execute(_CASE_TO_MOVE, {"ref": ref}).first()
     if row is None:
         raise CaseNotFound(ref)
