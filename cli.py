@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from engine.service import Reviewflow
+    from reviewflow.engine.services.cases import Reviewflow
 
 DEFAULT_DB = "sqlite:///reviewflow.db"
 
@@ -37,10 +37,10 @@ class Settings:
     def _new_service(self) -> Reviewflow:
         import os
 
-        from engine.clock import fixed_clock, parse_instant, system_clock
-        from engine.config import load_settings
-        from engine.service import Reviewflow
-        from store.db import Database
+        from reviewflow.engine.core.clock import fixed_clock, parse_instant, system_clock
+        from reviewflow.engine.services.cases import Reviewflow
+        from reviewflow.engine.services.settings import load_settings
+        from reviewflow.store.db import Database
 
         clock = fixed_clock(parse_instant(self.now)) if self.now else system_clock
         return Reviewflow(Database(self.db), clock, load_settings(self.config, os.environ))
@@ -66,7 +66,7 @@ class _Group(click.Group):
         return super().main(args, *a, **kw)
 
     def invoke(self, ctx: click.Context) -> Any:
-        from engine.errors import ReviewflowError
+        from reviewflow.engine.core.errors import ReviewflowError
 
         try:
             return super().invoke(ctx)
@@ -100,13 +100,13 @@ def _need_actor(actor: str | None) -> str:
 
 
 def _fields(pairs: Sequence[str]) -> dict[str, str]:
-    from engine.fields import split_assignments
+    from reviewflow.engine.core.fields import split_assignments
 
     return split_assignments(pairs)
 
 
 def _echo_json(value: Any) -> None:
-    from engine.render import to_json
+    from reviewflow.engine.render.text import to_json
 
     click.echo(to_json(value))
 
@@ -124,7 +124,7 @@ def _echo_json(value: Any) -> None:
 @click.pass_context
 def cli(ctx: click.Context, db: str, now: str | None, config: Path | None, log_json: bool, verbose: bool) -> None:
     """reviewflow: safeguarding review lifecycles, from referral to evidence of embedding."""
-    from engine.logs import configure_logging
+    from reviewflow.engine.services.logs import configure_logging
 
     configure_logging(json=log_json, level="info" if verbose else "warning")
     ctx.obj = Settings(db, now, log_json, verbose, config)
@@ -171,7 +171,7 @@ def workflow_list(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def workflow_show(ctx: click.Context, name: str, version: int | None, as_json: bool) -> None:
     """Show a workflow's states, transitions and escalation ladder."""
-    from engine.render import definition_text
+    from reviewflow.engine.render.text import definition_text
 
     definition = _settings(ctx).service().definition(name, version)
     if as_json:
@@ -185,9 +185,9 @@ def workflow_show(ctx: click.Context, name: str, version: int | None, as_json: b
 @json_option
 def workflow_validate(files: tuple[Path, ...], as_json: bool) -> None:
     """Check definition files; print every problem with file, line and fix. Exit 1 if any."""
-    from engine.errors import InvalidDefinition, Problem
-    from engine.parse import parse_definition
-    from engine.render import problems_json
+    from reviewflow.engine.core.errors import InvalidDefinition, Problem
+    from reviewflow.engine.core.parse import parse_definition
+    from reviewflow.engine.render.text import problems_json
 
     report: list[dict[str, Any]] = []
     for path in files:
@@ -235,7 +235,7 @@ def workflow_load(ctx: click.Context, files: tuple[Path, ...]) -> None:
 @click.pass_context
 def workflow_diff(ctx: click.Context, name: str, old: int, new: int, as_json: bool) -> None:
     """Show what changed from version V1 of workflow NAME to V2: states, transitions, roles, rules."""
-    from engine.diff import diff_text
+    from reviewflow.engine.core.diff import diff_text
 
     diff = _settings(ctx).service().diff(name, old, new)
     if as_json:
@@ -256,7 +256,7 @@ def workflow_diff(ctx: click.Context, name: str, old: int, new: int, as_json: bo
 def workflow_migrate(ctx: click.Context, name: str, to_version: int, pairs: tuple[str, ...], dry_run: bool,
                      actor: str | None, as_json: bool) -> None:
     """Move the open cases of NAME on other versions to VERSION, all or none, recorded in their history."""
-    from engine.migrate import parse_map, plan_lines
+    from reviewflow.engine.core.migration import parse_map, plan_lines
 
     plan = _settings(ctx).service().migrate(name, to_version, parse_map(pairs), actor, dry_run)
     if as_json:
@@ -268,7 +268,7 @@ def workflow_migrate(ctx: click.Context, name: str, to_version: int, pairs: tupl
 @workflow.command("schema")
 def workflow_schema() -> None:
     """Print the JSON Schema of the definition format (for editors)."""
-    from engine.parse import workflow_schema as schema
+    from reviewflow.engine.core.parse import workflow_schema as schema
 
     _echo_json(schema())
 
@@ -317,7 +317,7 @@ def _svg(dot: str) -> str:
 def workflow_diagram(ctx: click.Context, name: str, fmt: str, ref: str | None, version: int | None,
                      out: Path | None) -> None:
     """Draw a workflow's states and transitions (triggers, roles, conditions, time limits)."""
-    from engine.diagram import case_path, to_dot, to_mermaid
+    from reviewflow.engine.render.diagram import case_path, to_dot, to_mermaid
 
     service = _settings(ctx).service()
     path = None
@@ -391,7 +391,7 @@ def case() -> None:
 
 
 def _show(ctx: click.Context, view: Any, as_json: bool) -> None:
-    from engine.render import case_json, case_text
+    from reviewflow.engine.render.text import case_json, case_text
 
     service = _settings(ctx).service()
     overdue = service.working_days_overdue(view)
@@ -475,7 +475,7 @@ def case_resume(ctx: click.Context, ref: str, note: str | None, actor: str | Non
 def case_list(ctx: click.Context, workflow_name: str | None, state: str | None, overdue: bool,
               only_open: bool, as_json: bool) -> None:
     """List cases."""
-    from engine.render import case_json, case_row
+    from reviewflow.engine.render.text import case_json, case_row
 
     service = _settings(ctx).service()
     views = service.cases(workflow_name, state, overdue, include_closed=not only_open)
@@ -496,8 +496,8 @@ def case_list(ctx: click.Context, workflow_name: str | None, state: str | None, 
 @click.pass_context
 def escalate(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
     """Run one escalation sweep now (or at --now): reminders and ladder levels that are due."""
-    from engine.render import local, to_json
-    from engine.sweep import Sweeper
+    from reviewflow.engine.render.text import local, to_json
+    from reviewflow.engine.services.escalation import Sweeper
 
     report = Sweeper(_settings(ctx).service()).sweep(dry_run=dry_run)
     if as_json:
@@ -517,7 +517,7 @@ def escalate(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
 @click.pass_context
 def run(ctx: click.Context, interval: float | None, once: bool) -> None:
     """Run the worker: sweep escalations and deliver notifications until stopped (SIGTERM/Ctrl-C)."""
-    from engine.worker import run_worker
+    from reviewflow.engine.services.worker import run_worker
 
     service = _settings(ctx).service()
     code = run_worker(service, interval or service.settings.interval_seconds, once=once)
@@ -537,7 +537,7 @@ def outbox_group() -> None:
 @click.pass_context
 def outbox_list(ctx: click.Context, status: str | None, ref: str | None, as_json: bool) -> None:
     """List notifications and their delivery status."""
-    from engine.render import local, printable
+    from reviewflow.engine.render.text import local, printable
 
     rows = _settings(ctx).service().outbox(status, ref)
     if as_json:
@@ -606,8 +606,8 @@ def action_group() -> None:
 
 
 def _action_out(ctx: click.Context, action: Any, as_json: bool) -> None:
-    from engine.durations import local_date
-    from engine.render import action_row
+    from reviewflow.engine.core.durations import local_date
+    from reviewflow.engine.render.text import action_row
 
     if as_json:
         _echo_json(action)
@@ -746,8 +746,8 @@ def action_evaluate(ctx: click.Context, ref: str, number: str, method: str, meas
 def action_list(ctx: click.Context, ref: str | None, agency: str | None, overdue: bool, theme: str | None,
                 status: str | None, as_json: bool) -> None:
     """List actions across all cases, or of case REF, soonest due first."""
-    from engine.durations import local_date
-    from engine.render import action_row
+    from reviewflow.engine.core.durations import local_date
+    from reviewflow.engine.render.text import action_row
 
     service = _settings(ctx).service()
     rows = service.actions(agency, overdue, theme, ref, status)
@@ -828,8 +828,8 @@ def schedule_group() -> None:
 @click.pass_context
 def schedule_list(ctx: click.Context, as_json: bool) -> None:
     """Show each scheduled workflow's next case, its last one, and any period due but not opened."""
-    from engine.render import local
-    from engine.scheduling import ScheduleRunner
+    from reviewflow.engine.render.text import local
+    from reviewflow.engine.services.schedules import ScheduleRunner
 
     rows = ScheduleRunner(_settings(ctx).service()).upcoming()
     if as_json:
@@ -857,8 +857,8 @@ def schedule_list(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def schedule_run(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
     """Open the case of every period due now (or at --now) that is not open yet, each exactly once."""
-    from engine.render import local
-    from engine.scheduling import ScheduleRunner
+    from reviewflow.engine.render.text import local
+    from reviewflow.engine.services.schedules import ScheduleRunner
 
     report = ScheduleRunner(_settings(ctx).service()).open_due(dry_run=dry_run)
     if as_json:
@@ -895,7 +895,7 @@ def _report_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _emit_report(report: Any, fmt: str | None, out: Path | None, table: str | None) -> None:
-    from engine.reports.build import choose_format, render
+    from reviewflow.engine.services.reports import choose_format, render
 
     chosen = choose_format(fmt, out)
     text = render(report, chosen, table)
@@ -917,8 +917,8 @@ def _emit_report(report: Any, fmt: str | None, out: Path | None, table: str | No
 def report_board(ctx: click.Context, start: str | None, end: str | None, fmt: str | None, out: Path | None,
                  table: str | None) -> None:
     """The Board report: open reviews by RAG status, exceptions, action plans, themes and dissemination."""
-    from engine.clock import parse_date
-    from engine.reports.build import ReportBuilder
+    from reviewflow.engine.core.clock import parse_date
+    from reviewflow.engine.services.reports import ReportBuilder
 
     report = ReportBuilder(_settings(ctx).service()).board(parse_date(start, "--from") if start else None,
                                                            parse_date(end, "--to") if end else None)
@@ -932,7 +932,7 @@ def report_board(ctx: click.Context, start: str | None, end: str | None, fmt: st
 @click.pass_context
 def report_annual(ctx: click.Context, year: str, fmt: str | None, out: Path | None, table: str | None) -> None:
     """The annual report's figures: reviews by type, decisions, recommendations, impact, timeliness, themes."""
-    from engine.reports.build import ReportBuilder
+    from reviewflow.engine.services.reports import ReportBuilder
 
     _emit_report(ReportBuilder(_settings(ctx).service()).annual(year), fmt, out, table)
 
@@ -947,7 +947,7 @@ def report_annual(ctx: click.Context, year: str, fmt: str | None, out: Path | No
 @click.pass_context
 def case_timeline(ctx: click.Context, ref: str, fmt: str, out: Path | None) -> None:
     """The whole story of case REF in order: stages against their limits, pauses, escalations, learning."""
-    from engine.timeline import build_timeline, timeline_html, timeline_text
+    from reviewflow.engine.render.timeline import build_timeline, timeline_html, timeline_text
 
     service = _settings(ctx).service()
     view = service.case(ref)
@@ -965,7 +965,7 @@ def case_timeline(ctx: click.Context, ref: str, fmt: str, out: Path | None) -> N
 @click.pass_context
 def export_command(ctx: click.Context, fmt: str, out: Path | None) -> None:
     """Write everything in the database (cases, history, learning records, ledgers, users...) as one dump."""
-    from engine.dump import export_json, write_file
+    from reviewflow.engine.services.dump import export_json, write_file
 
     text, counts = export_json(_settings(ctx).service())
     if out is None:
@@ -986,7 +986,7 @@ def import_group() -> None:
 @click.pass_context
 def import_dump_command(ctx: click.Context, file: Path, dry_run: bool) -> None:
     """Load a dump into a new, initialised database in one transaction, keeping every id."""
-    from engine.dump import import_dump, read_file
+    from reviewflow.engine.services.dump import import_dump, read_file
 
     result = import_dump(_settings(ctx).service(), read_file(file), str(file), dry_run)
     click.echo(f"{'would import' if dry_run else 'imported'} {sum(result.counts.values())} rows from {file} "
@@ -1012,7 +1012,7 @@ def import_dump_command(ctx: click.Context, file: Path, dry_run: bool) -> None:
 def import_tracker_command(ctx: click.Context, file: Path, mapping: Path, dry_run: bool, all_or_nothing: bool,
                            progress: bool | None, actor: str | None) -> None:
     """Bring in a board's spreadsheet of reviews and action plans (FILE.csv or FILE.xlsx)."""
-    from engine.tracker import PROGRESS_FROM_ROWS, TextProgress, import_tracker
+    from reviewflow.engine.services.tracker import PROGRESS_FROM_ROWS, TextProgress, import_tracker
 
     err = sys.stderr
 
@@ -1048,7 +1048,7 @@ def import_tracker_command(ctx: click.Context, file: Path, mapping: Path, dry_ru
               help="Folder for the demo database (default: a new temporary folder).")
 def demo(folder: Path | None) -> None:
     """Walk realistic cases through their lifecycles over simulated months, on a fresh SQLite file."""
-    from engine.demo import run_demo
+    from reviewflow.engine.services.demo import run_demo
 
     run_demo(folder, click.echo)
 

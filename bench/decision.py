@@ -21,15 +21,15 @@ RAW = {"notification_date": "2026-01-07"}
 
 
 def scr_definition() -> Any:
-    from engine.parse import parse_definition
-    from workflows import shipped_files
+    from reviewflow.engine.core.parse import parse_definition
+    from reviewflow.workflows import shipped_files
 
     path = next(p for p in shipped_files() if p.stem == "serious_case_review")
     return parse_definition(Path(path).read_text("utf-8"), str(path))
 
 
 def engine_side(d: Any) -> Callable[[], Any]:
-    from engine.decide import Actor, CaseState, plan_fire
+    from reviewflow.engine.core.decide import Actor, CaseState, plan_fire
 
     now = datetime(2026, 1, 7, 10, tzinfo=UTC)
     case = CaseState("SCR-2026-001", d.name, d.version, SOURCE,

@@ -87,7 +87,7 @@ def run_groups(cfg: Config, groups: Sequence[str], emit: Callable[[Figure], None
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from engine.logs import configure_logging
+    from reviewflow.engine.services.logs import configure_logging
 
     configure_logging(level="warning")  # the engine's own logs on stderr, warnings only
     groups = _selected(args.only)

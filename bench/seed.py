@@ -16,10 +16,10 @@ from typing import Any
 
 from sqlalchemy import text
 
-from engine.clock import SteppingClock, parse_instant
-from engine.service import Reviewflow
-from store.db import Database
-from store.models import CaseRow, HistoryRow
+from reviewflow.engine.core.clock import SteppingClock, parse_instant
+from reviewflow.engine.services.cases import Reviewflow
+from reviewflow.store.db import Database
+from reviewflow.store.models import CaseRow, HistoryRow
 
 WORKFLOW = "serious_case_review"
 PEOPLE = {"la.duty": "la_notifier", "a.khan": "business_manager", "d.osei": "subgroup_chair",

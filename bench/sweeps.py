@@ -67,7 +67,7 @@ class SweepDb:
             self.raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def engine_sweep(self) -> int:
-        from engine.sweep import Sweeper
+        from reviewflow.engine.services.escalation import Sweeper
 
         return self._check(Sweeper(self.seeder.service).sweep())
 

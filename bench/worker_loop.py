@@ -12,13 +12,14 @@ import sys
 
 def main(argv: list[str]) -> int:
     url, start, step, ticks = argv[0], argv[1], float(argv[2]), int(argv[3])
+    from reviewflow.engine.core.clock import SteppingClock, parse_instant
+    from reviewflow.engine.services.cases import Reviewflow
+    from reviewflow.engine.services.logs import configure_logging
+    from reviewflow.engine.services.settings import load_settings
+    from reviewflow.engine.services.worker import Worker
+    from reviewflow.store.db import Database
+
     from bench.memory import rss_kb
-    from engine.clock import SteppingClock, parse_instant
-    from engine.config import load_settings
-    from engine.logs import configure_logging
-    from engine.service import Reviewflow
-    from engine.worker import Worker
-    from store.db import Database
 
     configure_logging(level="warning")
     clock = SteppingClock(parse_instant(start))

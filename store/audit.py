@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session, col, select
 
-from store.chain import HISTORY, LEDGER, Finding, check_case, check_sequence
-from store.models import AuditHeadRow, CaseRow, EscalationRow, HistoryRow
+from reviewflow.store.chain import HISTORY, LEDGER, Finding, check_case, check_sequence
+from reviewflow.store.models import AuditHeadRow, CaseRow, EscalationRow, HistoryRow
 
 
 @dataclass

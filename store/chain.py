@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import bindparam, event, func, insert, select, update
 from sqlalchemy.orm import Session as OrmSession
 
-from store.models import AuditHeadRow, EscalationRow, HistoryRow
+from reviewflow.store.models import AuditHeadRow, EscalationRow, HistoryRow
 
 HISTORY = "history"
 LEDGER = "ledger"

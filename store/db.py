@@ -15,8 +15,10 @@ from sqlalchemy.engine.url import URL
 from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, NoSuchModuleError, OperationalError
 from sqlmodel import Session, create_engine
 
-from engine.errors import StoreError
-from store import chain, models  # noqa: F401  (registers the tables and the sealing of audit rows)
+from reviewflow.engine.core.errors import StoreError
+from reviewflow.store import (
+    chain,  # noqa: F401  (registers the tables and the sealing of audit rows)
+    )
 
 DEFAULT_URL = "sqlite:///reviewflow.db"
 SQLITE_WAIT_SECONDS = 5.0
@@ -167,14 +169,14 @@ class Database:
 
     def create_schema(self) -> tuple[str | None, str]:
         """Create the tables, or migrate them to this version's schema: (revision before, after)."""
-        from store.schema import upgrade
+        from reviewflow.store.schema import upgrade
 
         with self.guard():
             return upgrade(self.engine)
 
     def schema_behind(self) -> str | None:
         """The schema revision when the database was made by an older reviewflow (else None)."""
-        from store.schema import behind
+        from reviewflow.store.schema import behind
 
         with self.guard():
             return behind(self.engine)

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Table, func, insert, select, text
 from sqlmodel import Session, SQLModel, col
 
-from store.models import ActionRow, CaseRow, DefinitionRow, HistoryRow, RecommendationRow
+from reviewflow.store.models import ActionRow, CaseRow, DefinitionRow, HistoryRow, RecommendationRow
 
 _CHUNK = 500
 """Rows per multi-row INSERT or IN (...) list: well under SQLite's limit on bound values."""

@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import bindparam, func, update
 from sqlmodel import Session, col, select
 
-from engine.errors import InvalidValue
-from engine.learning import WORKING, ActionFacts, LearningSummary, summarise
-from store.models import ActionRow, CaseRow, DisseminationRow, EvidenceRow, RecommendationRow
+from reviewflow.engine.core.errors import InvalidValue
+from reviewflow.engine.core.learning import WORKING, ActionFacts, LearningSummary, summarise
+from reviewflow.store.models import ActionRow, CaseRow, DisseminationRow, EvidenceRow, RecommendationRow
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import bindparam, insert, type_coerce, update
 from sqlmodel import Session, col, select
 
-from engine.durations import start_of_day
-from store.chain import LEDGER, seal_rows
-from store.models import CaseRow, EscalationRow, UTCDateTime
+from reviewflow.engine.core.durations import start_of_day
+from reviewflow.store.chain import LEDGER, seal_rows
+from reviewflow.store.models import CaseRow, EscalationRow, UTCDateTime
 
 _CASES: Any = CaseRow.__table__  # type: ignore[attr-defined]
 _LEDGER: Any = EscalationRow.__table__  # type: ignore[attr-defined]

@@ -11,9 +11,9 @@ from sqlalchemy import bindparam, func, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from engine.notices import Outgoing, Recipient
-from store.ledger import BulkInsert
-from store.models import OutboxRow, UserRoleRow, UserRow
+from reviewflow.engine.core.notices import Outgoing, Recipient
+from reviewflow.store.ledger import BulkInsert
+from reviewflow.store.models import OutboxRow, UserRoleRow, UserRow
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 _INSERT = BulkInsert(OutboxRow.__table__, ("created_at", "next_attempt_at"))  # type: ignore[attr-defined]

@@ -12,10 +12,10 @@ from sqlalchemy import bindparam, func, insert, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from engine.decide import Actor, CaseState, Move
-from engine.errors import CaseNotFound, ConcurrentChange, UserExists, UserNotFound
-from store.chain import HISTORY, genesis, seal_rows
-from store.models import SCHEMA_VERSION, CaseRow, DefinitionRow, HistoryRow, UserRoleRow, UserRow
+from reviewflow.engine.core.decide import Actor, CaseState, Move
+from reviewflow.engine.core.errors import CaseNotFound, ConcurrentChange, UserExists, UserNotFound
+from reviewflow.store.chain import HISTORY, genesis, seal_rows
+from reviewflow.store.models import SCHEMA_VERSION, CaseRow, DefinitionRow, HistoryRow, UserRoleRow, UserRow
 
 _CASES: Any = CaseRow.__table__  # type: ignore[attr-defined]
 _HISTORY: Any = HistoryRow.__table__  # type: ignore[attr-defined]

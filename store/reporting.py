@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
-from engine.reports.data import (
+from reviewflow.engine.core.reports.data import (
     ActionFacts,
     CaseFacts,
     DisseminationFacts,
@@ -14,7 +14,7 @@ from engine.reports.data import (
     RecommendationFacts,
     ReportData,
 )
-from store.models import (
+from reviewflow.store.models import (
     ActionRow,
     CaseRow,
     DisseminationRow,

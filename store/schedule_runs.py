@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from store.models import ScheduleRunRow
+from reviewflow.store.models import ScheduleRunRow
 
 
 @dataclass(frozen=True)

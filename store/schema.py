@@ -8,11 +8,11 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
-from engine.errors import StoreError
+from reviewflow.engine.core.errors import StoreError
 
 FIRST = "0001"
 HEAD = "0002"
-"""The newest migration in store/migrations (a test keeps the two equal): checking a database against
+"""The newest migration in store/upgrades (a test keeps the two equal): checking a database against
 it needs no Alembic import, which every command would otherwise pay for at start-up."""
 
 
@@ -20,7 +20,7 @@ def _config(connection: Connection) -> Any:
     from alembic.config import Config
 
     config = Config()
-    config.set_main_option("script_location", "store:migrations")
+    config.set_main_option("script_location", "reviewflow.store:upgrades")
     config.attributes["connection"] = connection
     return config
 

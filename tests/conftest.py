@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from engine.clock import SteppingClock
-from engine.service import Reviewflow
-from store.db import Database
+from reviewflow.engine.core.clock import SteppingClock
+from reviewflow.engine.services.cases import Reviewflow
+from reviewflow.store.db import Database
+
 from tests.servers import SmtpServer, WebhookServer
 
 FIXTURES = Path(__file__).parent / "fixtures"

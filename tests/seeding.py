@@ -15,12 +15,12 @@ from typing import Any
 from sqlalchemy import create_engine, func, insert, select
 from sqlalchemy.engine import Connection
 
-from engine.clock import fixed_clock, parse_instant
-from engine.definition import WorkflowDefinition
-from engine.escalation import Checkpoint, checkpoints, next_check
-from engine.service import Reviewflow
-from store.db import Database
-from store.models import CaseRow, EscalationRow, HistoryRow, OutboxRow
+from reviewflow.engine.core.clock import fixed_clock, parse_instant
+from reviewflow.engine.core.definition import WorkflowDefinition
+from reviewflow.engine.core.escalation import Checkpoint, checkpoints, next_check
+from reviewflow.engine.services.cases import Reviewflow
+from reviewflow.store.db import Database
+from reviewflow.store.models import CaseRow, EscalationRow, HistoryRow, OutboxRow
 
 WORKFLOW = "serious_case_review"
 STATE = "notification"

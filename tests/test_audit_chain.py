@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
 
-from cli import cli
-from engine.clock import SteppingClock
-from engine.service import Reviewflow
-from engine.sweep import Sweeper
+from reviewflow.cli import cli
+from reviewflow.engine.core.clock import SteppingClock
+from reviewflow.engine.services.cases import Reviewflow
+from reviewflow.engine.services.escalation import Sweeper
 
 
 def _seed(service: Reviewflow, clock: SteppingClock) -> None:

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli import cli, main
-from engine.durations import Duration
-from engine.errors import InvalidDefinition
-from engine.parse import parse_definition
+from reviewflow.cli import cli, main
+from reviewflow.engine.core.durations import Duration
+from reviewflow.engine.core.errors import InvalidDefinition
+from reviewflow.engine.core.parse import parse_definition
 
 TESTS = Path(__file__).parent
 BROKEN = TESTS / "broken"

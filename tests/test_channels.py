@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.channels import DeliveryFailed, Message, deliver, send_email, send_webhook
-from engine.clock import SteppingClock
-from engine.config import Settings, SmtpSettings
-from engine.service import Reviewflow
-from store.db import Database
+from reviewflow.engine.core.clock import SteppingClock
+from reviewflow.engine.services.cases import Reviewflow
+from reviewflow.engine.services.channels import DeliveryFailed, Message, deliver, send_email, send_webhook
+from reviewflow.engine.services.settings import Settings, SmtpSettings
+from reviewflow.store.db import Database
+
 from tests.servers import HOST, SmtpServer, WebhookServer, all_logs, free_port
 
 WHEN = datetime(2026, 1, 14, 9, 0, tzinfo=UTC)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from cli import cli
+from reviewflow.cli import cli
 
 PEOPLE = {
     "la.duty": ["la_notifier"],

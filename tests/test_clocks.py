@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from engine.clock import SteppingClock
-from engine.errors import NotPermitted, TransitionNotAllowed
-from engine.service import Reviewflow
-from engine.sweep import Sweeper
+from reviewflow.engine.core.clock import SteppingClock
+from reviewflow.engine.core.errors import NotPermitted, TransitionNotAllowed
+from reviewflow.engine.services.cases import Reviewflow
+from reviewflow.engine.services.escalation import Sweeper
 
 OPEN = {"notifying_agency": "Police", "incident_date": "2026-03-01", "incident_type": "child_died"}
 PEOPLE = {"la.duty": "la_notifier", "a.khan": "business_manager", "d.osei": "subgroup_chair",

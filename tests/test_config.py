@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import Settings, SmtpSettings, load_settings
-from engine.errors import InvalidValue
+from reviewflow.engine.core.errors import InvalidValue
+from reviewflow.engine.services.settings import Settings, SmtpSettings, load_settings
 
 FULL = """
 [smtp]

@@ -23,8 +23,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from transitions import Machine, MachineError
 
-from engine.conditions import GuardContext, unmet
-from engine.decide import (
+from reviewflow.engine.core.conditions import GuardContext, unmet
+from reviewflow.engine.core.decide import (
     Actor,
     CaseState,
     Move,
@@ -33,7 +33,7 @@ from engine.decide import (
     _quote,
     plan_fire,
 )
-from engine.definition import (
+from reviewflow.engine.core.definition import (
     Condition,
     FieldSpec,
     OpenRule,
@@ -41,13 +41,19 @@ from engine.definition import (
     TransitionDef,
     WorkflowDefinition,
 )
-from engine.durations import CALENDARS, add_working_days, is_working_day, local_date, working_days_between
-from engine.errors import FieldError, NotPermitted, TransitionNotAllowed
-from engine.fields import parse_date, parse_fields
-from engine.learning import EMBEDDED, VERIFIED, LearningSummary
-from engine.machine import WorkflowMachine, machine_for
-from engine.parse import parse_definition
-from workflows import shipped_files
+from reviewflow.engine.core.durations import (
+    CALENDARS,
+    add_working_days,
+    is_working_day,
+    local_date,
+    working_days_between,
+)
+from reviewflow.engine.core.errors import FieldError, NotPermitted, TransitionNotAllowed
+from reviewflow.engine.core.fields import parse_date, parse_fields
+from reviewflow.engine.core.learning import EMBEDDED, VERIFIED, LearningSummary
+from reviewflow.engine.core.machine import WorkflowMachine, machine_for
+from reviewflow.engine.core.parse import parse_definition
+from reviewflow.workflows import shipped_files
 
 UNKNOWN_TRIGGER = "no_such_trigger"
 

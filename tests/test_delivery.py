@@ -12,16 +12,17 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from cli import cli
-from engine.channels import Message, send_email, send_webhook
-from engine.clock import SteppingClock
-from engine.config import Settings, SmtpSettings
-from engine.delivery import Deliverer, DeliveryReport
-from engine.service import Reviewflow
-from engine.sweep import Sweeper
-from store import outbox
-from store.db import Database
-from store.outbox import OutboxEntry
+from reviewflow.cli import cli
+from reviewflow.engine.core.clock import SteppingClock
+from reviewflow.engine.services.cases import Reviewflow
+from reviewflow.engine.services.channels import Message, send_email, send_webhook
+from reviewflow.engine.services.delivery import Deliverer, DeliveryReport
+from reviewflow.engine.services.escalation import Sweeper
+from reviewflow.engine.services.settings import Settings, SmtpSettings
+from reviewflow.store import outbox
+from reviewflow.store.db import Database
+from reviewflow.store.outbox import OutboxEntry
+
 from tests.conftest import FIXTURES
 from tests.servers import HOST, SmtpServer, WebhookServer, all_logs
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from cli import cli
+from reviewflow.cli import cli
 
 
 def test_demo_walks_cases_and_leaves_an_explorable_database(tmp_path: Path) -> None:

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from cli import cli
-from engine.diagram import NOW, is_stage_move, mermaid_text, to_dot, to_mermaid
-from engine.parse import parse_definition
+from reviewflow.cli import cli
+from reviewflow.engine.core.parse import parse_definition
+from reviewflow.engine.render.diagram import NOW, is_stage_move, mermaid_text, to_dot, to_mermaid
+
 from tests.test_cli import Cli, _fire
 
 ROOT = Path(__file__).resolve().parent.parent

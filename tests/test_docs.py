@@ -9,9 +9,9 @@ from pathlib import Path
 import click
 import pytest
 
-from cli import cli
-from engine.conditions import BUILTINS
-from engine.parse import parse_definition, workflow_schema
+from reviewflow.cli import cli
+from reviewflow.engine.core.conditions import BUILTINS
+from reviewflow.engine.core.parse import parse_definition, workflow_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"

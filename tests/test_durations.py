@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.durations import (
+from reviewflow.engine.core.durations import (
     CALENDARS,
     DEFAULT_CALENDAR,
     Duration,
@@ -22,7 +22,7 @@ from engine.durations import (
     start_of_day,
     working_days_between,
 )
-from engine.errors import InvalidDuration
+from reviewflow.engine.core.errors import InvalidDuration
 
 LONDON = ZoneInfo("Europe/London")
 HINT = "write a whole number and a unit, e.g. '5 working days', '20 days', '6 weeks' or '1 month'"

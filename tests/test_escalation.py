@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.durations import due_at, parse_duration
-from engine.escalation import checkpoints, due_now, next_check, shift_for_pause
-from engine.parse import parse_definition
+from reviewflow.engine.core.durations import due_at, parse_duration
+from reviewflow.engine.core.escalation import checkpoints, due_now, next_check, shift_for_pause
+from reviewflow.engine.core.parse import parse_definition
+
 from tests.conftest import FIXTURES
 
 BASE = (FIXTURES / "minimal.yaml").read_text()

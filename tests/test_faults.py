@@ -26,9 +26,10 @@ from typing import IO, Any
 import pytest
 from sqlalchemy import select, text
 
-from engine.definition import WorkflowDefinition
-from store import chain
-from store.models import AuditHeadRow, CaseRow, EscalationRow, HistoryRow, OutboxRow
+from reviewflow.engine.core.definition import WorkflowDefinition
+from reviewflow.store import chain
+from reviewflow.store.models import AuditHeadRow, CaseRow, EscalationRow, HistoryRow, OutboxRow
+
 from tests import test_worker
 from tests.conftest import pg_url_or_skip
 from tests.seeding import OPEN_FIELDS, OPENED, STATE, WORKFLOW, Seeded, at, connect, seed
@@ -70,17 +71,17 @@ def _pause(session):
         print("inside " + json.dumps(seen), flush=True)
         time.sleep(3600)
 
-from cli import main
+from reviewflow.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 """`reviewflow ARGS`, stopping inside the first transaction that writes, just before COMMIT."""
 
 FIRER = """
 import json, sys
-from engine.clock import fixed_clock, parse_instant
-from engine.errors import ReviewflowError
-from engine.service import Reviewflow
-from store.db import Database
+from reviewflow.engine.core.clock import fixed_clock, parse_instant
+from reviewflow.engine.core.errors import ReviewflowError
+from reviewflow.engine.services.cases import Reviewflow
+from reviewflow.store.db import Database
 
 url, now, trigger, actor, assignment, refs_file, out_file = sys.argv[1:]
 name, value = assignment.split("=", 1)

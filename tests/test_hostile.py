@@ -26,13 +26,14 @@ from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cli import cli
-from engine.durations import CALENDARS
-from engine.errors import InvalidDefinition
-from engine.fields import MAX_TEXT
-from engine.parse import parse_definition
-from engine.yamlsource import MAX_BYTES, MAX_NODES
-from store.db import Database
+from reviewflow.cli import cli
+from reviewflow.engine.core.durations import CALENDARS
+from reviewflow.engine.core.errors import InvalidDefinition
+from reviewflow.engine.core.fields import MAX_TEXT
+from reviewflow.engine.core.parse import parse_definition
+from reviewflow.engine.core.yamlsource import MAX_BYTES, MAX_NODES
+from reviewflow.store.db import Database
+
 from tests.conftest import pg_url_or_skip, same_definition
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -436,7 +437,7 @@ def test_generated_command_lines_succeed_or_fail_in_one_line(fuzz_db: str, argv:
 
 _MEASURE = """
 import resource, sys
-from cli import main
+from reviewflow.cli import main
 code = main(sys.argv[2:])
 with open(sys.argv[1], "w") as out:
     out.write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))

@@ -18,14 +18,15 @@ from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cli import cli
-from engine.clock import SteppingClock
-from engine.dump import FORMAT, FORMAT_VERSION, export_json, import_dump
-from engine.errors import InvalidValue, ReviewflowError
-from engine.service import Reviewflow
-from engine.sweep import Sweeper
-from store.db import Database
-from store.importing import tables
+from reviewflow.cli import cli
+from reviewflow.engine.core.clock import SteppingClock
+from reviewflow.engine.core.errors import InvalidValue, ReviewflowError
+from reviewflow.engine.services.cases import Reviewflow
+from reviewflow.engine.services.dump import FORMAT, FORMAT_VERSION, export_json, import_dump
+from reviewflow.engine.services.escalation import Sweeper
+from reviewflow.store.db import Database
+from reviewflow.store.importing import tables
+
 from tests.conftest import FIXTURES, pg_url_or_skip
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]

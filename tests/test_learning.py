@@ -10,10 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import expressions
-from engine.errors import InvalidDefinition
-from engine.learning import ActionFacts, summarise
-from engine.parse import parse_definition
+from reviewflow.engine.core import expressions
+from reviewflow.engine.core.errors import InvalidDefinition
+from reviewflow.engine.core.learning import ActionFacts, summarise
+from reviewflow.engine.core.parse import parse_definition
+
 from tests.test_cli import Cli, _fire
 
 FIXTURES = Path(__file__).parent / "fixtures"

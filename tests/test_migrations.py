@@ -14,12 +14,12 @@ from click.testing import CliRunner
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
-from cli import cli
-from engine.clock import SteppingClock
-from engine.service import Reviewflow
-from engine.sweep import Sweeper
-from store import schema
-from store.db import Database
+from reviewflow.cli import cli
+from reviewflow.engine.core.clock import SteppingClock
+from reviewflow.engine.services.cases import Reviewflow
+from reviewflow.engine.services.escalation import Sweeper
+from reviewflow.store import schema
+from reviewflow.store.db import Database
 
 MINIMAL = (Path(__file__).parent / "fixtures" / "minimal.yaml").read_text("utf-8")
 T0 = datetime(2026, 1, 5, 9, 0)

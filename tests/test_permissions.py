@@ -20,16 +20,16 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import update
 
-from cli import cli
-from engine.clock import fixed_clock
-from engine.decide import Actor, options
-from engine.definition import FieldSpec, TransitionDef, WorkflowDefinition
-from engine.errors import FieldError, NotPermitted, TransitionNotAllowed
-from engine.parse import parse_definition
-from engine.service import Reviewflow
-from store.db import Database
-from store.models import CaseRow
-from workflows import shipped_files
+from reviewflow.cli import cli
+from reviewflow.engine.core.clock import fixed_clock
+from reviewflow.engine.core.decide import Actor, options
+from reviewflow.engine.core.definition import FieldSpec, TransitionDef, WorkflowDefinition
+from reviewflow.engine.core.errors import FieldError, NotPermitted, TransitionNotAllowed
+from reviewflow.engine.core.parse import parse_definition
+from reviewflow.engine.services.cases import Reviewflow
+from reviewflow.store.db import Database
+from reviewflow.store.models import CaseRow
+from reviewflow.workflows import shipped_files
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FILES = [*shipped_files(), FIXTURES / "minimal.yaml"]

@@ -17,15 +17,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from engine.clock import SteppingClock
-from engine.definition import Schedule
-from engine.durations import LOCAL_ZONE, Duration, start_of_day
-from engine.errors import InvalidDefinition
-from engine.parse import parse_definition
-from engine.recurring import Period, case_ref, catch_up_floor, describe, due_periods, next_period
-from engine.scheduling import ScheduleRunner
-from engine.service import Reviewflow
-from store.models import CaseRow, HistoryRow, ScheduleRunRow
+from reviewflow.engine.core.clock import SteppingClock
+from reviewflow.engine.core.definition import Schedule
+from reviewflow.engine.core.durations import LOCAL_ZONE, Duration, start_of_day
+from reviewflow.engine.core.errors import InvalidDefinition
+from reviewflow.engine.core.parse import parse_definition
+from reviewflow.engine.core.recurring import Period, case_ref, catch_up_floor, describe, due_periods, next_period
+from reviewflow.engine.services.cases import Reviewflow
+from reviewflow.engine.services.schedules import ScheduleRunner
+from reviewflow.store.models import CaseRow, HistoryRow, ScheduleRunRow
+
 from tests import test_worker
 from tests.conftest import FIXTURES, pg_url_or_skip
 from tests.seeding import at, connect

@@ -27,12 +27,13 @@ from dateutil.relativedelta import relativedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cli import cli
-from engine.clock import SteppingClock
-from engine.definition import FieldSpec, WorkflowDefinition
-from engine.errors import ReviewflowError
-from engine.service import Reviewflow
-from store.db import Database
+from reviewflow.cli import cli
+from reviewflow.engine.core.clock import SteppingClock
+from reviewflow.engine.core.definition import FieldSpec, WorkflowDefinition
+from reviewflow.engine.core.errors import ReviewflowError
+from reviewflow.engine.services.cases import Reviewflow
+from reviewflow.store.db import Database
+
 from tests.conftest import pg_url_or_skip
 
 LONDON = ZoneInfo("Europe/London")

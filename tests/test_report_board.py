@@ -11,11 +11,12 @@ import holidays
 import pytest
 from click.testing import CliRunner
 
-from cli import cli
-from engine.clock import SteppingClock
-from engine.service import Reviewflow
-from engine.sweep import Sweeper
-from store.db import Database
+from reviewflow.cli import cli
+from reviewflow.engine.core.clock import SteppingClock
+from reviewflow.engine.services.cases import Reviewflow
+from reviewflow.engine.services.escalation import Sweeper
+from reviewflow.store.db import Database
+
 from tests.conftest import pg_url_or_skip
 
 NOW = datetime(2026, 6, 15, 8, 0, tzinfo=UTC)

@@ -15,17 +15,17 @@ from dateutil.relativedelta import relativedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.definition import OpenRule, StateDef, TransitionDef, WorkflowDefinition
-from engine.durations import Duration, due_at
-from engine.errors import InvalidValue
-from engine.reports.data import HistoryFacts
-from engine.reports.html import render_html
-from engine.reports.layout import Bar, Chart, Layout, Section, Table
-from engine.reports.markdown import render_markdown
-from engine.reports.period import annual_period, board_period
-from engine.reports.stages import rag, stage_entries
-from engine.reports.svg import bar_chart
-from engine.reports.tabular import render_csv
+from reviewflow.engine.core.definition import OpenRule, StateDef, TransitionDef, WorkflowDefinition
+from reviewflow.engine.core.durations import Duration, due_at
+from reviewflow.engine.core.errors import InvalidValue
+from reviewflow.engine.core.reports.data import HistoryFacts
+from reviewflow.engine.core.reports.layout import Bar, Chart, Layout, Section, Table
+from reviewflow.engine.core.reports.period import annual_period, board_period
+from reviewflow.engine.core.reports.stages import rag, stage_entries
+from reviewflow.engine.render.reports.html import render_html
+from reviewflow.engine.render.reports.markdown import render_markdown
+from reviewflow.engine.render.reports.svg import bar_chart
+from reviewflow.engine.render.reports.tabular import render_csv
 
 LONDON = ZoneInfo("Europe/London")
 ENGLAND = holidays.country_holidays("GB", subdiv="ENG")

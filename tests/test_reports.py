@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from cli import cli
-from engine.demo import run_demo
+from reviewflow.cli import cli
+from reviewflow.engine.services.demo import run_demo
 
 DEMO_END = "2027-04-14"
 VOID = {"meta", "br", "hr", "img", "input", "link", "col", "area", "base", "wbr", "source", "path", "rect", "line",

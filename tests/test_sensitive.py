@@ -9,15 +9,16 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli import cli
-from engine.clock import SteppingClock
-from engine.config import Settings, SmtpSettings
-from engine.delivery import Deliverer
-from engine.errors import InvalidDefinition
-from engine.parse import parse_definition
-from engine.service import Reviewflow
-from engine.sweep import Sweeper
-from store.db import Database
+from reviewflow.cli import cli
+from reviewflow.engine.core.clock import SteppingClock
+from reviewflow.engine.core.errors import InvalidDefinition
+from reviewflow.engine.core.parse import parse_definition
+from reviewflow.engine.services.cases import Reviewflow
+from reviewflow.engine.services.delivery import Deliverer
+from reviewflow.engine.services.escalation import Sweeper
+from reviewflow.engine.services.settings import Settings, SmtpSettings
+from reviewflow.store.db import Database
+
 from tests.conftest import FIXTURES
 from tests.servers import HOST, SmtpServer, WebhookServer, all_logs
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from engine.clock import SteppingClock
-from engine.decide import plan_fire
-from engine.errors import (
+from reviewflow.engine.core.clock import SteppingClock
+from reviewflow.engine.core.decide import plan_fire
+from reviewflow.engine.core.errors import (
     CaseExists,
     CaseNotFound,
     ConcurrentChange,
@@ -20,8 +20,9 @@ from engine.errors import (
     UserNotFound,
     WorkflowNotFound,
 )
-from engine.service import Reviewflow
-from store import outbox, repo
+from reviewflow.engine.services.cases import Reviewflow
+from reviewflow.store import outbox, repo
+
 from tests.conftest import FIXTURES
 
 

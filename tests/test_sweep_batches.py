@@ -11,14 +11,15 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from engine.clock import SteppingClock
-from engine.errors import StoreError
-from engine.escalation import checkpoints, due_now
-from engine.service import Reviewflow
-from engine.sweep import Sweeper
-from store import ledger
-from store.db import Database
-from store.models import EscalationRow
+from reviewflow.engine.core.clock import SteppingClock
+from reviewflow.engine.core.errors import StoreError
+from reviewflow.engine.core.escalation import checkpoints, due_now
+from reviewflow.engine.services.cases import Reviewflow
+from reviewflow.engine.services.escalation import Sweeper
+from reviewflow.store import ledger
+from reviewflow.store.db import Database
+from reviewflow.store.models import EscalationRow
+
 from tests.conftest import FIXTURES, pg_url_or_skip
 
 CASES = 300

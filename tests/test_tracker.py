@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from cli import cli
+from reviewflow.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "docs" / "examples"
@@ -417,8 +417,8 @@ def test_a_5000_row_tracker_imports_with_a_progress_bar(tmp_path: Path) -> None:
     cases, recommendations = _large(tmp_path / "large.csv", 5000)
     (tmp_path / "large.yaml").write_text(LARGE_MAPPING, "utf-8")
     done = subprocess.run(
-        [sys.executable, "-m", "cli", "--db", url, "--now", NOW, "import", "tracker", str(tmp_path / "large.csv"),
-         "--mapping", str(tmp_path / "large.yaml"), "--as", "a.khan", "--progress"],
+        [sys.executable, "-m", "reviewflow.cli", "--db", url, "--now", NOW, "import", "tracker",
+         str(tmp_path / "large.csv"), "--mapping", str(tmp_path / "large.yaml"), "--as", "a.khan", "--progress"],
         capture_output=True, text=True, timeout=1200, cwd=ROOT, check=False,
         env={k: v for k, v in os.environ.items() if k not in NO_ENV})
     assert done.returncode == 0, done.stderr

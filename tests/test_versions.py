@@ -13,19 +13,20 @@ import pytest
 from click.testing import CliRunner
 from sqlmodel import select
 
-from cli import cli
-from engine import migrate as migrating
-from engine.clock import SteppingClock
-from engine.diff import diff_definitions, place_version
-from engine.durations import due_at, due_date_of
-from engine.errors import InvalidValue, NotPermitted, TransitionNotAllowed
-from engine.escalation import checkpoints, next_check
-from engine.migrate import MigrationInterrupted, MigrationRefused, migrate_roles
-from engine.parse import parse_definition
-from engine.service import Reviewflow
-from store import repo
-from store.db import Database
-from store.models import CaseRow
+from reviewflow.cli import cli
+from reviewflow.engine.core import migration as migrating
+from reviewflow.engine.core.clock import SteppingClock
+from reviewflow.engine.core.diff import diff_definitions, place_version
+from reviewflow.engine.core.durations import due_at, due_date_of
+from reviewflow.engine.core.errors import InvalidValue, NotPermitted, TransitionNotAllowed
+from reviewflow.engine.core.escalation import checkpoints, next_check
+from reviewflow.engine.core.migration import MigrationInterrupted, MigrationRefused, migrate_roles
+from reviewflow.engine.core.parse import parse_definition
+from reviewflow.engine.services.cases import Reviewflow
+from reviewflow.store import repo
+from reviewflow.store.db import Database
+from reviewflow.store.models import CaseRow
+
 from tests.conftest import FIXTURES
 
 V1 = (FIXTURES / "minimal.yaml").read_text("utf-8")

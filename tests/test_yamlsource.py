@@ -15,12 +15,13 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.definition import WorkflowDefinition
-from engine.errors import InvalidDefinition, Problem
-from engine.parse import parse_definition
-from engine.yamlsource import MAX_BYTES, MAX_DEPTH, format_path, load_yaml
+from reviewflow.engine.core.definition import WorkflowDefinition
+from reviewflow.engine.core.errors import InvalidDefinition, Problem
+from reviewflow.engine.core.parse import parse_definition
+from reviewflow.engine.core.yamlsource import MAX_BYTES, MAX_DEPTH, format_path, load_yaml
+from reviewflow.workflows import shipped_files
+
 from tests.conftest import same_definition
-from workflows import shipped_files
 
 YAML_1_1_WORDS = ["on", "off", "yes", "no", "On", "OFF", "YES", "No", "y", "n", "Y", "N"]
 

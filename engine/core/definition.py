@@ -1,0 +1,176 @@
+"""The neutral, validated model of a workflow definition (frozen dataclasses)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
+from typing import Any, Literal
+
+from reviewflow.engine.core.durations import DEFAULT_CALENDAR, Duration
+from reviewflow.engine.core.learning import LearningRules
+
+FieldType = Literal["text", "choice", "date", "yesno"]
+OWNER = "owner"
+"""Reserved role name in escalation ladders: the owner role of the overdue stage (or the overdue action's
+named owner)."""
+EXPRESSION = "expression"
+"""Condition name of a CEL expression guard; its argument is the expression text."""
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    type: FieldType
+    label: str = ""
+    options: tuple[str, ...] = ()
+    sensitive: bool = False
+
+    def describe(self) -> str:
+        """'decision (choice: scr, nfa)' style summary used in messages."""
+        if self.type == "choice":
+            return f"{self.name} ({self.type}: {', '.join(self.options)})"
+        return f"{self.name} ({self.type})"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A built-in condition by name, with its optional argument."""
+
+    name: str
+    argument: Any = None
+
+
+@dataclass(frozen=True)
+class StateDef:
+    name: str
+    label: str
+    description: str = ""
+    terminal: bool = False
+    time_limit: Duration | None = None
+    owner: str | None = None
+    requires: tuple[str, ...] = ()
+    remind: Duration | None = None
+
+
+@dataclass(frozen=True)
+class TransitionDef:
+    trigger: str
+    sources: tuple[str, ...]
+    dest: str
+    roles: tuple[str, ...]
+    label: str = ""
+    requires: tuple[FieldSpec, ...] = ()
+    when: tuple[Condition, ...] = ()
+
+    def field(self, name: str) -> FieldSpec | None:
+        return next((f for f in self.requires if f.name == name), None)
+
+
+@dataclass(frozen=True)
+class EscalationLevel:
+    after: Duration
+    notify: tuple[str, ...]
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class OpenRule:
+    roles: tuple[str, ...]
+    requires: tuple[FieldSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A fixed rhythm on which new cases open: `every` from `starting`, or a `cron` expression."""
+
+    ref: str
+    every: Duration | None = None
+    starting: date | None = None
+    cron: str | None = None
+    fields: Mapping[str, str] = field(default_factory=dict)
+    note: str = ""
+
+    def describe(self) -> str:
+        return f"cron {self.cron}" if self.cron else f"every {self.every} from {self.starting}"
+
+
+@dataclass(frozen=True, eq=False)
+class WorkflowDefinition:
+    """A whole review type; compared and hashed by identity (one object per loaded version)."""
+
+    name: str
+    title: str
+    version: int
+    roles: Mapping[str, str]
+    states: Mapping[str, StateDef]
+    initial: str
+    transitions: tuple[TransitionDef, ...]
+    open: OpenRule
+    description: str = ""
+    calendar: str = DEFAULT_CALENDAR
+    escalation: tuple[EscalationLevel, ...] = ()
+    notify: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    remind: Duration | None = None
+    pause_roles: tuple[str, ...] = ()
+    learning_rules: LearningRules | None = None
+    learning_escalation: tuple[EscalationLevel, ...] | None = None
+    schedule: Schedule | None = None
+
+    @property
+    def learning(self) -> LearningRules:
+        """Who may do what in the learning loop (defaults: the opener roles manage and verify)."""
+        return self.learning_rules or LearningRules(manage=self.open.roles, contribute=(), verify=self.open.roles)
+
+    @property
+    def action_ladder(self) -> tuple[EscalationLevel, ...]:
+        """Levels climbed by an overdue action: `learning.escalation`, else the stage ladder."""
+        return self.escalation if self.learning_escalation is None else self.learning_escalation
+
+    def may_pause(self, state: str) -> tuple[str, ...]:
+        """Roles that may pause or resume a case in `state`: `pause_roles`, else opener roles, plus the owner."""
+        owner = self.states[state].owner
+        base = self.pause_roles or self.open.roles
+        return tuple(dict.fromkeys([*base, *([owner] if owner else [])]))
+
+    @cached_property
+    def _leaving(self) -> dict[str, tuple[TransitionDef, ...]]:
+        """Transitions by the state they leave, in definition order (worked out once: the definition is frozen)."""
+        leaving: dict[str, list[TransitionDef]] = {}
+        for t in self.transitions:
+            for source in dict.fromkeys(t.sources):
+                leaving.setdefault(source, []).append(t)
+        return {source: tuple(ts) for source, ts in leaving.items()}
+
+    @cached_property
+    def _moves(self) -> dict[tuple[str, str], TransitionDef]:
+        """The first transition of each (state, trigger), in definition order."""
+        moves: dict[tuple[str, str], TransitionDef] = {}
+        for source, ts in self._leaving.items():
+            for t in ts:
+                moves.setdefault((source, t.trigger), t)
+        return moves
+
+    def transitions_from(self, state: str) -> list[TransitionDef]:
+        """Transitions that may leave `state`, in definition order."""
+        return list(self._leaving.get(state, ()))
+
+    def transition(self, state: str, trigger: str) -> TransitionDef | None:
+        """The first transition (in definition order) that `trigger` fires from `state`, if any."""
+        return self._moves.get((state, trigger))
+
+    @property
+    def sensitive_fields(self) -> frozenset[str]:
+        """Fields marked `sensitive: true` anywhere in the definition."""
+        specs = [*self.open.requires, *(f for t in self.transitions for f in t.requires)]
+        return frozenset(f.name for f in specs if f.sensitive)
+
+    def shareable(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """`fields` without the sensitive ones: what notifications, logs and reports may carry."""
+        hidden = self.sensitive_fields
+        return {k: v for k, v in fields.items() if k not in hidden}
+
+    @property
+    def triggers(self) -> set[str]:
+        return {t.trigger for t in self.transitions}

@@ -1,0 +1,120 @@
+"""The Board's exception list: stage entries and actions whose escalation reached the top of its ladder. Pure."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from reviewflow.engine.core.definition import WorkflowDefinition
+from reviewflow.engine.core.durations import due_date_of, local_date
+from reviewflow.engine.core.learning import WORKING
+from reviewflow.engine.core.reports.data import CaseFacts, HistoryFacts, LadderFacts, ReportData
+from reviewflow.engine.core.reports.period import Period
+from reviewflow.engine.core.reports.stages import StageEntry, stage_entries, working_days, working_days_late
+
+
+@dataclass(frozen=True)
+class LadderStep:
+    level: int
+    label: str
+    fired_on: date
+
+
+@dataclass(frozen=True)
+class BoardException:
+    """A stage entry or an action that climbed to the top of its ladder (the Board)."""
+
+    ref: str
+    type_title: str
+    subject: str
+    escalated_on: date
+    due_date: date
+    outstanding: bool
+    position: str
+    working_days_overdue: int
+    ladder: tuple[LadderStep, ...]
+
+
+def _label(d: WorkflowDefinition, state: str) -> str:
+    """A stage's label (its name when a later version no longer has it)."""
+    found = d.states.get(state)
+    return found.label if found else state.replace("_", " ")
+
+
+def _steps(rows: list[LadderFacts]) -> tuple[LadderStep, ...]:
+    return tuple(LadderStep(r.level, r.label, local_date(r.fired_at)) for r in rows if r.level is not None)
+
+
+class Exceptions:
+    """Finds every ladder climb that reached the Board and says where it stands now."""
+
+    def __init__(self, data: ReportData, now: datetime, period: Period) -> None:
+        self.data, self.now, self.period, self.today = data, now, period, local_date(now)
+        self.cases = {c.id: c for c in data.cases}
+        self.actions = {(a.case_id, f"action {a.number}"): a for a in data.actions}
+        history: dict[int, list[HistoryFacts]] = defaultdict(list)
+        for h in data.history:
+            history[h.case_id].append(h)
+        self.history = history
+
+    def find(self) -> tuple[BoardException, ...]:
+        climbs: dict[tuple[int, int, str], list[LadderFacts]] = defaultdict(list)
+        for r in self.data.ladder:
+            is_action = r.entry_seq == 0 and r.state.startswith("action ")
+            climbs[(r.case_id, r.entry_seq, r.state if is_action else "")].append(r)
+        found = []
+        for (case_id, entry_seq, action), rows in climbs.items():
+            c = self.cases[case_id]
+            d = self.data.definition(c)
+            top = len(d.action_ladder if action else d.escalation)
+            board = [r for r in rows if r.level == top]
+            if not top or not board:
+                continue
+            item = self._action(c, action, rows, board[0]) if action else self._stage(c, entry_seq, rows, board[0])
+            if item is not None:
+                found.append(item)
+        return tuple(sorted(found, key=lambda e: (e.escalated_on, e.ref, e.subject)))
+
+    def _keep(self, outstanding: bool, escalated: datetime, resolved: datetime | None) -> bool:
+        return outstanding or escalated in self.period or (resolved is not None and resolved in self.period)
+
+    def _entry(self, c: CaseFacts, seq: int) -> StageEntry | None:
+        entries = stage_entries(self.data.definition(c), self.history.get(c.id, []))
+        return next((e for e in entries if e.seq == seq), None)
+
+    def _stage(self, c: CaseFacts, seq: int, rows: list[LadderFacts], top: LadderFacts) -> BoardException | None:
+        d = self.data.definition(c)
+        label = _label(d, top.state)
+        outstanding = c.is_open and c.entry_seq == seq
+        entry = None if outstanding else self._entry(c, seq)
+        left = entry.left_at if entry else None
+        if not self._keep(outstanding, top.fired_at, left):
+            return None
+        if outstanding:
+            paused = c.paused_at is not None
+            late = 0 if paused or c.due_at is None else working_days_late(c.due_at, self.today, d.calendar)
+            position = "clock paused" if paused else f"still at {label}, {late} working days overdue"
+        else:
+            late = 0
+            where = _label(d, entry.left_to) if entry and entry.left_to else "a later stage"
+            position = f"moved on to {where} on {local_date(left).isoformat()}" if left else "moved on"
+        due = c.due_at if outstanding and c.due_at else top.due_at
+        return BoardException(c.ref, d.title, f"Stage: {label}", local_date(top.fired_at), due_date_of(due),
+                              outstanding, position, late, _steps(rows))
+
+    def _action(self, c: CaseFacts, what: str, rows: list[LadderFacts], top: LadderFacts) -> BoardException | None:
+        d = self.data.definition(c)
+        a = self.actions.get((c.id, what))
+        if a is None:
+            return None
+        outstanding = a.status in WORKING and self.today > a.due_date
+        resolved = None if outstanding else (a.verified_at or a.updated_at)
+        if not self._keep(outstanding, top.fired_at, resolved):
+            return None
+        late = working_days(a.due_date, self.today, d.calendar) if outstanding else 0
+        position = (f"still {a.status.replace('_', ' ')}, {late} working days overdue" if outstanding
+                    else f"now {a.status.replace('_', ' ')}" + (f" (due {a.due_date.isoformat()})"
+                                                                if a.status in WORKING else ""))
+        return BoardException(c.ref, d.title, f"Action {a.number} ({a.owner_agency})", local_date(top.fired_at),
+                              a.due_date, outstanding, position, late, _steps(rows))

@@ -1,0 +1,178 @@
+"""Opening recurring reviews on time: each due period of each workflow's `schedule`, exactly once.
+
+Which periods are due is worked out from the definitions and the `schedule_runs` table every time, so
+nothing depends on a worker having run at the right moment: after downtime the missed periods are
+opened late, oldest first, and `Reviewflow.open_scheduled` makes a period that two workers reach at
+the same time open once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import structlog
+
+from reviewflow.engine.core.definition import Schedule, WorkflowDefinition
+from reviewflow.engine.core.errors import ReviewflowError, StoreError
+from reviewflow.engine.core.recurring import (
+    Period,
+    case_fields,
+    case_ref,
+    catch_up_floor,
+    describe,
+    due_periods,
+    next_period,
+)
+from reviewflow.engine.services.cases import CaseView, Reviewflow, definition_from_source
+from reviewflow.store import repo, schedule_runs
+
+log = structlog.get_logger("reviewflow.schedule")
+
+LATE_AFTER = timedelta(hours=1)
+"""A period opened more than this after its time is marked late (as `Reviewflow.open_scheduled` does)."""
+
+
+@dataclass(frozen=True)
+class Opening:
+    """A period's case that was opened (or, in a dry run, would be)."""
+
+    workflow: str
+    period: str
+    ref: str
+    scheduled_for: datetime
+    late: bool
+
+
+@dataclass(frozen=True)
+class Failure:
+    workflow: str
+    period: str
+    ref: str
+    error: str
+
+
+@dataclass
+class ScheduleReport:
+    now: datetime
+    dry_run: bool
+    opened: list[Opening] = field(default_factory=list)
+    taken: list[Opening] = field(default_factory=list)
+    """Periods another worker opened first, while this run was on its way to them."""
+    failed: list[Failure] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Upcoming:
+    """`schedule list`: what a scheduled workflow opens next, what it opened last, and what is overdue."""
+
+    workflow: str
+    title: str
+    schedule: str
+    next_period: str | None
+    next_ref: str | None
+    next_at: datetime | None
+    last_ref: str | None
+    last_opened_at: datetime | None
+    last_late: bool
+    due: list[Opening] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    definition: WorkflowDefinition
+    schedule: Schedule
+    floor: datetime
+    last: schedule_runs.ScheduleRun | None
+
+
+class ScheduleRunner:
+    """Opens the due periods of every scheduled workflow for a service, and lists what opens next."""
+
+    def __init__(self, service: Reviewflow) -> None:
+        self.service = service
+
+    def _plans(self) -> list[_Plan]:
+        """The newest version of each workflow that has a schedule, with its catch-up floor.
+
+        The floor starts at the load of the oldest version in the unbroken run of scheduled versions
+        ending at the newest, so adding a schedule (or restoring a removed one) never opens old periods.
+        """
+        with self.service.db.transaction() as s:
+            stored = repo.all_definitions(s)
+            runs = schedule_runs.runs(s)
+        versions: dict[str, list[repo.StoredDefinition]] = {}
+        for row in sorted(stored, key=lambda r: r.version, reverse=True):
+            versions.setdefault(row.name, []).append(row)
+        plans = []
+        for name, rows in sorted(versions.items()):
+            d = definition_from_source(rows[0].source, rows[0].source_name, rows[0].version)
+            if d.schedule is None:
+                continue
+            since = rows[0].loaded_at
+            for older in rows[1:]:
+                if definition_from_source(older.source, older.source_name, older.version).schedule is None:
+                    break
+                since = min(since, older.loaded_at)
+            mine = [r for r in runs if r.workflow == name]
+            last = max(mine, key=lambda r: r.scheduled_for) if mine else None
+            plans.append(_Plan(d, d.schedule, catch_up_floor(d.schedule, since, last.scheduled_for if last else None),
+                               last))
+        return plans
+
+    def _opening(self, plan: _Plan, p: Period, now: datetime) -> Opening:
+        return Opening(plan.definition.name, p.key, case_ref(plan.schedule, p), p.opens_at,
+                       now - p.opens_at > LATE_AFTER)
+
+    def _open(self, plan: _Plan, p: Period, ref: str) -> CaseView | None:
+        return self.service.open_scheduled(plan.definition.name, ref, p.key, p.opens_at,
+                                           fields=case_fields(plan.schedule, p))
+
+    def _open_plan(self, plan: _Plan, report: ScheduleReport) -> None:
+        """Open the plan's due periods oldest first; stop at the first that cannot open (it stays due)."""
+        for p in due_periods(plan.schedule, plan.floor, report.now):
+            item = self._opening(plan, p, report.now)
+            if report.dry_run:
+                report.opened.append(item)
+                continue
+            try:
+                view = self._open(plan, p, item.ref)
+            except StoreError:
+                raise  # the database, not this period: the worker's tick reports it and tries again
+            except ReviewflowError as exc:
+                error = str(exc).splitlines()[0]
+                report.failed.append(Failure(item.workflow, item.period, item.ref, error))
+                log.error("schedule.open_failed", workflow=item.workflow, period=item.period, ref=item.ref,
+                          error=error, hint="the period stays due; fix the cause and it opens at the next run")
+                return
+            if view is None:
+                report.taken.append(item)
+                log.info("schedule.already_opened", workflow=item.workflow, period=item.period, ref=item.ref)
+            else:
+                report.opened.append(item)
+
+    def open_due(self, dry_run: bool = False) -> ScheduleReport:
+        """Open every period due by the service's `now` whose case is not open yet, each exactly once."""
+        self.service.ensure_ready()
+        report = ScheduleReport(self.service.clock(), dry_run)
+        for plan in self._plans():
+            self._open_plan(plan, report)
+        log.info("schedule.run", opened=len(report.opened), taken=len(report.taken), failed=len(report.failed),
+                 dry_run=dry_run)
+        return report
+
+    def upcoming(self) -> list[Upcoming]:
+        """For each scheduled workflow: the next period, the last case opened, and periods due but not opened."""
+        self.service.ensure_ready()
+        now = self.service.clock()
+        out = []
+        for plan in self._plans():
+            nxt = next_period(plan.schedule, max(now, plan.floor))
+            last = plan.last
+            out.append(Upcoming(
+                workflow=plan.definition.name, title=plan.definition.title, schedule=describe(plan.schedule),
+                next_period=nxt.key if nxt else None, next_ref=case_ref(plan.schedule, nxt) if nxt else None,
+                next_at=nxt.opens_at if nxt else None, last_ref=last.case_ref if last else None,
+                last_opened_at=last.opened_at if last else None, last_late=bool(last and last.late),
+                due=[self._opening(plan, p, now) for p in due_periods(plan.schedule, plan.floor, now)]))
+        return out

@@ -1,0 +1,155 @@
+"""Delivery and worker settings from an optional TOML file, overridden by environment variables."""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from reviewflow.engine.core.errors import InvalidValue
+
+DEFAULT_CONFIG = "reviewflow.toml"
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int = 25
+    starttls: bool = False
+    ssl: bool = False
+    username: str | None = None
+    password: str | None = None
+    sender: str = "reviewflow@localhost"
+    timeout: float = 15.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the worker and the notification channels need besides the database."""
+
+    smtp: SmtpSettings | None = None
+    webhooks: tuple[str, ...] = ()
+    link_template: str | None = None
+    max_attempts: int = 8
+    backoff_seconds: float = 60.0
+    backoff_cap_seconds: float = 6 * 3600.0
+    lease_seconds: float = 300.0
+    interval_seconds: float = 60.0
+    batch_size: int = 200
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def backoff(self, attempts: int) -> float:
+        """Seconds to wait after the `attempts`-th failure: doubling, capped."""
+        return float(min(self.backoff_seconds * 2 ** min(max(attempts - 1, 0), 60), self.backoff_cap_seconds))
+
+    def link(self, ref: str) -> str | None:
+        return self.link_template.replace("{ref}", ref) if self.link_template else None
+
+
+_BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
+def _bool(name: str, value: str) -> bool:
+    try:
+        return _BOOL[value.strip().lower()]
+    except KeyError:
+        raise InvalidValue(f"{name}={value!r}: write true or false") from None
+
+
+def _flag(name: str, value: Any) -> bool:
+    return value if isinstance(value, bool) else _bool(name, str(value))
+
+
+def _webhooks(urls: Any) -> tuple[str, ...]:
+    items = [urls] if isinstance(urls, str) else list(urls or ())
+    for url in items:
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise InvalidValue(f"webhook URL {url!r} must start with http:// or https://")
+    return tuple(items)
+
+
+_KNOWN = {
+    "smtp": {"host", "port", "starttls", "ssl", "username", "password", "password_env", "sender"},
+    "webhooks": {"urls"},
+    "links": {"template"},
+    "delivery": {"max_attempts", "backoff_seconds", "backoff_cap_seconds", "lease_seconds"},
+    "worker": {"interval_seconds", "batch_size"},
+}
+
+
+def _check_keys(path: Path, data: Mapping[str, Any]) -> None:
+    for section, table in data.items():
+        if section not in _KNOWN or not isinstance(table, dict):
+            raise InvalidValue(f"{path}: unknown section [{section}]; known sections: {', '.join(_KNOWN)}")
+        unknown = sorted(set(table) - _KNOWN[section])
+        if unknown:
+            raise InvalidValue(f"{path}: unknown key(s) {', '.join(unknown)} in [{section}]; "
+                               f"known keys: {', '.join(sorted(_KNOWN[section]))}")
+
+
+def _number(name: str, value: Any, kind: type[int] | type[float]) -> Any:
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise InvalidValue(f"{name}={value!r}: expected a number") from None
+    if not math.isfinite(number):
+        raise InvalidValue(f"{name}={value!r}: expected a finite number")
+    if number <= 0:
+        raise InvalidValue(f"{name}={value!r}: must be more than 0")
+    return number
+
+
+def _from_file(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text("utf-8"))
+    except OSError as exc:
+        raise InvalidValue(f"cannot read the settings file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidValue(f"{path}: not valid TOML ({exc}): fix the file") from None
+
+
+def _smtp(table: Mapping[str, Any], env: Mapping[str, str]) -> SmtpSettings | None:
+    host = env.get("REVIEWFLOW_SMTP_HOST") or table.get("host")
+    if not host:
+        return None
+    password = env.get("REVIEWFLOW_SMTP_PASSWORD") or table.get("password")
+    if not password and table.get("password_env"):
+        password = env.get(str(table["password_env"]))
+    return SmtpSettings(
+        host=str(host),
+        port=_number("smtp port", env.get("REVIEWFLOW_SMTP_PORT") or table.get("port", 25), int),
+        starttls=_bool("REVIEWFLOW_SMTP_STARTTLS", env["REVIEWFLOW_SMTP_STARTTLS"])
+        if "REVIEWFLOW_SMTP_STARTTLS" in env else _flag("smtp starttls", table.get("starttls", False)),
+        ssl=_flag("smtp ssl", table.get("ssl", False)),
+        username=env.get("REVIEWFLOW_SMTP_USER") or table.get("username"),
+        password=password,
+        sender=env.get("REVIEWFLOW_SMTP_FROM") or table.get("sender", "reviewflow@localhost"),
+    )
+
+
+def load_settings(path: Path | None, env: Mapping[str, str]) -> Settings:
+    """Settings from `path` (or ./reviewflow.toml when present) with REVIEWFLOW_* overrides."""
+    if path is None and Path(DEFAULT_CONFIG).is_file():
+        path = Path(DEFAULT_CONFIG)
+    data = _from_file(path) if path else {}
+    if path:
+        _check_keys(path, data)
+    delivery, worker = data.get("delivery", {}), data.get("worker", {})
+    urls = env.get("REVIEWFLOW_WEBHOOK_URLS")
+    webhooks = _webhooks([u.strip() for u in urls.split(",") if u.strip()] if urls else
+                         data.get("webhooks", {}).get("urls", ()))
+    settings = Settings(smtp=_smtp(data.get("smtp", {}), env), webhooks=webhooks,
+                        link_template=env.get("REVIEWFLOW_LINK_TEMPLATE") or data.get("links", {}).get("template"))
+    numbers = {
+        "max_attempts": (delivery.get("max_attempts"), int),
+        "backoff_seconds": (delivery.get("backoff_seconds"), float),
+        "backoff_cap_seconds": (delivery.get("backoff_cap_seconds"), float),
+        "lease_seconds": (delivery.get("lease_seconds"), float),
+        "interval_seconds": (env.get("REVIEWFLOW_INTERVAL") or worker.get("interval_seconds"), float),
+        "batch_size": (env.get("REVIEWFLOW_BATCH_SIZE") or worker.get("batch_size"), int),
+    }
+    given = {k: _number(k, v, kind) for k, (v, kind) in numbers.items() if v is not None}
+    return replace(settings, **given)
