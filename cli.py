@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from reviewflow.engine.services.cases import Reviewflow
+    from reviewflow.engine.services.facade import Reviewflow
 
 DEFAULT_DB = "sqlite:///reviewflow.db"
 
@@ -37,8 +37,9 @@ class Settings:
     def _new_service(self) -> Reviewflow:
         import os
 
-        from reviewflow.engine.core.clock import fixed_clock, parse_instant, system_clock
-        from reviewflow.engine.services.cases import Reviewflow
+        from reviewflow.engine.core.clock import fixed_clock, parse_instant
+        from reviewflow.engine.services.context import system_clock
+        from reviewflow.engine.services.facade import Reviewflow
         from reviewflow.engine.services.settings import load_settings
         from reviewflow.store.db import Database
 
@@ -497,9 +498,8 @@ def case_list(ctx: click.Context, workflow_name: str | None, state: str | None, 
 def escalate(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
     """Run one escalation sweep now (or at --now): reminders and ladder levels that are due."""
     from reviewflow.engine.render.text import local, to_json
-    from reviewflow.engine.services.escalation import Sweeper
 
-    report = Sweeper(_settings(ctx).service()).sweep(dry_run=dry_run)
+    report = _settings(ctx).service().sweep(dry_run=dry_run)
     if as_json:
         click.echo(to_json(report))
         return
@@ -517,10 +517,8 @@ def escalate(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
 @click.pass_context
 def run(ctx: click.Context, interval: float | None, once: bool) -> None:
     """Run the worker: sweep escalations and deliver notifications until stopped (SIGTERM/Ctrl-C)."""
-    from reviewflow.engine.services.worker import run_worker
-
     service = _settings(ctx).service()
-    code = run_worker(service, interval or service.settings.interval_seconds, once=once)
+    code = service.run_worker(interval, once=once)
     if code:
         sys.exit(code)
 
@@ -829,9 +827,8 @@ def schedule_group() -> None:
 def schedule_list(ctx: click.Context, as_json: bool) -> None:
     """Show each scheduled workflow's next case, its last one, and any period due but not opened."""
     from reviewflow.engine.render.text import local
-    from reviewflow.engine.services.schedules import ScheduleRunner
 
-    rows = ScheduleRunner(_settings(ctx).service()).upcoming()
+    rows = _settings(ctx).service().upcoming_periods()
     if as_json:
         _echo_json(rows)
         return
@@ -858,9 +855,8 @@ def schedule_list(ctx: click.Context, as_json: bool) -> None:
 def schedule_run(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
     """Open the case of every period due now (or at --now) that is not open yet, each exactly once."""
     from reviewflow.engine.render.text import local
-    from reviewflow.engine.services.schedules import ScheduleRunner
 
-    report = ScheduleRunner(_settings(ctx).service()).open_due(dry_run=dry_run)
+    report = _settings(ctx).service().open_due_periods(dry_run=dry_run)
     if as_json:
         _echo_json(report)
     else:
@@ -895,7 +891,7 @@ def _report_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _emit_report(report: Any, fmt: str | None, out: Path | None, table: str | None) -> None:
-    from reviewflow.engine.services.reports import choose_format, render
+    from reviewflow.engine.render.reports import choose_format, render
 
     chosen = choose_format(fmt, out)
     text = render(report, chosen, table)
@@ -918,9 +914,8 @@ def report_board(ctx: click.Context, start: str | None, end: str | None, fmt: st
                  table: str | None) -> None:
     """The Board report: open reviews by RAG status, exceptions, action plans, themes and dissemination."""
     from reviewflow.engine.core.clock import parse_date
-    from reviewflow.engine.services.reports import ReportBuilder
 
-    report = ReportBuilder(_settings(ctx).service()).board(parse_date(start, "--from") if start else None,
+    report = _settings(ctx).service().board_report(parse_date(start, "--from") if start else None,
                                                            parse_date(end, "--to") if end else None)
     _emit_report(report, fmt, out, table)
 
@@ -932,9 +927,8 @@ def report_board(ctx: click.Context, start: str | None, end: str | None, fmt: st
 @click.pass_context
 def report_annual(ctx: click.Context, year: str, fmt: str | None, out: Path | None, table: str | None) -> None:
     """The annual report's figures: reviews by type, decisions, recommendations, impact, timeliness, themes."""
-    from reviewflow.engine.services.reports import ReportBuilder
 
-    _emit_report(ReportBuilder(_settings(ctx).service()).annual(year), fmt, out, table)
+    _emit_report(_settings(ctx).service().annual_report(year), fmt, out, table)
 
 
 # --- case timeline -------------------------------------------------------------------------------
@@ -965,9 +959,9 @@ def case_timeline(ctx: click.Context, ref: str, fmt: str, out: Path | None) -> N
 @click.pass_context
 def export_command(ctx: click.Context, fmt: str, out: Path | None) -> None:
     """Write everything in the database (cases, history, learning records, ledgers, users...) as one dump."""
-    from reviewflow.engine.services.dump import export_json, write_file
+    from reviewflow.engine.services.transfer import write_file
 
-    text, counts = export_json(_settings(ctx).service())
+    text, counts = _settings(ctx).service().export_dump()
     if out is None:
         click.echo(text.encode("utf-8"), nl=False)
         return
@@ -986,9 +980,9 @@ def import_group() -> None:
 @click.pass_context
 def import_dump_command(ctx: click.Context, file: Path, dry_run: bool) -> None:
     """Load a dump into a new, initialised database in one transaction, keeping every id."""
-    from reviewflow.engine.services.dump import import_dump, read_file
+    from reviewflow.engine.services.transfer import read_file
 
-    result = import_dump(_settings(ctx).service(), read_file(file), str(file), dry_run)
+    result = _settings(ctx).service().import_dump(read_file(file), str(file), dry_run)
     click.echo(f"{'would import' if dry_run else 'imported'} {sum(result.counts.values())} rows from {file} "
                f"(exported {result.exported_at} by reviewflow {result.reviewflow_version})")
     for name, count in result.counts.items():
@@ -1012,7 +1006,7 @@ def import_dump_command(ctx: click.Context, file: Path, dry_run: bool) -> None:
 def import_tracker_command(ctx: click.Context, file: Path, mapping: Path, dry_run: bool, all_or_nothing: bool,
                            progress: bool | None, actor: str | None) -> None:
     """Bring in a board's spreadsheet of reviews and action plans (FILE.csv or FILE.xlsx)."""
-    from reviewflow.engine.services.tracker import PROGRESS_FROM_ROWS, TextProgress, import_tracker
+    from reviewflow.engine.services.tracker import PROGRESS_FROM_ROWS, TextProgress
 
     err = sys.stderr
 
@@ -1020,7 +1014,7 @@ def import_tracker_command(ctx: click.Context, file: Path, mapping: Path, dry_ru
         show = progress if progress is not None else err.isatty() and total >= PROGRESS_FROM_ROWS
         return TextProgress(err, f"{label:<15}", total) if show else None
 
-    report = import_tracker(_settings(ctx).service(), file, mapping, _need_actor(actor), all_or_nothing, dry_run,
+    report = _settings(ctx).service().import_tracker(file, mapping, _need_actor(actor), all_or_nothing, dry_run,
                             bar)
     for problem in report.problems:
         click.echo(str(problem), err=True)

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import text
 
 from reviewflow.engine.core.clock import SteppingClock, parse_instant
-from reviewflow.engine.services.cases import Reviewflow
+from reviewflow.engine.services.facade import Reviewflow
 from reviewflow.store.db import Database
 from reviewflow.store.models import CaseRow, HistoryRow
 

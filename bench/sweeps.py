@@ -69,7 +69,7 @@ class SweepDb:
     def engine_sweep(self) -> int:
         from reviewflow.engine.services.escalation import Sweeper
 
-        return self._check(Sweeper(self.seeder.service).sweep())
+        return self._check(Sweeper(self.seeder.service.ctx).sweep())
 
     def _check(self, report: Any) -> int:
         if len(report.fired) != self.due:

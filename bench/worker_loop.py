@@ -13,17 +13,16 @@ import sys
 def main(argv: list[str]) -> int:
     url, start, step, ticks = argv[0], argv[1], float(argv[2]), int(argv[3])
     from reviewflow.engine.core.clock import SteppingClock, parse_instant
-    from reviewflow.engine.services.cases import Reviewflow
+    from reviewflow.engine.services.facade import Reviewflow
     from reviewflow.engine.services.logs import configure_logging
     from reviewflow.engine.services.settings import load_settings
-    from reviewflow.engine.services.worker import Worker
     from reviewflow.store.db import Database
 
     from bench.memory import rss_kb
 
     configure_logging(level="warning")
     clock = SteppingClock(parse_instant(start))
-    worker = Worker(Reviewflow(Database(url), clock, load_settings(None, {})))
+    worker = Reviewflow(Database(url), clock, load_settings(None, {})).worker()
     report = {1, 10, 100, ticks} | set(range(0, ticks + 1, max(ticks // 20, 1)))
     for tick in range(1, ticks + 1):
         result = worker.tick()

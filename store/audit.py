@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from sqlmodel import Session, col, select
 
-from reviewflow.store.chain import HISTORY, LEDGER, Finding, check_case, check_sequence
+from reviewflow.engine.core.records import AuditReport
+from reviewflow.store.chain import HISTORY, LEDGER, check_case, check_sequence
 from reviewflow.store.models import AuditHeadRow, CaseRow, EscalationRow, HistoryRow
-
-
-@dataclass
-class AuditReport:
-    cases: int = 0
-    rows: int = 0
-    head_seq: int = 0
-    head_hash: str = ""
-    findings: list[Finding] = field(default_factory=list)
-    chain_problem: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return not self.findings and self.chain_problem is None
 
 
 def verify(s: Session, ref: str | None = None, progress: Callable[[int, int], None] | None = None,

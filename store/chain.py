@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 from sqlalchemy import bindparam, event, func, insert, select, update
 from sqlalchemy.orm import Session as OrmSession
 
+from reviewflow.engine.core.records import AuditFinding
 from reviewflow.store.models import AuditHeadRow, EscalationRow, HistoryRow
 
 HISTORY = "history"
@@ -161,34 +161,21 @@ def seal_rows(session: OrmSession, kind: str, rows: Iterable[Any], known: dict[i
 
 # --- verification -------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Finding:
-    """One break in the chain, described for a person."""
-
-    ref: str
-    kind: str
-    where: str
-    problem: str
-
-    def __str__(self) -> str:
-        return f"{self.ref} {self.kind} {self.where}: {self.problem}"
-
-
-def check_case(ref: str, kind: str, rows: Iterable[Any], case_id: int) -> Finding | None:
+def check_case(ref: str, kind: str, rows: Iterable[Any], case_id: int) -> AuditFinding | None:
     """The first break in one case's chain (rows in write order), or None."""
     previous = genesis(kind, case_id)
     last_seq = 0
     for row in rows:
         label = f"row {row.seq}" if kind == HISTORY else f"entry {row.key}"
         if kind == HISTORY and row.seq != last_seq + 1:
-            return Finding(ref, kind, f"row {last_seq + 1}", "is missing: deleted outside reviewflow")
+            return AuditFinding(ref, kind, f"row {last_seq + 1}", "is missing: deleted outside reviewflow")
         last_seq = getattr(row, "seq", last_seq)
         if row.hash is None or row.chain_seq is None:
-            return Finding(ref, kind, label, "has no seal: inserted outside reviewflow")
+            return AuditFinding(ref, kind, label, "has no seal: inserted outside reviewflow")
         if seal(previous, kind, row) != row.hash:
             what = ("does not match its seal: it was edited outside reviewflow" if kind == HISTORY else
                     "does not match its seal: it was edited, or an entry before it deleted, outside reviewflow")
-            return Finding(ref, kind, label, what)
+            return AuditFinding(ref, kind, label, what)
         previous = row.hash
     return None
 

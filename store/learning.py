@@ -3,101 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, update
 from sqlmodel import Session, col, select
 
-from reviewflow.engine.core.errors import InvalidValue
-from reviewflow.engine.core.learning import WORKING, ActionFacts, LearningSummary, summarise
+from reviewflow.engine.core.errors import NotFound
+from reviewflow.engine.core.learning import WORKING, LearningSummary, summarise
+from reviewflow.engine.core.records import Action, Dissemination, DueAction, Evidence, Recommendation
 from reviewflow.store.models import ActionRow, CaseRow, DisseminationRow, EvidenceRow, RecommendationRow
-
-
-@dataclass(frozen=True)
-class Evidence:
-    number: str
-    action: str
-    kind: str
-    description: str
-    reference: str
-    submitted_by: str
-    submitted_at: datetime
-    status: str
-    decided_by: str | None
-    decided_at: datetime | None
-    reason: str | None
-
-
-@dataclass(frozen=True)
-class Action:
-    ref: str
-    workflow: str
-    number: str
-    recommendation: str
-    description: str
-    owner_agency: str
-    owner: str | None
-    due_date: date
-    success_measure: str
-    status: str
-    status_reason: str | None
-    created_by: str
-    created_at: datetime
-    updated_at: datetime
-    verified_by: str | None
-    verified_at: datetime | None
-    impact_method: str | None
-    impact_measured_on: date | None
-    impact_summary: str | None
-    impact_by: str | None
-    embedded_at: datetime | None
-    themes: tuple[str, ...] = ()
-    evidence: tuple[Evidence, ...] = ()
-
-    def facts(self) -> ActionFacts:
-        return ActionFacts(self.number, self.status, self.due_date, self.owner, self.recommendation,
-                           accepted_evidence=sum(e.status == "accepted" for e in self.evidence),
-                           pending_evidence=sum(e.status == "submitted" for e in self.evidence))
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    number: str
-    text: str
-    themes: tuple[str, ...]
-    agencies: tuple[str, ...]
-    created_by: str
-    created_at: datetime
-    actions: tuple[Action, ...] = field(default=())
-
-
-@dataclass(frozen=True)
-class Dissemination:
-    kind: str
-    audience: str
-    held_on: date
-    reference: str | None
-    recorded_by: str
-    recorded_at: datetime
-
-
-@dataclass(frozen=True)
-class DueAction:
-    """A working action whose next ladder level is due."""
-
-    action_id: int
-    case_id: int
-    ref: str
-    workflow: str
-    version: int
-    number: str
-    owner: str | None
-    owner_agency: str
-    due_date: date
-    status: str
-    next_check_at: datetime
 
 
 def _next_number(s: Session, model: Any, case_id: int, prefix: str) -> str:
@@ -119,8 +34,9 @@ def _recommendation_row(s: Session, case_id: int, ref: str, number: str) -> Reco
                                                  RecommendationRow.number == number.upper())).first()
     if row is None:
         known = s.exec(select(RecommendationRow.number).where(RecommendationRow.case_id == case_id)).all()
-        raise InvalidValue(f"case {ref} has no recommendation {number}; it has: {', '.join(known) or 'none'} "
-                           f"(add one with 'reviewflow case recommend {ref}')")
+        raise NotFound(f"case {ref} has no recommendation {number}; it has: {', '.join(known) or 'none'} "
+                       f"(add one with 'reviewflow case recommend {ref}')", ref=ref, field="recommendation",
+                       value=number, allowed=known)
     return row
 
 
@@ -134,17 +50,24 @@ def add_action(s: Session, case_id: int, ref: str, recommendation: str, values: 
     return number
 
 
-def action_row(s: Session, case_id: int, ref: str, number: str) -> ActionRow:
-    row = s.exec(select(ActionRow).where(ActionRow.case_id == case_id, ActionRow.number == number.upper())).first()
-    if row is None:
+def find_action(s: Session, case_id: int, ref: str, number: str) -> Action:
+    """Action `number` of the case, with its evidence."""
+    query = (select(ActionRow, RecommendationRow, CaseRow)
+             .join(RecommendationRow, col(RecommendationRow.id) == col(ActionRow.recommendation_id))
+             .join(CaseRow, col(CaseRow.id) == col(ActionRow.case_id))
+             .where(ActionRow.case_id == case_id, ActionRow.number == number.upper()))
+    found = s.exec(query).first()
+    if found is None:
         known = s.exec(select(ActionRow.number).where(ActionRow.case_id == case_id)
                        .order_by(col(ActionRow.id))).all()
-        raise InvalidValue(f"case {ref} has no action {number}; it has: {', '.join(known) or 'none'}")
-    return row
+        raise NotFound(f"case {ref} has no action {number}; it has: {', '.join(known) or 'none'}", ref=ref,
+                       field="action", value=number, allowed=known)
+    action, rec, case = found
+    return _action(action, case.ref, case.workflow, rec, _evidence_by_action(s, [action.id]).get(action.id or 0, []))
 
 
-def update_action(s: Session, row: ActionRow, now: datetime, **values: Any) -> None:
-    s.execute(update(ActionRow).where(col(ActionRow.id) == row.id).values(updated_at=now, **values))
+def update_action(s: Session, action_id: int, now: datetime, **values: Any) -> None:
+    s.execute(update(ActionRow).where(col(ActionRow.id) == action_id).values(updated_at=now, **values))
 
 
 def add_evidence(s: Session, case_id: int, action_id: int, values: dict[str, Any], actor: str,
@@ -156,19 +79,22 @@ def add_evidence(s: Session, case_id: int, action_id: int, values: dict[str, Any
     return number
 
 
-def evidence_row(s: Session, case_id: int, ref: str, number: str) -> tuple[EvidenceRow, ActionRow]:
+def find_evidence(s: Session, case_id: int, ref: str, number: str) -> tuple[Evidence, Action]:
+    """Evidence `number` of the case, and the action it is for."""
     row = s.exec(select(EvidenceRow).where(EvidenceRow.case_id == case_id,
                                            EvidenceRow.number == number.upper())).first()
     if row is None:
         known = s.exec(select(EvidenceRow.number).where(EvidenceRow.case_id == case_id)
                        .order_by(col(EvidenceRow.id))).all()
-        raise InvalidValue(f"case {ref} has no evidence {number}; it has: {', '.join(known) or 'none'}")
-    return row, s.exec(select(ActionRow).where(ActionRow.id == row.action_id)).one()
+        raise NotFound(f"case {ref} has no evidence {number}; it has: {', '.join(known) or 'none'}", ref=ref,
+                       field="evidence", value=number, allowed=known)
+    number_of_action = s.exec(select(ActionRow.number).where(ActionRow.id == row.action_id)).one()
+    return _evidence(row, number_of_action), find_action(s, case_id, ref, number_of_action)
 
 
-def decide_evidence(s: Session, row: EvidenceRow, status: str, actor: str, now: datetime,
+def decide_evidence(s: Session, evidence_id: int, status: str, actor: str, now: datetime,
                     reason: str | None) -> None:
-    s.execute(update(EvidenceRow).where(col(EvidenceRow.id) == row.id)
+    s.execute(update(EvidenceRow).where(col(EvidenceRow.id) == evidence_id)
               .values(status=status, decided_by=actor, decided_at=now, reason=reason))
 
 
@@ -180,7 +106,8 @@ def add_dissemination(s: Session, case_id: int, values: dict[str, Any], actor: s
 
 def _evidence(row: EvidenceRow, action: str) -> Evidence:
     return Evidence(row.number, action, row.kind, row.description, row.reference, row.submitted_by,
-                    row.submitted_at, row.status, row.decided_by, row.decided_at, row.reason)
+                    row.submitted_at, row.status, row.decided_by, row.decided_at, row.reason, row.case_id,
+                    row.action_id, row.id or 0)
 
 
 def _action(row: ActionRow, ref: str, workflow: str, rec: RecommendationRow,
@@ -189,7 +116,8 @@ def _action(row: ActionRow, ref: str, workflow: str, rec: RecommendationRow,
                   row.due_date, row.success_measure, row.status, row.status_reason, row.created_by,
                   row.created_at, row.updated_at, row.verified_by, row.verified_at, row.impact_method,
                   row.impact_measured_on, row.impact_summary, row.impact_by, row.embedded_at,
-                  tuple(rec.themes), tuple(_evidence(e, row.number) for e in evidence))
+                  tuple(rec.themes), tuple(_evidence(e, row.number) for e in evidence), row.id or 0, row.case_id,
+                  row.recommendation_id)
 
 
 def _evidence_by_action(s: Session, action_ids: Sequence[int]) -> dict[int, list[EvidenceRow]]:
@@ -214,13 +142,14 @@ def recommendations(s: Session, case_id: int) -> list[Recommendation]:
         actions.setdefault(a.recommendation_id, []).append(
             _action(a, case.ref, case.workflow, by_id[a.recommendation_id], evidence.get(a.id or 0, [])))
     return [Recommendation(r.number, r.text, tuple(r.themes), tuple(r.agencies), r.created_by, r.created_at,
-                           tuple(actions.get(r.id, []))) for r in recs]
+                           tuple(actions.get(r.id, [])), r.id or 0, r.case_id) for r in recs]
 
 
 def dissemination(s: Session, case_id: int) -> list[Dissemination]:
     rows = s.exec(select(DisseminationRow).where(DisseminationRow.case_id == case_id)
                   .order_by(col(DisseminationRow.held_on), col(DisseminationRow.id))).all()
-    return [Dissemination(r.kind, r.audience, r.held_on, r.reference, r.recorded_by, r.recorded_at) for r in rows]
+    return [Dissemination(r.kind, r.audience, r.held_on, r.reference, r.recorded_by, r.recorded_at, r.case_id)
+            for r in rows]
 
 
 def summary(s: Session, case_id: int, today: date) -> LearningSummary:

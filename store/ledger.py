@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import bindparam, insert, type_coerce, update
 from sqlmodel import Session, col, select
 
 from reviewflow.engine.core.durations import start_of_day
+from reviewflow.engine.core.records import DueCase, LedgerEntry
 from reviewflow.store.chain import LEDGER, seal_rows
 from reviewflow.store.models import CaseRow, EscalationRow, UTCDateTime
 
@@ -68,37 +69,6 @@ _SET_NEXT = (update(_CASES).where(_CASES.c.id == bindparam("case_id"))
              .values(next_check_at=bindparam("when", type_=SharedTime())))
 
 
-@dataclass(frozen=True)
-class DueCase:
-    """An open, unpaused case whose next reminder or ladder level is due."""
-
-    case_id: int
-    ref: str
-    workflow: str
-    version: int
-    state: str
-    entered_at: datetime
-    due_at: datetime | None
-    entry_seq: int
-    next_check_at: datetime
-
-
-@dataclass(frozen=True)
-class LedgerEntry:
-    ref: str
-    entry_seq: int
-    key: str
-    level: int | None
-    label: str
-    state: str
-    due_at: datetime
-    scheduled_at: datetime
-    fired_at: datetime
-    roles: list[str]
-    recipients: list[str]
-    reason: str
-
-
 _CLAIM_COLUMNS = (_CASES.c.id, _CASES.c.ref, _CASES.c.workflow, _CASES.c.version, _CASES.c.state,
                   type_coerce(_CASES.c.entered_at, SharedTime()), type_coerce(_CASES.c.due_at, SharedTime()),
                   _CASES.c.entry_seq, type_coerce(_CASES.c.next_check_at, SharedTime()))
@@ -141,54 +111,35 @@ def fired_keys_for(s: Session, entries: list[tuple[int, int]]) -> dict[tuple[int
     return found
 
 
-@dataclass(slots=True)
-class NewEntry:
-    """A ledger row to insert with `record_many`; `chain_seq` and `hash` are its seal, set there."""
-
-    case_id: int
-    entry_seq: int
-    key: str
-    level: int | None
-    label: str
-    state: str
-    due_at: datetime
-    scheduled_at: datetime
-    fired_at: datetime
-    roles: list[str]
-    recipients: list[str]
-    reason: str
-    chain_seq: int | None = None
-    hash: str | None = None
-
-    def values(self) -> dict[str, Any]:
-        return {"case_id": self.case_id, "entry_seq": self.entry_seq, "key": self.key, "level": self.level,
-                "label": self.label, "state": self.state, "due_at": self.due_at, "scheduled_at": self.scheduled_at,
-                "fired_at": self.fired_at, "roles": self.roles, "recipients": self.recipients,
-                "reason": self.reason, "chain_seq": self.chain_seq, "hash": self.hash}
-
-
 def entry(case: DueCase, key: str, level: int | None, label: str, scheduled_at: datetime, fired_at: datetime,
-          roles: list[str], recipients: list[str], reason: str) -> NewEntry:
+          roles: Sequence[str], recipients: Sequence[str], reason: str) -> LedgerEntry:
     """A stage's reminder or ladder level, once per (case, stage entry, key)."""
     assert case.due_at is not None
-    return NewEntry(case.case_id, case.entry_seq, key, level, label, case.state, case.due_at, scheduled_at,
-                    fired_at, roles, recipients, reason)
+    return LedgerEntry(case.case_id, case.entry_seq, key, level, label, case.state, case.due_at, scheduled_at,
+                       fired_at, tuple(roles), tuple(recipients), reason, case.ref)
 
 
 def action_entry(case_id: int, what: str, due: date, key: str, level: int | None, label: str,
-                 scheduled_at: datetime, fired_at: datetime, roles: list[str], recipients: list[str],
-                 reason: str) -> NewEntry:
+                 scheduled_at: datetime, fired_at: datetime, roles: Sequence[str], recipients: Sequence[str],
+                 reason: str) -> LedgerEntry:
     """An overdue action's ladder level: entry 0 of its case, keyed by action, due date and level."""
-    return NewEntry(case_id, 0, key, level, label, what, start_of_day(due + timedelta(days=1)), scheduled_at,
-                    fired_at, roles, recipients, reason)
+    return LedgerEntry(case_id, 0, key, level, label, what, start_of_day(due + timedelta(days=1)), scheduled_at,
+                       fired_at, tuple(roles), tuple(recipients), reason)
 
 
-def record_many(s: Session, rows: Sequence[NewEntry]) -> None:
+_COLUMNS = ("case_id", "entry_seq", "key", "level", "label", "state", "due_at", "scheduled_at", "fired_at",
+            "roles", "recipients", "reason")
+
+
+def record_many(s: Session, entries: Sequence[LedgerEntry]) -> None:
     """Insert ledger rows in the given order with one statement, sealed into the audit chain exactly as a
     flush of the same rows as ORM objects would have sealed them (which these rows do not go through)."""
-    if rows:
+    if entries:
+        rows = [SimpleNamespace(**{c: getattr(e, c) for c in _COLUMNS}, chain_seq=None, hash=None) for e in entries]
+        for row in rows:
+            row.roles, row.recipients = list(row.roles), list(row.recipients)
         seal_rows(s, LEDGER, rows)
-        _INSERT.run(s, [row.values() for row in rows])
+        _INSERT.run(s, [vars(row) for row in rows])
 
 
 def set_next_checks(s: Session, when_by_case: dict[int, datetime | None]) -> None:
@@ -200,5 +151,5 @@ def set_next_checks(s: Session, when_by_case: dict[int, datetime | None]) -> Non
 def entries(s: Session, case_id: int, ref: str) -> list[LedgerEntry]:
     rows = s.exec(select(EscalationRow).where(EscalationRow.case_id == case_id)
                   .order_by(col(EscalationRow.fired_at), col(EscalationRow.id))).all()
-    return [LedgerEntry(ref, r.entry_seq, r.key, r.level, r.label, r.state, r.due_at, r.scheduled_at,
-                        r.fired_at, list(r.roles), list(r.recipients), r.reason) for r in rows]
+    return [LedgerEntry(case_id, r.entry_seq, r.key, r.level, r.label, r.state, r.due_at, r.scheduled_at,
+                        r.fired_at, tuple(r.roles), tuple(r.recipients), r.reason, ref) for r in rows]

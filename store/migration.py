@@ -12,8 +12,8 @@ from sqlmodel import Session, col, select
 
 from reviewflow.engine.core.errors import StoreError
 from reviewflow.engine.core.migration import TRIGGER, MigrationInterrupted, MigrationPlan, OpenCase
+from reviewflow.engine.core.records import StoredDefinition
 from reviewflow.store.models import CaseRow, DefinitionRow, EscalationRow, HistoryRow
-from reviewflow.store.repo import StoredDefinition
 
 CHUNK = 500
 """Case ids per IN (...) list: well inside every database's limit on bound values."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,30 +11,12 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from reviewflow.engine.core.notices import Outgoing, Recipient
+from reviewflow.engine.core.records import OutboxEntry
 from reviewflow.store.ledger import BulkInsert
 from reviewflow.store.models import OutboxRow, UserRoleRow, UserRow
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 _INSERT = BulkInsert(OutboxRow.__table__, ("created_at", "next_attempt_at"))  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True)
-class OutboxEntry:
-    id: int
-    key: str
-    ref: str | None
-    event: str
-    role: str
-    channel: str
-    recipient: str
-    address: str | None
-    status: str
-    attempts: int
-    last_error: str | None
-    created_at: datetime
-    next_attempt_at: datetime
-    sent_at: datetime | None
-    payload: dict[str, Any]
 
 
 def _entry(r: OutboxRow) -> OutboxEntry:

@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, update
@@ -14,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from reviewflow.engine.core.decide import Actor, CaseState, Move
 from reviewflow.engine.core.errors import CaseNotFound, ConcurrentChange, UserExists, UserNotFound
+from reviewflow.engine.core.records import CaseRecord, HistoryEntry, StoredDefinition, User
 from reviewflow.store.chain import HISTORY, genesis, seal_rows
 from reviewflow.store.models import SCHEMA_VERSION, CaseRow, DefinitionRow, HistoryRow, UserRoleRow, UserRow
 
@@ -41,37 +43,6 @@ _MOVE = update(_CASES).where(_CASES.c.id == bindparam("case_id_"), _CASES.c.revi
 
 def content_hash(source: str) -> str:
     return hashlib.sha256(source.encode("utf-8")).hexdigest()
-
-
-@dataclass(frozen=True)
-class StoredDefinition:
-    name: str
-    version: int
-    title: str
-    content_hash: str
-    source: str
-    source_name: str
-    loaded_at: datetime
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    seq: int
-    at: datetime
-    actor: str
-    trigger: str
-    from_state: str | None
-    to_state: str
-    fields: dict[str, Any]
-    note: str | None
-
-
-@dataclass(frozen=True)
-class User:
-    name: str
-    email: str | None
-    roles: tuple[str, ...]
-    agency: str | None = None
 
 
 def _definition(row: DefinitionRow) -> StoredDefinition:
@@ -192,23 +163,7 @@ def get_case(s: Session, ref: str) -> CaseState:
     return _case_state(_case_row(s, ref))
 
 
-@dataclass(frozen=True)
-class CaseRecord:
-    """A case with the bookkeeping the core does not need (who opened it, pauses, the stage entry)."""
-
-    case: CaseState
-    is_open: bool
-    opened_by: str
-    opened_at: datetime
-    closed_at: datetime | None
-    entry_seq: int = 1
-    paused_at: datetime | None = None
-    pause_reason: str | None = None
-    next_check_at: datetime | None = None
-    case_id: int = 0
-
-
-def _record(row: Any) -> CaseRecord:
+def record_of(row: Any) -> CaseRecord:
     """A CaseRow, or a row of the `cases` table's columns."""
     return CaseRecord(_case_state(row), row.is_open, row.opened_by, row.opened_at, row.closed_at,
                       row.entry_seq, row.paused_at, row.pause_reason, row.next_check_at, row.id or 0)
@@ -219,7 +174,7 @@ def get_case_record(s: Session, ref: str) -> CaseRecord:
     row = s.connection().execute(_CASE_BY_REF, {"ref": ref}).first()
     if row is None:
         raise CaseNotFound(ref)
-    return _record(row)
+    return record_of(row)
 
 
 @dataclass(frozen=True)
@@ -238,7 +193,7 @@ def case_to_move(s: Session, ref: str) -> CaseToMove:
     row = s.connection().execute(_CASE_TO_MOVE, {"ref": ref}).first()
     if row is None:
         raise CaseNotFound(ref)
-    return CaseToMove(_record(row), row.last_seq or 0, row.last_at, row.last_seal or genesis(HISTORY, row.id))
+    return CaseToMove(record_of(row), row.last_seq or 0, row.last_at, row.last_seal or genesis(HISTORY, row.id))
 
 
 def list_cases(s: Session, workflow: str | None = None, state: str | None = None,
@@ -254,7 +209,7 @@ def list_cases(s: Session, workflow: str | None = None, state: str | None = None
     elif not include_closed:
         query = query.where(CaseRow.is_open == True)  # noqa: E712
     rows = s.exec(query.order_by(CaseRow.opened_at, CaseRow.ref)).all()
-    return [_record(r) for r in rows]
+    return [record_of(r) for r in rows]
 
 
 def _history(case_id: int | None, seq: int, move: Move, actor: str, note: str | None) -> HistoryRow:
@@ -291,28 +246,6 @@ def _next_seq(s: Session, case_id: int) -> int:
     return (s.exec(select(func.max(HistoryRow.seq)).where(HistoryRow.case_id == case_id)).one() or 0) + 1
 
 
-@dataclass
-class _NewHistory:
-    """A history row inserted with a Core statement; `chain_seq` and `hash` are its seal (store/chain.py)."""
-
-    case_id: int
-    seq: int
-    at: datetime
-    actor: str
-    trigger: str
-    from_state: str | None
-    to_state: str
-    fields: dict[str, Any]
-    note: str | None
-    chain_seq: int | None = None
-    hash: str | None = None
-
-    def values(self) -> dict[str, Any]:
-        return {**{k: getattr(self, k) for k in _NEW_HISTORY_COLUMNS}, "fields_schema": SCHEMA_VERSION}
-
-
-_NEW_HISTORY_COLUMNS = ("case_id", "seq", "at", "actor", "trigger", "from_state", "to_state", "fields", "note",
-                        "chain_seq", "hash")
 _INSERT_HISTORY = insert(_HISTORY)
 
 
@@ -332,9 +265,11 @@ def apply_move(s: Session, read: CaseToMove, move: Move, actor: str, terminal: b
         "next_check_at": next_check_at})
     if result.rowcount != 1:
         raise ConcurrentChange(case.ref)
-    row = _NewHistory(case_id, seq, move.at, actor, move.trigger, move.source, move.dest, dict(move.supplied), note)
+    row = SimpleNamespace(case_id=case_id, seq=seq, at=move.at, actor=actor, trigger=move.trigger,
+                          from_state=move.source, to_state=move.dest, fields=dict(move.supplied), note=note,
+                          chain_seq=None, hash=None)
     seal_rows(s, HISTORY, [row], {case_id: read.last_seal})
-    s.connection().execute(_INSERT_HISTORY, row.values())
+    s.connection().execute(_INSERT_HISTORY, {**vars(row), "fields_schema": SCHEMA_VERSION})
     return case_id, seq
 
 
@@ -351,5 +286,5 @@ def record_event(s: Session, case: CaseState, trigger: str, at: datetime, actor:
 def history(s: Session, ref: str) -> list[HistoryEntry]:
     row = _case_row(s, ref)
     rows = s.exec(select(HistoryRow).where(HistoryRow.case_id == row.id).order_by(HistoryRow.seq)).all()
-    return [HistoryEntry(h.seq, h.at, h.actor, h.trigger, h.from_state, h.to_state, dict(h.fields), h.note)
+    return [HistoryEntry(h.seq, h.at, h.actor, h.trigger, h.from_state, h.to_state, dict(h.fields), h.note, h.case_id)
             for h in rows]

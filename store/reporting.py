@@ -1,19 +1,22 @@
-"""Read-only queries for the Board and annual reports: each table read once, plain facts out."""
+"""Read-only queries for the Board and annual reports: each table read once, records out."""
 
 from __future__ import annotations
 
-from sqlmodel import Session, col, select
+from typing import Any
 
-from reviewflow.engine.core.reports.data import (
-    ActionFacts,
-    CaseFacts,
-    DisseminationFacts,
-    EvidenceFacts,
-    HistoryFacts,
-    LadderFacts,
-    RecommendationFacts,
-    ReportData,
+from sqlalchemy import select
+from sqlmodel import Session
+
+from reviewflow.engine.core.records import (
+    Action,
+    CaseRecord,
+    Dissemination,
+    Evidence,
+    HistoryEntry,
+    LedgerEntry,
+    Recommendation,
 )
+from reviewflow.engine.core.reports.data import ReportData
 from reviewflow.store.models import (
     ActionRow,
     CaseRow,
@@ -23,53 +26,68 @@ from reviewflow.store.models import (
     HistoryRow,
     RecommendationRow,
 )
+from reviewflow.store.repo import record_of
+
+_T: Any = {m.__name__: m.__table__ for m in (ActionRow, CaseRow, DisseminationRow, EscalationRow,  # type: ignore[attr-defined]
+                                             EvidenceRow, HistoryRow, RecommendationRow)}
 
 
-def _cases(s: Session) -> tuple[CaseFacts, ...]:
-    query = (select(CaseRow.id, CaseRow.ref, CaseRow.workflow, CaseRow.version, CaseRow.state, CaseRow.is_open,
-                    CaseRow.fields, CaseRow.opened_at, CaseRow.entered_at, CaseRow.due_at, CaseRow.closed_at,
-                    CaseRow.paused_at, CaseRow.pause_reason, CaseRow.entry_seq)
-             .order_by(col(CaseRow.opened_at), col(CaseRow.ref)))
-    return tuple(CaseFacts(*row) for row in s.exec(query).all())
+def _cases(s: Session) -> tuple[CaseRecord, ...]:
+    t = _T["CaseRow"]
+    return tuple(record_of(row) for row in s.connection().execute(select(t).order_by(t.c.opened_at, t.c.ref)))
 
 
-def _history(s: Session) -> tuple[HistoryFacts, ...]:
+def _history(s: Session) -> tuple[HistoryEntry, ...]:
     """History without its fields and notes: the reports need when each stage began and ended."""
-    query = (select(HistoryRow.case_id, HistoryRow.seq, HistoryRow.at, HistoryRow.trigger, HistoryRow.from_state,
-                    HistoryRow.to_state).order_by(col(HistoryRow.case_id), col(HistoryRow.seq)))
-    return tuple(HistoryFacts(*row) for row in s.exec(query).all())
+    t = _T["HistoryRow"]
+    query = select(t.c.seq, t.c.at, t.c.actor, t.c.trigger, t.c.from_state, t.c.to_state, t.c.case_id) \
+        .order_by(t.c.case_id, t.c.seq)
+    return tuple(HistoryEntry(seq, at, actor, trigger, source, dest, {}, None, case_id)
+                 for seq, at, actor, trigger, source, dest, case_id in s.connection().execute(query))
 
 
-def _ladder(s: Session) -> tuple[LadderFacts, ...]:
-    query = (select(EscalationRow.case_id, EscalationRow.entry_seq, EscalationRow.key, EscalationRow.level,
-                    EscalationRow.label, EscalationRow.state, EscalationRow.due_at, EscalationRow.fired_at)
-             .order_by(col(EscalationRow.fired_at), col(EscalationRow.id)))
-    return tuple(LadderFacts(*row) for row in s.exec(query).all())
+def _ladder(s: Session) -> tuple[LedgerEntry, ...]:
+    t = _T["EscalationRow"]
+    query = select(t.c.case_id, t.c.entry_seq, t.c.key, t.c.level, t.c.label, t.c.state, t.c.due_at,
+                   t.c.scheduled_at, t.c.fired_at, t.c.roles, t.c.recipients, t.c.reason).order_by(t.c.fired_at, t.c.id)
+    return tuple(LedgerEntry(*row[:9], tuple(row.roles), tuple(row.recipients), row.reason)
+                 for row in s.connection().execute(query))
 
 
-def _learning(s: Session) -> tuple[tuple[RecommendationFacts, ...], tuple[ActionFacts, ...]]:
-    recs = s.exec(select(RecommendationRow).order_by(col(RecommendationRow.id))).all()
-    acts = s.exec(select(ActionRow).order_by(col(ActionRow.id))).all()
-    return (tuple(RecommendationFacts(r.id or 0, r.case_id, r.number, tuple(r.themes), r.created_at) for r in recs),
-            tuple(ActionFacts(a.id or 0, a.case_id, a.recommendation_id, a.number, a.owner_agency, a.due_date,
-                              a.status, a.status_reason, a.created_at, a.updated_at, a.verified_at, a.impact_method,
-                              a.impact_measured_on, a.impact_summary, a.embedded_at) for a in acts))
+def _learning(s: Session, refs: dict[int, CaseRecord]) -> tuple[tuple[Recommendation, ...], tuple[Action, ...]]:
+    r, a = _T["RecommendationRow"], _T["ActionRow"]
+    recs = {row.id: Recommendation(row.number, row.text, tuple(row.themes), tuple(row.agencies), row.created_by,
+                                   row.created_at, (), row.id, row.case_id)
+            for row in s.connection().execute(select(r).order_by(r.c.id))}
+    actions = []
+    for row in s.connection().execute(select(a).order_by(a.c.id)):
+        case, rec = refs[row.case_id], recs[row.recommendation_id]
+        actions.append(Action(case.ref, case.workflow, row.number, rec.number, row.description, row.owner_agency,
+                              row.owner, row.due_date, row.success_measure, row.status, row.status_reason,
+                              row.created_by, row.created_at, row.updated_at, row.verified_by, row.verified_at,
+                              row.impact_method, row.impact_measured_on, row.impact_summary, row.impact_by,
+                              row.embedded_at, rec.themes, (), row.id, row.case_id, row.recommendation_id))
+    return tuple(recs.values()), tuple(actions)
 
 
-def _evidence(s: Session) -> tuple[EvidenceFacts, ...]:
-    query = (select(EvidenceRow.case_id, EvidenceRow.action_id, EvidenceRow.number, EvidenceRow.kind,
-                    EvidenceRow.status, EvidenceRow.submitted_at).order_by(col(EvidenceRow.id)))
-    return tuple(EvidenceFacts(*row) for row in s.exec(query).all())
+def _evidence(s: Session) -> tuple[Evidence, ...]:
+    e = _T["EvidenceRow"]
+    return tuple(Evidence(row.number, "", row.kind, row.description, row.reference, row.submitted_by,
+                          row.submitted_at, row.status, row.decided_by, row.decided_at, row.reason, row.case_id,
+                          row.action_id, row.id)
+                 for row in s.connection().execute(select(e).order_by(e.c.id)))
 
 
-def _dissemination(s: Session) -> tuple[DisseminationFacts, ...]:
-    query = (select(DisseminationRow.case_id, DisseminationRow.kind, DisseminationRow.audience,
-                    DisseminationRow.held_on).order_by(col(DisseminationRow.held_on), col(DisseminationRow.id)))
-    return tuple(DisseminationFacts(*row) for row in s.exec(query).all())
+def _dissemination(s: Session) -> tuple[Dissemination, ...]:
+    d = _T["DisseminationRow"]
+    return tuple(Dissemination(row.kind, row.audience, row.held_on, row.reference, row.recorded_by,
+                               row.recorded_at, row.case_id)
+                 for row in s.connection().execute(select(d).order_by(d.c.held_on, d.c.id)))
 
 
 def load(s: Session) -> ReportData:
     """Every case, its stage history, the escalation ledger and the learning records: seven queries."""
-    recommendations, actions = _learning(s)
-    return ReportData(cases=_cases(s), history=_history(s), ladder=_ladder(s), recommendations=recommendations,
+    cases = _cases(s)
+    recommendations, actions = _learning(s, {c.case_id: c for c in cases})
+    return ReportData(cases=cases, history=_history(s), ladder=_ladder(s), recommendations=recommendations,
                       actions=actions, evidence=_evidence(s), dissemination=_dissemination(s))

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from reviewflow.engine.core.records import ScheduleRun
 from reviewflow.store.models import ScheduleRunRow
-
-
-@dataclass(frozen=True)
-class ScheduleRun:
-    workflow: str
-    period: str
-    case_ref: str
-    scheduled_for: datetime
-    opened_at: datetime
-    late: bool
 
 
 def claim(s: Session, workflow: str, period: str, case_ref: str, scheduled_for: datetime, now: datetime,

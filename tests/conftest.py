@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from reviewflow.engine.core.clock import SteppingClock
-from reviewflow.engine.services.cases import Reviewflow
+from reviewflow.engine.services.facade import Reviewflow
 from reviewflow.store.db import Database
 
 from tests.servers import SmtpServer, WebhookServer

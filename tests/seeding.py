@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from reviewflow.engine.core.clock import fixed_clock, parse_instant
 from reviewflow.engine.core.definition import WorkflowDefinition
 from reviewflow.engine.core.escalation import Checkpoint, checkpoints, next_check
-from reviewflow.engine.services.cases import Reviewflow
+from reviewflow.engine.services.facade import Reviewflow
 from reviewflow.store.db import Database
 from reviewflow.store.models import CaseRow, EscalationRow, HistoryRow, OutboxRow
 

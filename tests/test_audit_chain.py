@@ -11,8 +11,8 @@ from sqlalchemy import text
 
 from reviewflow.cli import cli
 from reviewflow.engine.core.clock import SteppingClock
-from reviewflow.engine.services.cases import Reviewflow
 from reviewflow.engine.services.escalation import Sweeper
+from reviewflow.engine.services.facade import Reviewflow
 
 
 def _seed(service: Reviewflow, clock: SteppingClock) -> None:
@@ -27,7 +27,7 @@ def _seed(service: Reviewflow, clock: SteppingClock) -> None:
         service.resume(f"MIN-{n}", "a.khan")
     service.fire("MIN-3", "accept", "d.osei", {"decision": "yes"})
     clock.advance(days=60)
-    assert Sweeper(service).sweep().fired
+    assert Sweeper(service.ctx).sweep().fired
 
 
 def _sql(service: Reviewflow, statement: str, **params: object) -> None:
@@ -115,6 +115,6 @@ def test_new_rows_after_verification_keep_the_chain_whole(service: Reviewflow, c
     clock.advance(days=1)
     service.fire("MIN-1", "accept", "d.osei", {"decision": "yes"})
     clock.advance(days=90)
-    Sweeper(service).sweep()
+    Sweeper(service.ctx).sweep()
     code, out = _verify(service)
     assert code == 0, out

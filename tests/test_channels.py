@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from reviewflow.engine.core.clock import SteppingClock
-from reviewflow.engine.services.cases import Reviewflow
 from reviewflow.engine.services.channels import DeliveryFailed, Message, deliver, send_email, send_webhook
+from reviewflow.engine.services.facade import Reviewflow
 from reviewflow.engine.services.settings import Settings, SmtpSettings
 from reviewflow.store.db import Database
 

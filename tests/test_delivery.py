@@ -14,10 +14,10 @@ from click.testing import CliRunner
 
 from reviewflow.cli import cli
 from reviewflow.engine.core.clock import SteppingClock
-from reviewflow.engine.services.cases import Reviewflow
 from reviewflow.engine.services.channels import Message, send_email, send_webhook
 from reviewflow.engine.services.delivery import Deliverer, DeliveryReport
 from reviewflow.engine.services.escalation import Sweeper
+from reviewflow.engine.services.facade import Reviewflow
 from reviewflow.engine.services.settings import Settings, SmtpSettings
 from reviewflow.store import outbox
 from reviewflow.store.db import Database
@@ -139,14 +139,14 @@ def test_entered_state_notifications_are_delivered(make: Make, clock: SteppingCl
     _people(svc, NOTIFIER, MANAGER, LOG_MANAGER)
     _open(svc)
 
-    assert Deliverer(svc).run() == DeliveryReport(sent=4)
+    assert Deliverer(svc.ctx).run() == DeliveryReport(sent=4)
     assert sorted(r for m in smtp.received for r in m.rcpt_tos) == ["a.khan@example.org", "la.duty@example.org"]
     assert {m.header("Subject") for m in smtp.received} == {"[reviewflow] SCR-1: now at Notification"}
     assert [q.headers["Idempotency-Key"] for q in hook.requests] == [f"{REF}:1:entered:webhook0"]
     assert {(r.status, r.sent_at, r.last_error, r.attempts) for r in svc.outbox()} == {("sent", clock(), None, 1)}
 
     clock.advance(days=1)
-    assert Deliverer(svc).run() == DeliveryReport()
+    assert Deliverer(svc.ctx).run() == DeliveryReport()
     assert (len(smtp.received), len(hook.requests)) == (2, 1)
 
 
@@ -175,7 +175,7 @@ def test_the_managers_get_the_unassigned_role_email(make: Make, smtp: SmtpServer
     _people(svc, MANAGER)
     _open(svc, actor="a.khan")
 
-    assert Deliverer(svc).run() == DeliveryReport(sent=2)
+    assert Deliverer(svc.ctx).run() == DeliveryReport(sent=2)
     subjects = sorted(m.header("Subject") for m in smtp.to("a.khan@example.org"))
     assert subjects == ["[reviewflow] SCR-1: nobody holds the role la_notifier: now at Notification",
                         "[reviewflow] SCR-1: now at Notification"]
@@ -210,7 +210,7 @@ def test_the_unassigned_log_row_is_delivered_to_the_log(make: Make) -> None:
     key = f"{REF}:1:entered:business_manager:unassigned:log"
 
     with all_logs() as logs:
-        report = Deliverer(svc).run()
+        report = Deliverer(svc.ctx).run()
     assert report == DeliveryReport(sent=1, waiting_for_smtp=1)
     [entry] = [e for e in logs if e["event"] == "notification.delivered"]
     assert (entry["key"], entry["channel"], entry["ref"], entry["state"]) == (key, "log", REF, "notification")
@@ -224,7 +224,7 @@ def test_mail_server_down_backs_off_doubling_and_never_retries_early(make: Make,
     svc = make(down.port, max_attempts=5, backoff_seconds=60)
     _people(svc, NOTIFIER, MANAGER)
     _open(svc)
-    deliverer = Deliverer(svc)
+    deliverer = Deliverer(svc.ctx)
 
     for attempt, wait in ((1, 60), (2, 120), (3, 240)):
         assert deliverer.run() == DeliveryReport(retrying=2)
@@ -246,7 +246,7 @@ def test_mail_server_back_up_delivers_each_message_exactly_once(make: Make, cloc
     svc = make(down.port, max_attempts=5, backoff_seconds=60)
     _people(svc, NOTIFIER, MANAGER)
     _open(svc)
-    deliverer = Deliverer(svc)
+    deliverer = Deliverer(svc.ctx)
     assert deliverer.run() == DeliveryReport(retrying=2)
 
     down.start()
@@ -266,7 +266,7 @@ def test_mail_server_back_up_delivers_each_message_exactly_once(make: Make, cloc
 def _fail_out(svc: Reviewflow, clock: SteppingClock, rounds: int) -> None:
     """Run delivery `rounds` times, each after the longest backoff so every due row is tried."""
     for _ in range(rounds):
-        Deliverer(svc).run()
+        Deliverer(svc.ctx).run()
         clock.advance(seconds=svc.settings.backoff_cap_seconds)
 
 
@@ -277,7 +277,7 @@ def test_after_max_attempts_the_row_fails_and_the_managers_are_told(make: Make, 
     _open(svc)
     _fail_out(svc, clock, 1)
 
-    report = Deliverer(svc).run()  # the second and last attempt
+    report = Deliverer(svc.ctx).run()  # the second and last attempt
     assert report.failed == 2
     rows = _rows(svc)
     failed = rows[LA_KEY]
@@ -315,7 +315,7 @@ def test_a_failed_failure_notice_is_not_reported_again(make: Make, clock: Steppi
     before = sorted(rows)
     _fail_out(svc, clock, 5)
     assert sorted(_rows(svc)) == before
-    assert Deliverer(svc).run() == DeliveryReport()
+    assert Deliverer(svc.ctx).run() == DeliveryReport()
 
 
 def test_a_failure_to_reach_the_only_manager_still_leaves_a_notice(make: Make, clock: SteppingClock,
@@ -324,7 +324,7 @@ def test_a_failure_to_reach_the_only_manager_still_leaves_a_notice(make: Make, c
     _people(svc, MANAGER)
     _open(svc, actor="a.khan")
 
-    Deliverer(svc).run()
+    Deliverer(svc.ctx).run()
     rows = _rows(svc)
     assert rows[KHAN_KEY].status == "failed"
     assert [(r.channel, r.status) for r in _told(svc, KHAN_KEY)] == [("log", "sent")]
@@ -336,7 +336,7 @@ def test_the_failure_notice_reaches_a_manager_by_log(make: Make, down: SmtpServe
     _open(svc)
 
     with all_logs() as logs:
-        report = Deliverer(svc).run()
+        report = Deliverer(svc.ctx).run()
     assert report == DeliveryReport(sent=2, failed=1)
     assert _rows(svc)[LA_KEY].status == "failed"
     [notice] = _told(svc, LA_KEY)
@@ -364,7 +364,7 @@ def failed_out(make: Make, clock: SteppingClock, down: SmtpServer, tmp_path: Pat
     svc = make(down.port, max_attempts=1)
     _people(svc, NOTIFIER, MANAGER)
     _open(svc)
-    Deliverer(svc).run()
+    Deliverer(svc.ctx).run()
     assert _rows(svc)[LA_KEY].status == "failed"
     clock.advance(hours=1)
     return svc
@@ -401,7 +401,7 @@ def test_a_retried_row_is_delivered_once_the_server_is_back(failed_out: Reviewfl
     _cli(db_url, clock(), "outbox", "retry", str(la_id))
     down.start()
 
-    assert Deliverer(failed_out).run() == DeliveryReport(sent=1)
+    assert Deliverer(failed_out.ctx).run() == DeliveryReport(sent=1)
     assert [m.rcpt_tos for m in down.received] == [["la.duty@example.org"]]
     assert _rows(failed_out)[LA_KEY].status == "sent"
 
@@ -411,7 +411,7 @@ def test_a_retried_row_that_fails_again_is_failed_and_reported_again(failed_out:
     la_id = _rows(failed_out)[LA_KEY].id
     _cli(db_url, clock(), "outbox", "retry", str(la_id))
 
-    report = Deliverer(failed_out).run()
+    report = Deliverer(failed_out.ctx).run()
     assert report.failed == 2  # the row again, and the new notice to a.khan (the server is still down)
     assert _rows(failed_out)[LA_KEY].status == "failed"
     assert len(_told(failed_out, LA_KEY)) == 2
@@ -425,12 +425,12 @@ def test_email_waits_while_no_smtp_is_configured(make: Make, clock: SteppingCloc
     _open(svc)
 
     with all_logs() as logs:
-        assert Deliverer(svc).run() == DeliveryReport(waiting_for_smtp=2)
+        assert Deliverer(svc.ctx).run() == DeliveryReport(waiting_for_smtp=2)
     assert [(e["event"], e["waiting"], e["hint"]) for e in logs if e["log_level"] == "warning"] == [
         ("delivery.smtp_not_configured", 2, "set REVIEWFLOW_SMTP_HOST or [smtp] in reviewflow.toml")]
     clock.advance(days=30)
     for _ in range(3):
-        assert Deliverer(svc).run() == DeliveryReport(waiting_for_smtp=2)
+        assert Deliverer(svc.ctx).run() == DeliveryReport(waiting_for_smtp=2)
     assert {(r.status, r.attempts, r.last_error) for r in svc.outbox()} == {("pending", 0, None)}
 
 
@@ -439,7 +439,7 @@ def test_waiting_email_goes_once_smtp_is_configured(make: Make, clock: SteppingC
     _open(make())
     clock.advance(days=2)
 
-    assert Deliverer(make(smtp.port)).run() == DeliveryReport(sent=2)
+    assert Deliverer(make(smtp.port).ctx).run() == DeliveryReport(sent=2)
     assert len(smtp.received) == 2
 
 
@@ -458,9 +458,9 @@ def test_a_claimed_row_is_left_alone_until_its_lease_ends(make: Make, clock: Ste
     claimed_at = clock()
 
     assert {(c.key, c.attempts) for c in _claim_and_die(svc)} == {(LA_KEY, 1), (KHAN_KEY, 1)}
-    assert Deliverer(svc).run() == DeliveryReport()
+    assert Deliverer(svc.ctx).run() == DeliveryReport()
     clock.advance(seconds=299)
-    assert Deliverer(svc).run() == DeliveryReport()
+    assert Deliverer(svc.ctx).run() == DeliveryReport()
     assert smtp.received == []
     assert {(r.status, r.attempts, r.next_attempt_at) for r in svc.outbox()} == {
         ("pending", 1, claimed_at + timedelta(seconds=300))}
@@ -480,7 +480,7 @@ def test_a_dead_workers_rows_are_delivered_again_under_the_same_key(make: Make, 
             send_webhook(message)
 
     clock.advance(seconds=300)
-    assert Deliverer(svc).run() == DeliveryReport(sent=3)
+    assert Deliverer(svc.ctx).run() == DeliveryReport(sent=3)
     to_la = smtp.to("la.duty@example.org")
     assert len(to_la) == 2  # at least once: the receiver sees a duplicate ...
     assert {m.header("Message-ID") for m in to_la} == {  # ... that it can drop by its Message-ID
@@ -508,9 +508,9 @@ def test_a_sweep_queues_the_escalation_in_the_outbox(make: Make, clock: Stepping
     svc = make()
     _scr_board(svc)
     clock.advance(days=7, hours=14)  # Monday 12 January 23:00, the last day of the 5 working days
-    assert Sweeper(svc).sweep().fired == []
+    assert Sweeper(svc.ctx).sweep().fired == []
     clock.advance(hours=34)  # Wednesday 14 January 09:00: two working days over
-    [fired] = Sweeper(svc).sweep().fired
+    [fired] = Sweeper(svc.ctx).sweep().fired
     assert (fired.key, fired.level, fired.label, fired.recipients) == ("level-1", 1, "Stage owner", ("la.duty",))
 
     escalations = [r for r in svc.outbox() if r.event == "escalation"]
@@ -524,18 +524,18 @@ def test_a_sweep_queues_the_escalation_in_the_outbox(make: Make, clock: Stepping
         "needed": "move SCR-1 on from Notification (possible: notify, withdraw), or pause its clock with a reason",
         "link": None,
     }
-    assert Sweeper(svc).sweep().fired == []
+    assert Sweeper(svc.ctx).sweep().fired == []
     assert len([r for r in svc.outbox() if r.event == "escalation"]) == 1
 
 
 def test_the_owner_gets_the_level_1_email(make: Make, clock: SteppingClock, smtp: SmtpServer) -> None:
     svc = make(smtp.port, link_template="https://reviews.example.org/cases/{ref}")
     _scr_board(svc)
-    Deliverer(svc).run()
+    Deliverer(svc.ctx).run()
     clock.advance(days=9)
-    Sweeper(svc).sweep()
+    Sweeper(svc.ctx).sweep()
 
-    assert Deliverer(svc).run() == DeliveryReport(sent=1)
+    assert Deliverer(svc.ctx).run() == DeliveryReport(sent=1)
     [mail] = smtp.received[2:]
     assert mail.rcpt_tos == ["la.duty@example.org"]
     assert {h: mail.header(h) for h in ("To", "Subject", "Message-ID", "X-Reviewflow-Key", "Date")} == {

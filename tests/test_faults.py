@@ -80,7 +80,7 @@ FIRER = """
 import json, sys
 from reviewflow.engine.core.clock import fixed_clock, parse_instant
 from reviewflow.engine.core.errors import ReviewflowError
-from reviewflow.engine.services.cases import Reviewflow
+from reviewflow.engine.services.facade import Reviewflow
 from reviewflow.store.db import Database
 
 url, now, trigger, actor, assignment, refs_file, out_file = sys.argv[1:]

@@ -21,10 +21,10 @@ from hypothesis import strategies as st
 from reviewflow.cli import cli
 from reviewflow.engine.core.clock import SteppingClock
 from reviewflow.engine.core.errors import InvalidValue, ReviewflowError
-from reviewflow.engine.services.cases import Reviewflow
-from reviewflow.engine.services.dump import FORMAT, FORMAT_VERSION, export_json, import_dump
 from reviewflow.engine.services.escalation import Sweeper
+from reviewflow.engine.services.facade import Reviewflow
 from reviewflow.store.db import Database
+from reviewflow.store.dump import FORMAT, FORMAT_VERSION
 from reviewflow.store.importing import tables
 
 from tests.conftest import FIXTURES, pg_url_or_skip
@@ -129,7 +129,7 @@ def _build(url: str, story: dict[str, Any]) -> Reviewflow:
         for name in case["steps"]:
             played.step(name, case["hours"])
     clock.advance(days=story["sweep_days"])
-    Sweeper(service).sweep()
+    Sweeper(service.ctx).sweep()
     return service
 
 
@@ -141,10 +141,10 @@ def test_round_trip_is_exact(backend: str, story: dict[str, Any]) -> None:
         source = _build(_url(backend, Path(folder), "source.db"), story)
         target = Reviewflow(Database(_url(backend, Path(folder), "target.db")), source.clock)
         try:
-            first, counts = export_json(source)
+            first, counts = source.export_dump()
             target.init()
-            result = import_dump(target, first, "dump.json")
-            second, _ = export_json(target)
+            result = target.import_dump(first, "dump.json")
+            second, _ = target.export_dump()
         finally:
             source.db.dispose()
             target.db.dispose()
@@ -330,14 +330,14 @@ def test_the_service_refuses_a_half_import(tmp_path: Path) -> None:
     source.init([FIXTURES / "minimal.yaml"])
     source.add_user("bm", ["business_manager"])
     source.open_case("minimal", "MIN-1", "bm", {"notifying_agency": "Police"})
-    data = json.loads(export_json(source)[0])
+    data = json.loads(source.export_dump()[0])
     twin = dict(data["tables"]["cases"][0], id=2)
     data["tables"]["cases"].append(twin)
     data["counts"]["cases"] = 2
     target = Reviewflow(Database(f"sqlite:///{tmp_path / 'b.db'}"), clock)
     target.init()
     with pytest.raises(ReviewflowError):
-        import_dump(target, json.dumps(data), "twin.json")
-    assert json.loads(export_json(target)[0])["counts"]["cases"] == 0
+        target.import_dump(json.dumps(data), "twin.json")
+    assert json.loads(target.export_dump()[0])["counts"]["cases"] == 0
     with pytest.raises(InvalidValue, match="not a reviewflow dump"):
-        import_dump(target, "[]", "list.json")
+        target.import_dump("[]", "list.json")

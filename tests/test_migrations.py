@@ -16,8 +16,8 @@ from sqlmodel import SQLModel
 
 from reviewflow.cli import cli
 from reviewflow.engine.core.clock import SteppingClock
-from reviewflow.engine.services.cases import Reviewflow
 from reviewflow.engine.services.escalation import Sweeper
+from reviewflow.engine.services.facade import Reviewflow
 from reviewflow.store import schema
 from reviewflow.store.db import Database
 
@@ -105,7 +105,7 @@ def test_first_release_database_upgrades_to_head_losing_nothing(database: Databa
     service = Reviewflow(Database(database.url), clock)
     assert service.fire("MIN-2", "accept", "d.osei", {"decision": "yes"}).state == "on"
     assert [h.trigger for h in service.case("MIN-2").history] == ["open", "accept"]
-    Sweeper(service).sweep()
+    Sweeper(service.ctx).sweep()
     assert runner.invoke(cli, ["--db", database.url, "audit", "verify"]).exit_code == 0
     again = runner.invoke(cli, ["--db", database.url, "db", "upgrade"])
     assert "already at" in again.output

@@ -26,7 +26,7 @@ from reviewflow.engine.core.decide import Actor, options
 from reviewflow.engine.core.definition import FieldSpec, TransitionDef, WorkflowDefinition
 from reviewflow.engine.core.errors import FieldError, NotPermitted, TransitionNotAllowed
 from reviewflow.engine.core.parse import parse_definition
-from reviewflow.engine.services.cases import Reviewflow
+from reviewflow.engine.services.facade import Reviewflow
 from reviewflow.store.db import Database
 from reviewflow.store.models import CaseRow
 from reviewflow.workflows import shipped_files

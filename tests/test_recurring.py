@@ -23,8 +23,7 @@ from reviewflow.engine.core.durations import LOCAL_ZONE, Duration, start_of_day
 from reviewflow.engine.core.errors import InvalidDefinition
 from reviewflow.engine.core.parse import parse_definition
 from reviewflow.engine.core.recurring import Period, case_ref, catch_up_floor, describe, due_periods, next_period
-from reviewflow.engine.services.cases import Reviewflow
-from reviewflow.engine.services.schedules import ScheduleRunner
+from reviewflow.engine.services.facade import Reviewflow
 from reviewflow.store.models import CaseRow, HistoryRow, ScheduleRunRow
 
 from tests import test_worker
@@ -270,7 +269,7 @@ def _history(service: Reviewflow, ref: str) -> list[tuple[str, str | None]]:
 def test_each_period_opens_once_as_time_moves_on(service: Reviewflow, clock: SteppingClock) -> None:
     clock.now = _utc("2026-01-04T12:00")
     _load(service, DAILY + DAILY_SCHEDULE)
-    runner = ScheduleRunner(service)
+    runner = service.schedules
     opened: list[str] = []
     for now in ["2026-01-05T00:20", "2026-01-05T00:20", "2026-01-06T03:00", "2026-01-06T03:00", "2026-01-09T00:30"]:
         clock.now = _utc(now)
@@ -295,7 +294,7 @@ def test_dry_run_and_list_show_what_is_due_without_opening(service: Reviewflow, 
     clock.now = _utc("2026-01-04T12:00")
     _load(service, DAILY + DAILY_SCHEDULE)
     clock.now = _utc("2026-01-06T09:00")
-    runner = ScheduleRunner(service)
+    runner = service.schedules
     preview = runner.open_due(dry_run=True)
     assert [(o.ref, o.late) for o in preview.opened] == [("DAY-2026-01-05", True), ("DAY-2026-01-06", True)]
     assert service.schedule_runs() == []
@@ -310,7 +309,7 @@ def test_dry_run_and_list_show_what_is_due_without_opening(service: Reviewflow, 
 def test_a_new_definition_does_not_open_years_of_old_periods(service: Reviewflow, clock: SteppingClock) -> None:
     monthly = DAILY_SCHEDULE.replace("every: 1 day", "every: 1 month").replace('"2026-01-05"', '"2020-01-01"')
     _load(service, DAILY + monthly.replace("DAY-{date}", "M-{year}-{month}"))  # loaded 5 January 2026, 09:00
-    runner = ScheduleRunner(service)
+    runner = service.schedules
     assert runner.open_due().opened == []
     clock.now = _utc("2026-02-01T00:10")
     assert [(o.ref, o.late) for o in runner.open_due().opened] == [("M-2026-02", False)]
@@ -322,7 +321,7 @@ def test_adding_a_schedule_to_a_loaded_workflow_does_not_open_old_periods(servic
     clock.now = _utc("2026-03-10T12:00")
     _load(service, DAILY.replace("version: 1", "version: 2") + DAILY_SCHEDULE, "daily-v2.yaml")
     clock.now = _utc("2026-03-12T09:00")
-    report = ScheduleRunner(service).open_due()
+    report = service.schedules.open_due()
     assert [o.ref for o in report.opened if o.workflow == "daily_check"] == ["DAY-2026-03-11", "DAY-2026-03-12"]
 
 
@@ -332,7 +331,7 @@ def test_a_changed_rhythm_does_not_back_fill(service: Reviewflow, clock: Steppin
                  .replace("DAY-{date}", "Q-{year}-{quarter}"))
     _load(service, DAILY + quarterly)
     clock.now = _utc("2026-04-01T00:30")
-    runner = ScheduleRunner(service)
+    runner = service.schedules
     assert [o.ref for o in runner.open_due().opened if o.workflow == "daily_check"] == ["Q-2026-1", "Q-2026-2"]
     monthly = quarterly.replace("every: 3 months", "every: 1 month").replace("Q-{year}-{quarter}", "M-{year}-{month}")
     _load(service, DAILY.replace("version: 1", "version: 2") + monthly, "daily-v2.yaml")
@@ -346,7 +345,7 @@ def test_a_period_that_cannot_open_stays_due(service: Reviewflow, clock: Steppin
     service.add_user("a.khan", ["business_manager"])
     service.open_case("daily_check", "DAY-2026-01-05", "a.khan", {"notifying_agency": "Police"})
     clock.now = _utc("2026-01-06T09:00")
-    runner = ScheduleRunner(service)
+    runner = service.schedules
     report = runner.open_due()
     assert report.opened == []
     assert [(f.ref, f.period) for f in report.failed] == [("DAY-2026-01-05", "2026-01-05")]
@@ -358,7 +357,7 @@ def test_a_period_that_cannot_open_stays_due(service: Reviewflow, clock: Steppin
 
 def test_shipped_audits_open_on_their_rhythm(service: Reviewflow, clock: SteppingClock) -> None:
     clock.now = _utc("2026-10-01T00:30")  # loaded 5 January 2026
-    report = ScheduleRunner(service).open_due()
+    report = service.schedules.open_due()
     assert [(o.ref, o.late) for o in report.opened] == [
         ("MACA-2026-Q2", True), ("MACA-2026-Q3", True), ("MACA-2026-Q4", False), ("S11-2026", True),
         ("S175-2026", True)]

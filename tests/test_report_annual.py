@@ -31,7 +31,7 @@ from reviewflow.cli import cli
 from reviewflow.engine.core.clock import SteppingClock
 from reviewflow.engine.core.definition import FieldSpec, WorkflowDefinition
 from reviewflow.engine.core.errors import ReviewflowError
-from reviewflow.engine.services.cases import Reviewflow
+from reviewflow.engine.services.facade import Reviewflow
 from reviewflow.store.db import Database
 
 from tests.conftest import pg_url_or_skip

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from reviewflow.cli import cli
 from reviewflow.engine.core.clock import SteppingClock
-from reviewflow.engine.services.cases import Reviewflow
 from reviewflow.engine.services.escalation import Sweeper
+from reviewflow.engine.services.facade import Reviewflow
 from reviewflow.store.db import Database
 
 from tests.conftest import pg_url_or_skip
@@ -75,7 +75,7 @@ def build(service: Reviewflow, clock: SteppingClock) -> None:
     learning(st)
     st.on("2026-06-12").fire("RR-GREEN", "notify", notification_date="2026-06-12")  # due 3 July
     clock.now = NOW
-    Sweeper(service).sweep()
+    Sweeper(service.ctx).sweep()
 
 
 def learning(st: Story) -> None:

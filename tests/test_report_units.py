@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from reviewflow.engine.core.definition import OpenRule, StateDef, TransitionDef, WorkflowDefinition
 from reviewflow.engine.core.durations import Duration, due_at
 from reviewflow.engine.core.errors import InvalidValue
-from reviewflow.engine.core.reports.data import HistoryFacts
+from reviewflow.engine.core.records import HistoryEntry
 from reviewflow.engine.core.reports.layout import Bar, Chart, Layout, Section, Table
 from reviewflow.engine.core.reports.period import annual_period, board_period
 from reviewflow.engine.core.reports.stages import rag, stage_entries
@@ -125,11 +125,11 @@ EVENTS = st.lists(st.tuples(st.sampled_from(["move", "pause", "resume", "note"])
                             st.integers(min_value=1, max_value=200)), max_size=25)
 
 
-def _history(events: list[tuple[str, int]]) -> tuple[list[HistoryFacts], list[tuple[datetime, datetime | None,
+def _history(events: list[tuple[str, int]]) -> tuple[list[HistoryEntry], list[tuple[datetime, datetime | None,
                                                                                   list[list[datetime | None]]]]]:
     """History rows for `events` (hours apart), and the expected entries: (entered, left, pauses)."""
     at = datetime(2026, 3, 2, 9, tzinfo=UTC)
-    rows = [HistoryFacts(1, 1, at, "open", None, "referral")]
+    rows = [HistoryEntry(1, at, 'x', "open", None, "referral", case_id=1)]
     expected: list[tuple[datetime, datetime | None, list[list[datetime | None]]]] = [(at, None, [])]
     state, paused = "referral", False
     for kind, hours in events:
@@ -137,21 +137,21 @@ def _history(events: list[tuple[str, int]]) -> tuple[list[HistoryFacts], list[tu
         seq = len(rows) + 1
         if kind == "move":
             trigger, dest = ("accept", "on") if state == "referral" else ("record_report", "on")
-            rows.append(HistoryFacts(1, seq, at, trigger, state, dest))
+            rows.append(HistoryEntry(seq, at, 'x', trigger, state, dest, case_id=1))
             entered, _, pauses = expected[-1]
             expected[-1] = (entered, at, [[p[0], p[1] or at] for p in pauses])
             expected.append((at, None, []))
             state, paused = dest, False
         elif kind == "pause" and not paused:
-            rows.append(HistoryFacts(1, seq, at, "pause", state, state))
+            rows.append(HistoryEntry(seq, at, 'x', "pause", state, state, case_id=1))
             expected[-1][2].append([at, None])
             paused = True
         elif kind == "resume" and paused:
-            rows.append(HistoryFacts(1, seq, at, "resume", state, state))
+            rows.append(HistoryEntry(seq, at, 'x', "resume", state, state, case_id=1))
             expected[-1][2][-1][1] = at
             paused = False
         elif kind == "note":
-            rows.append(HistoryFacts(1, seq, at, "recommend", state, state))
+            rows.append(HistoryEntry(seq, at, 'x', "recommend", state, state, case_id=1))
     return rows, expected
 
 

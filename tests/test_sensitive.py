@@ -13,9 +13,9 @@ from reviewflow.cli import cli
 from reviewflow.engine.core.clock import SteppingClock
 from reviewflow.engine.core.errors import InvalidDefinition
 from reviewflow.engine.core.parse import parse_definition
-from reviewflow.engine.services.cases import Reviewflow
 from reviewflow.engine.services.delivery import Deliverer
 from reviewflow.engine.services.escalation import Sweeper
+from reviewflow.engine.services.facade import Reviewflow
 from reviewflow.engine.services.settings import Settings, SmtpSettings
 from reviewflow.store.db import Database
 
@@ -71,11 +71,11 @@ def test_sensitive_values_never_leave_the_record(db_url: str, tmp_path: Path, cl
         service.open_case("sensitive_review", "SR-1", "a.khan",
                           {"notifying_agency": "Police", "family_context": SECRET})
         clock.advance(days=20)
-        Sweeper(service).sweep()
+        Sweeper(service.ctx).sweep()
         service.fire("SR-1", "accept", "d.osei", {"decision": "yes", "health_history": SECRET_TOO})
         clock.advance(days=60)
-        Sweeper(service).sweep()
-        Deliverer(service).run()
+        Sweeper(service.ctx).sweep()
+        Deliverer(service.ctx).run()
     runner = CliRunner()
     cli_run = runner.invoke(cli, ["--db", db_url, "--log-json", "-v", "--now", "2026-06-01", "escalate"])
     assert cli_run.exit_code == 0, cli_run.output

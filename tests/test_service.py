@@ -20,7 +20,7 @@ from reviewflow.engine.core.errors import (
     UserNotFound,
     WorkflowNotFound,
 )
-from reviewflow.engine.services.cases import Reviewflow
+from reviewflow.engine.services.facade import Reviewflow
 from reviewflow.store import outbox, repo
 
 from tests.conftest import FIXTURES

@@ -14,8 +14,8 @@ from sqlalchemy import text
 from reviewflow.engine.core.clock import SteppingClock
 from reviewflow.engine.core.errors import StoreError
 from reviewflow.engine.core.escalation import checkpoints, due_now
-from reviewflow.engine.services.cases import Reviewflow
 from reviewflow.engine.services.escalation import Sweeper
+from reviewflow.engine.services.facade import Reviewflow
 from reviewflow.store import ledger
 from reviewflow.store.db import Database
 from reviewflow.store.models import EscalationRow
@@ -107,7 +107,7 @@ def test_a_sweep_in_many_batches_fires_each_level_once(many: Reviewflow, clock: 
     expected = _expected(many, clock.now)
     assert len(expected) == 3 * (CASES - len(PAUSED))
 
-    report = Sweeper(many).sweep(batch=BATCH)
+    report = Sweeper(many.ctx).sweep(batch=BATCH)
 
     assert Counter((f.ref, f.key) for f in report.fired) == Counter(expected)
     assert report.batches >= CASES // BATCH
@@ -122,7 +122,7 @@ def test_a_sweep_in_many_batches_fires_each_level_once(many: Reviewflow, clock: 
     assert {f.recipients for f in report.fired} == {("a.khan",), ("d.osei",)}
     _assert_chain_whole(many)
 
-    assert Sweeper(many).sweep(batch=BATCH).fired == []
+    assert Sweeper(many.ctx).sweep(batch=BATCH).fired == []
     assert len(_ledger(many)) == len(expected)
     assert len(_outbox_keys(many)) == len(expected)
     _assert_chain_whole(many)
@@ -133,7 +133,7 @@ def test_levels_climb_one_sweep_at_a_time_and_never_repeat(few: Reviewflow, cloc
     for when in ("2026-01-10T09:00", "2026-01-14T09:00", "2026-01-27T09:00", "2026-02-03T09:00",
                  "2026-02-10T09:00", "2026-03-30T09:00", "2026-04-30T09:00"):
         clock.now = _at(when)
-        report = Sweeper(few).sweep(batch=SMALL)
+        report = Sweeper(few.ctx).sweep(batch=SMALL)
         assert {(f.ref, f.key) for f in report.fired} == _expected(few, clock.now) - set(fired), when
         fired += [(f.ref, f.key) for f in report.fired]
         _assert_chain_whole(few)
@@ -143,12 +143,12 @@ def test_levels_climb_one_sweep_at_a_time_and_never_repeat(few: Reviewflow, cloc
 
 def test_the_ledger_in_the_audit_chain_after_sweeps_and_moves(few: Reviewflow, clock: SteppingClock) -> None:
     clock.now = _at("2026-01-27T09:00")
-    Sweeper(few).sweep(batch=SMALL)
+    Sweeper(few.ctx).sweep(batch=SMALL)
     # A move writes a sealed history row after the sweep's ledger rows; the next stage climbs anew.
     for n in (0, 1, 41, 42):
         few.fire(_ref(n), "accept", "d.osei", {"decision": "yes"})
     clock.now = _at("2026-06-30T09:00")
-    report = Sweeper(few).sweep(batch=SMALL)
+    report = Sweeper(few.ctx).sweep(batch=SMALL)
     assert {(f.ref, f.state) for f in report.fired if f.ref in {_ref(0), _ref(41)}} == {
         (_ref(0), "on"), (_ref(41), "on")}
     _assert_chain_whole(few)
@@ -164,11 +164,11 @@ def test_a_dry_run_writes_nothing_and_previews_the_sweep(few: Reviewflow, clock:
     counts = "select (select count(*) from escalations), (select count(*) from outbox), (select seq from audit_head)"
     before = _sql(few, counts)
     checks = _sql(few, "select id, next_check_at from cases order by id")
-    preview = Sweeper(few).sweep(dry_run=True, batch=SMALL)
+    preview = Sweeper(few.ctx).sweep(dry_run=True, batch=SMALL)
     assert preview.fired
     assert _sql(few, counts) == before
     assert _sql(few, "select id, next_check_at from cases order by id") == checks
-    report = Sweeper(few).sweep(batch=SMALL)
+    report = Sweeper(few.ctx).sweep(batch=SMALL)
     assert sorted((f.ref, f.key) for f in report.fired) == sorted((f.ref, f.key) for f in preview.fired)
 
 
@@ -185,7 +185,7 @@ def test_a_notification_key_already_queued_stops_the_batch_whole(few: Reviewflow
     head = _sql(few, "select seq, hash from audit_head")
     checks = _sql(few, "select id, next_check_at from cases order by id")
     with pytest.raises(StoreError, match="outbox"):
-        Sweeper(few).sweep(batch=SMALL)
+        Sweeper(few.ctx).sweep(batch=SMALL)
     assert _ledger(few) == []
     assert len(_outbox_keys(few)) == 1
     assert _sql(few, "select seq, hash from audit_head") == head
@@ -210,7 +210,7 @@ def test_a_reminder_that_falls_before_the_stage_was_entered_is_skipped_case_by_c
         service.open_case("reminded", ref, "a.khan", {"notifying_agency": "Police"})
     assert len({v.due_at for v in service.cases("reminded")}) == 1
     clock.now = _at("2026-01-19T09:00")
-    fired = sorted((f.ref, f.key) for f in Sweeper(service).sweep(batch=3).fired)
+    fired = sorted((f.ref, f.key) for f in Sweeper(service.ctx).sweep(batch=3).fired)
     assert fired == [("SAT-1", "level-1"), ("SAT-1", "reminder"), ("SAT-2", "level-1"), ("SAT-2", "reminder"),
                      ("SUN-1", "level-1"), ("SUN-2", "level-1")]
     d = service.definition("reminded")
@@ -222,7 +222,8 @@ def test_a_reminder_that_falls_before_the_stage_was_entered_is_skipped_case_by_c
 def _one_at_a_time(s: Any, rows: list[Any]) -> None:
     """How the sweep used to write ledger rows: ORM objects, sealed by the flush hook."""
     for row in rows:
-        s.add(EscalationRow(**{k: v for k, v in row.values().items() if k not in ("chain_seq", "hash")}))
+        values = {k: getattr(row, k) for k in ledger._COLUMNS}
+        s.add(EscalationRow(**{**values, "roles": list(row.roles), "recipients": list(row.recipients)}))
     s.flush()
 
 
@@ -243,7 +244,7 @@ def test_ledger_rows_written_in_bulk_are_sealed_as_the_flush_seals_orm_rows(
                     m.setattr(ledger, "record_many", _one_at_a_time)
                 for n, when in enumerate(("2026-01-14T09:00", "2026-01-27T09:00", "2026-03-30T09:00")):
                     clock.now = _at(when)
-                    Sweeper(service).sweep(batch=SMALL)
+                    Sweeper(service.ctx).sweep(batch=SMALL)
                     service.fire(_ref(n), "accept", "d.osei", {"decision": "yes"})  # a history row between sweeps
             _assert_chain_whole(service)
             found.append((_sql(service, "select c.ref, e.entry_seq, e.key, e.chain_seq, e.hash from escalations e "

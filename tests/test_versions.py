@@ -22,7 +22,7 @@ from reviewflow.engine.core.errors import InvalidValue, NotPermitted, Transition
 from reviewflow.engine.core.escalation import checkpoints, next_check
 from reviewflow.engine.core.migration import MigrationInterrupted, MigrationRefused, migrate_roles
 from reviewflow.engine.core.parse import parse_definition
-from reviewflow.engine.services.cases import Reviewflow
+from reviewflow.engine.services.facade import Reviewflow
 from reviewflow.store import repo
 from reviewflow.store.db import Database
 from reviewflow.store.models import CaseRow

@@ -1,4 +1,5 @@
-"""Time is injected: services take a `Clock`; only `system_clock` reads the wall clock."""
+"""Time is injected: services take a `Clock` (the wall clock is read only by
+`reviewflow.engine.services.context.system_clock`). Dates and instants typed by people are parsed here."""
 
 from __future__ import annotations
 
@@ -12,11 +13,6 @@ Clock = Callable[[], datetime]
 EARLIEST = date(1900, 1, 1)
 LATEST = date(2200, 12, 31)
 """The range of dates reviewflow accepts from people (far enough for any review, short of overflow)."""
-
-
-def system_clock() -> datetime:
-    """The current instant, aware UTC."""
-    return datetime.now(UTC)
 
 
 def fixed_clock(at: datetime) -> Clock:

@@ -1,13 +1,65 @@
-"""One exception hierarchy; every message says what is wrong and what to do."""
+"""One exception hierarchy; every message says what is wrong and what to do.
+
+Each error keeps the values it is about (the case reference, the state, the trigger, the field, the
+value given and the values allowed) as attributes, so every front end can show them where they
+belong: the CLI prints the message on one line, the HTTP API returns them in a problem document,
+a web form shows the message beside the field it names.
+
+`kind` says which sort of refusal it is; the CLI's exit status and the API's HTTP status follow it
+(see docs/cli.md#exit-status):
+
+| kind          | meaning                                            | exit | HTTP |
+|---------------|----------------------------------------------------|------|------|
+| `refused`     | a rule refused it, or a value cannot be used        | 1    | 422  |
+| `usage`       | the command was not given what it needs            | 2    | 400  |
+| `not_found`   | no such case, workflow, user, action or evidence    | 3    | 404  |
+| `unavailable` | the database cannot be reached, is locked or is not ready | 4 | 503 |
+| `forbidden`   | the person acting may not do this                  | 5    | 403  |
+| `conflict`    | someone else changed it first                      | 6    | 409  |
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, ClassVar
+
+EXIT_STATUS = {"refused": 1, "usage": 2, "not_found": 3, "unavailable": 4, "forbidden": 5, "conflict": 6}
+HTTP_STATUS = {"refused": 422, "usage": 400, "not_found": 404, "unavailable": 503, "forbidden": 403,
+               "conflict": 409}
 
 
 class ReviewflowError(Exception):
-    """Root of every error a user can cause; the CLI prints its message and exits 1."""
+    """Root of every error a user can cause: a message that says what to do, and the values it is about."""
+
+    kind: ClassVar[str] = "refused"
+
+    def __init__(self, message: str, *, ref: str | None = None, state: str | None = None,
+                 trigger: str | None = None, field: str | None = None, value: Any = None,
+                 allowed: Sequence[str] = (), **more: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.ref = ref
+        self.state = state
+        self.trigger = trigger
+        self.field = field
+        self.value = value
+        self.allowed = tuple(allowed)
+        self.more = more
+
+    @property
+    def exit_status(self) -> int:
+        return EXIT_STATUS[self.kind]
+
+    @property
+    def http_status(self) -> int:
+        return HTTP_STATUS[self.kind]
+
+    def data(self) -> dict[str, Any]:
+        """The values the error is about, without the empty ones (for JSON and problem documents)."""
+        found = {"ref": self.ref, "state": self.state, "trigger": self.trigger, "field": self.field,
+                 "value": self.value, "allowed": list(self.allowed) or None, **self.more}
+        return {k: v for k, v in found.items() if v is not None}
 
 
 @dataclass(frozen=True)
@@ -29,7 +81,9 @@ class InvalidDefinition(ReviewflowError):
 
     def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems = list(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
+        super().__init__("\n".join(str(p) for p in self.problems),
+                         problems=[{"file": p.file, "line": p.line, "path": p.path, "message": p.message}
+                                   for p in self.problems])
 
 
 class InvalidDuration(ReviewflowError):
@@ -39,12 +93,17 @@ class InvalidDuration(ReviewflowError):
         self.text = text
         super().__init__(
             f"bad duration {text!r}: write a whole number and a unit, e.g. "
-            "'5 working days', '20 days', '6 weeks' or '1 month'"
-        )
+            "'5 working days', '20 days', '6 weeks' or '1 month'", value=str(text))
 
 
 class InvalidValue(ReviewflowError):
-    """A value supplied on the command line cannot be used."""
+    """A value supplied by a person cannot be used."""
+
+
+class UsageError(ReviewflowError):
+    """The command or request was not given something it needs (say who is acting, which file...)."""
+
+    kind = "usage"
 
 
 class FieldError(InvalidValue):
@@ -56,63 +115,71 @@ class TransitionNotAllowed(ReviewflowError):
 
 
 class NotPermitted(TransitionNotAllowed):
-    """The actor holds none of the roles the move needs."""
+    """The person acting holds none of the roles the move needs."""
+
+    kind = "forbidden"
 
 
-class CaseNotFound(ReviewflowError):
+class NotFound(ReviewflowError):
+    """Something named does not exist (or is not in the view of the person asking)."""
+
+    kind = "not_found"
+
+
+class CaseNotFound(NotFound):
     def __init__(self, ref: str) -> None:
-        self.ref = ref
-        super().__init__(f"no case with reference {ref!r}: check it with 'reviewflow case list'")
+        super().__init__(f"no case with reference {ref!r}: check it with 'reviewflow case list'", ref=ref)
 
 
 class CaseExists(ReviewflowError):
+    kind = "conflict"
+
     def __init__(self, ref: str) -> None:
-        self.ref = ref
         super().__init__(
             f"a case with reference {ref!r} already exists: choose another reference "
-            f"or look at it with 'reviewflow case show {ref}'"
-        )
+            f"or look at it with 'reviewflow case show {ref}'", ref=ref)
 
 
-class WorkflowNotFound(ReviewflowError):
-    def __init__(self, name: str, known: Sequence[str]) -> None:
+class WorkflowNotFound(NotFound):
+    def __init__(self, name: str, known: Sequence[str], message: str | None = None) -> None:
         self.name = name
         hint = ", ".join(known) if known else "none loaded; run 'reviewflow init'"
-        super().__init__(f"no workflow named {name!r}; known workflows: {hint}")
+        super().__init__(message or f"no workflow named {name!r}; known workflows: {hint}", value=name,
+                         allowed=known, workflow=name)
 
     @classmethod
     def version(cls, name: str, version: int, loaded: Sequence[int]) -> WorkflowNotFound:
-        error = cls.__new__(cls)
-        error.name = name
-        Exception.__init__(error, f"workflow {name} has no version {version}; loaded versions: "
-                                  f"{', '.join(map(str, loaded))}")
-        return error
+        return cls(name, [], f"workflow {name} has no version {version}; loaded versions: "
+                             f"{', '.join(map(str, loaded))}")
 
 
-class UserNotFound(ReviewflowError):
+class UserNotFound(NotFound):
     def __init__(self, name: str) -> None:
         self.name = name
         shown = name if name.isprintable() and " " not in name else "NAME"
         super().__init__(
             f"no user named {name!r}: register them with "
-            f"'reviewflow user add {shown} --role ROLE' or pass --as with a registered user"
-        )
+            f"'reviewflow user add {shown} --role ROLE' or pass --as with a registered user", value=name, user=name)
 
 
 class UserExists(ReviewflowError):
+    kind = "conflict"
+
     def __init__(self, name: str) -> None:
         self.name = name
-        super().__init__(f"user {name!r} already exists: see 'reviewflow user list'")
+        super().__init__(f"user {name!r} already exists: see 'reviewflow user list'", value=name, user=name)
 
 
 class ConcurrentChange(ReviewflowError):
-    def __init__(self, ref: str) -> None:
-        self.ref = ref
+    kind = "conflict"
+
+    def __init__(self, ref: str, message: str | None = None) -> None:
         super().__init__(
-            f"case {ref} changed since you loaded it; try again "
-            f"(see 'reviewflow case show {ref}' for its current state)"
-        )
+            message or f"case {ref} changed since you loaded it; try again "
+            f"(see 'reviewflow case show {ref}' for its current state)", ref=ref)
 
 
 class StoreError(ReviewflowError):
     """The database cannot be reached, is locked, or is not initialised."""
+
+    kind = "unavailable"

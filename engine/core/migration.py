@@ -12,7 +12,7 @@ from typing import Any
 
 from reviewflow.engine.core.definition import WorkflowDefinition
 from reviewflow.engine.core.durations import LOCAL_ZONE, due_at, due_date_of
-from reviewflow.engine.core.errors import ConcurrentChange, InvalidValue, NotPermitted, ReviewflowError
+from reviewflow.engine.core.errors import ConcurrentChange, InvalidValue, NotPermitted
 from reviewflow.engine.core.escalation import checkpoints, next_check
 
 TRIGGER = "migrate"
@@ -28,10 +28,9 @@ class MigrationInterrupted(ConcurrentChange):
     """A case changed between planning and writing; the whole migration was rolled back."""
 
     def __init__(self, ref: str, workflow: str, version: int) -> None:
-        self.ref = ref
-        ReviewflowError.__init__(self, f"nothing was migrated: case {ref} changed while {workflow} cases were being "
-                                       f"moved to v{version}; run the migration again (with --dry-run first to "
-                                       "see the new plan)")
+        super().__init__(ref, f"nothing was migrated: case {ref} changed while {workflow} cases were being "
+                              f"moved to v{version}; run the migration again (with --dry-run first to "
+                              "see the new plan)")
 
 
 @dataclass(frozen=True)

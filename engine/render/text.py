@@ -13,8 +13,7 @@ from reviewflow.engine.core.definition import WorkflowDefinition
 from reviewflow.engine.core.durations import LOCAL_ZONE, local_date
 from reviewflow.engine.core.errors import Problem
 from reviewflow.engine.core.learning import is_overdue
-from reviewflow.engine.services.cases import CaseView
-from reviewflow.store.learning import Action
+from reviewflow.engine.core.records import Action, CaseView
 
 _UNSAFE = ("Cc", "Cs", "Zl", "Zp")
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")

@@ -21,8 +21,7 @@ from reviewflow.engine.render.diagram import flat, is_stage_move
 
 if TYPE_CHECKING:
     from reviewflow.engine.core.definition import WorkflowDefinition
-    from reviewflow.engine.services.cases import CaseView
-    from reviewflow.store.repo import HistoryEntry
+    from reviewflow.engine.core.records import CaseView, HistoryEntry
 
 
 def when(instant: datetime) -> str:

@@ -9,9 +9,10 @@ from datetime import datetime, timedelta
 import structlog
 
 from reviewflow.engine.core.notices import Outgoing, expand
-from reviewflow.engine.services.cases import Reviewflow
+from reviewflow.engine.core.records import OutboxEntry
 from reviewflow.engine.services.channels import DeliveryFailed, Message, deliver
-from reviewflow.store import outbox
+from reviewflow.engine.services.context import ServiceContext
+from reviewflow.store import outbox, repo
 
 log = structlog.get_logger("reviewflow.delivery")
 
@@ -29,9 +30,9 @@ class DeliveryReport:
 class Deliverer:
     """Claims due outbox rows with a lease, delivers them outside the transaction, records the outcome."""
 
-    def __init__(self, service: Reviewflow, send: Sender | None = None) -> None:
-        self.service = service
-        self.settings = service.settings
+    def __init__(self, ctx: ServiceContext, send: Sender | None = None) -> None:
+        self.ctx = ctx
+        self.settings = ctx.settings
         self.send: Sender = send or (lambda m, when: deliver(self.settings, m, when))
 
     def _channels(self) -> set[str]:
@@ -40,54 +41,54 @@ class Deliverer:
     def run(self, limit: int | None = None) -> DeliveryReport:
         """Deliver everything due now (in batches); return what happened."""
         report = DeliveryReport()
-        self.service.ensure_ready()
+        self.ctx.ensure_ready()
         size = limit or self.settings.batch_size
         while True:
-            now = self.service.clock()
-            with self.service.db.transaction() as s:
+            now = self.ctx.clock()
+            with self.ctx.transaction() as s:
                 batch = outbox.claim(s, now, size, self.settings.lease_seconds, self._channels())
             if not batch:
                 break
             for entry in batch:
                 self._one(entry, report)
         if self.settings.smtp is None:
-            with self.service.db.transaction() as s:
+            with self.ctx.transaction() as s:
                 report.waiting_for_smtp = outbox.waiting(s, "email")
             if report.waiting_for_smtp:
                 log.warning("delivery.smtp_not_configured", waiting=report.waiting_for_smtp,
                             hint="set REVIEWFLOW_SMTP_HOST or [smtp] in reviewflow.toml")
         return report
 
-    def _one(self, entry: outbox.OutboxEntry, report: DeliveryReport) -> None:
-        now = self.service.clock()
+    def _one(self, entry: OutboxEntry, report: DeliveryReport) -> None:
+        now = self.ctx.clock()
         message = Message(entry.key, entry.channel, entry.recipient, entry.address, entry.event, entry.payload)
         try:
             self.send(message, now)
         except DeliveryFailed as exc:
             self._failed(entry, str(exc), report)
             return
-        with self.service.db.transaction() as s:
+        with self.ctx.transaction() as s:
             outbox.mark_sent(s, entry.id, now)
         report.sent += 1
 
-    def _failed(self, entry: outbox.OutboxEntry, error: str, report: DeliveryReport) -> None:
-        now = self.service.clock()
+    def _failed(self, entry: OutboxEntry, error: str, report: DeliveryReport) -> None:
+        now = self.ctx.clock()
         if entry.attempts < self.settings.max_attempts:
             wait = self.settings.backoff(entry.attempts)
-            with self.service.db.transaction() as s:
+            with self.ctx.transaction() as s:
                 outbox.mark_retry(s, entry.id, now + timedelta(seconds=wait), error)
             report.retrying += 1
             log.warning("delivery.retry", key=entry.key, channel=entry.channel, attempts=entry.attempts,
                         retry_in_seconds=wait, error=error)
             return
-        with self.service.db.transaction() as s:
+        with self.ctx.transaction() as s:
             outbox.mark_failed(s, entry.id, error)
             if entry.event != "delivery_failed":
                 self._report_failure(s, entry, error, now)
         report.failed += 1
         log.error("delivery.failed", key=entry.key, channel=entry.channel, attempts=entry.attempts, error=error)
 
-    def _report_failure(self, s: object, entry: outbox.OutboxEntry, error: str, now: datetime) -> None:
+    def _report_failure(self, s: object, entry: OutboxEntry, error: str, now: datetime) -> None:
         """Tell the business managers that a notification could not be delivered."""
         payload = {**{k: entry.payload.get(k) for k in ("ref", "workflow", "workflow_title", "state",
                                                         "state_label", "link")},
@@ -101,3 +102,21 @@ class Deliverer:
         if not items:  # the failed message was the business manager's own: the log still gets it
             items = [Outgoing(f"{key}:log", "delivery_failed", "business_manager", "log", "-", None, payload)]
         outbox.add(s, items, None, now)  # type: ignore[arg-type]
+
+
+class OutboxService:
+    """What is waiting to be delivered, what failed, and putting failures back in the queue."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    def list(self, status: str | None = None, ref: str | None = None) -> list[OutboxEntry]:
+        with self.ctx.read() as s:
+            case_id = repo.get_case_record(s, ref).case_id if ref else None
+            return outbox.listing(s, status, case_id)
+
+    def retry(self, ids: list[int]) -> int:
+        with self.ctx.transaction() as s:
+            count = outbox.retry(s, ids or None, self.ctx.clock())
+        log.info("outbox.retry", count=count)
+        return count

@@ -12,7 +12,7 @@ from reviewflow.engine.core.clock import SteppingClock
 from reviewflow.engine.core.definition import FieldSpec, WorkflowDefinition
 from reviewflow.engine.core.durations import add_working_days, local_date
 from reviewflow.engine.core.errors import ReviewflowError
-from reviewflow.engine.services.cases import Reviewflow
+from reviewflow.engine.services.facade import Reviewflow
 from reviewflow.store.db import Database
 
 START = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
@@ -250,10 +250,9 @@ class DemoRun:
 
     def _sweep(self) -> None:
         """Run the escalation sweep as the worker would, and show what climbed a ladder."""
-        from reviewflow.engine.services.escalation import Sweeper
 
         today = local_date(self.clock.now).isoformat()
-        for f in Sweeper(self.service).sweep().fired:
+        for f in self.service.sweep().fired:
             if f.level is not None:
                 told = ", ".join(f.recipients) or "nobody registered"
                 self.echo(f"{today}  {f.ref:<13} ESCALATED level {f.level}: {f.reason}; told {told}")

@@ -14,10 +14,10 @@ from reviewflow.engine.core.durations import due_date_of, local_date, working_da
 from reviewflow.engine.core.escalation import REMINDER, Checkpoint, action_checkpoints, checkpoints, due_now, next_check
 from reviewflow.engine.core.learning import WORKING
 from reviewflow.engine.core.notices import Outgoing, Recipient, expand, for_agency
-from reviewflow.engine.services.cases import Reviewflow
+from reviewflow.engine.core.records import DueAction, DueCase, LedgerEntry
+from reviewflow.engine.services.context import ServiceContext
 from reviewflow.store import learning as learning_store
 from reviewflow.store import ledger, outbox
-from reviewflow.store.learning import DueAction
 
 log = structlog.get_logger("reviewflow.sweep")
 
@@ -79,17 +79,17 @@ class _StageDue:
 
 
 class Sweeper:
-    """Runs sweeps for a service, with every loaded definition parsed once per sweep."""
+    """Runs escalation sweeps, with every loaded definition parsed once per sweep."""
 
-    def __init__(self, service: Reviewflow, progress: Callable[[SweepReport], None] | None = None) -> None:
-        self.service = service
+    def __init__(self, ctx: ServiceContext, progress: Callable[[SweepReport], None] | None = None) -> None:
+        self.ctx = ctx
         self.progress = progress
         self._defs: dict[tuple[str, int], WorkflowDefinition] = {}
         self._late: dict[tuple[date, str, datetime], int] = {}
         self._possible: dict[tuple[str, int, str], str] = {}
         self._stages: dict[tuple[str, int, str, datetime, datetime], _StageDue] = {}
 
-    def _definition(self, case: ledger.DueCase) -> WorkflowDefinition:
+    def _definition(self, case: DueCase) -> WorkflowDefinition:
         return self._defs[(case.workflow, case.version)]
 
     def _working_days_late(self, due_date: date, calendar: str, now: datetime) -> int:
@@ -100,14 +100,14 @@ class Sweeper:
             late = self._late[key] = working_days_between(due_date, local_date(now), calendar)
         return late
 
-    def _needed(self, d: WorkflowDefinition, case: ledger.DueCase) -> str:
+    def _needed(self, d: WorkflowDefinition, case: DueCase) -> str:
         key = (case.workflow, case.version, case.state)
         possible = self._possible.get(key)
         if possible is None:
             possible = self._possible[key] = _possible(d, case.state)
         return f"move {case.ref} {possible}"
 
-    def _stage_due(self, d: WorkflowDefinition, state: StateDef, case: ledger.DueCase, now: datetime) -> _StageDue:
+    def _stage_due(self, d: WorkflowDefinition, state: StateDef, case: DueCase, now: datetime) -> _StageDue:
         """What the cases of one stage and due time share in a sweep at `now`, worked out once: the working-day
         arithmetic of their checkpoints and lateness, and the reasons given."""
         assert case.due_at is not None
@@ -121,7 +121,7 @@ class Sweeper:
                                                   {p.key: _reason(state, case.due_at, p, late) for p in every})
         return found
 
-    def _fire_case(self, case: ledger.DueCase, fired: set[str], now: datetime,
+    def _fire_case(self, case: DueCase, fired: set[str], now: datetime,
                    directory: dict[str, list[Recipient]]) -> tuple[list[Fired], list[Outgoing], datetime | None]:
         d = self._definition(case)
         state = d.states[case.state]
@@ -131,7 +131,7 @@ class Sweeper:
         points = [p for p in due.points if p.key != REMINDER or case.entered_at < p.at]
         done: list[Fired] = []
         items: list[Outgoing] = []
-        settings = self.service.settings
+        settings = self.ctx.settings
         for p in due_now(points, fired, now):
             reason = due.reasons[p.key]
             payload = {"ref": case.ref, "workflow": d.name, "workflow_title": d.title, "state": case.state,
@@ -166,9 +166,9 @@ class Sweeper:
                        "level": p.level, "level_label": p.label, "headline": reason, "timing": reason,
                        "working_days_overdue": max(late, 0), "due_date": action.due_date.isoformat(),
                        "needed": f"update action {action.number} of {action.ref} or submit its evidence",
-                       "link": self.service.settings.link(action.ref)}
+                       "link": self.ctx.settings.link(action.ref)}
             new = expand(f"{action.ref}:{p.key}", "action_overdue", p.roles, payload, people,
-                         self.service.settings.webhooks)
+                         self.ctx.settings.webhooks)
             items.extend(new)
             recipients = tuple(dict.fromkeys(o.recipient for o in new if o.channel != "webhook"))
             done.append(Fired(action.ref, d.name, f"action {action.number}", p.key, p.level, p.label, p.at,
@@ -180,7 +180,7 @@ class Sweeper:
                     directory: dict[str, list[Recipient]]) -> Any:
         due = ledger.claim_due(s, now, size, after=after if report.dry_run else None, lock=not report.dry_run)
         already = ledger.fired_keys_for(s, [(c.case_id, c.entry_seq) for c in due])
-        entries: list[ledger.NewEntry] = []
+        entries: list[LedgerEntry] = []
         notices: list[dict[str, Any]] = []
         next_checks: dict[int, datetime | None] = {}
         for case in due:
@@ -189,8 +189,8 @@ class Sweeper:
             report.fired.extend(done)
             if report.dry_run:
                 continue
-            entries.extend(ledger.entry(case, f.key, f.level, f.label, f.scheduled_at, now, list(f.roles),
-                                        list(f.recipients), f.reason) for f in done)
+            entries.extend(ledger.entry(case, f.key, f.level, f.label, f.scheduled_at, now, f.roles, f.recipients,
+                                        f.reason) for f in done)
             notices.extend(outbox.new_row(o, case.case_id, now) for o in items)
             next_checks[case.case_id] = when
         # One statement each per batch; the ledger rows are sealed into the audit chain as they go in.
@@ -206,7 +206,7 @@ class Sweeper:
                                                lock=not report.dry_run)
         already = ledger.fired_keys_for(s, [(a.case_id, 0) for a in due])
         owners = outbox.people(s, [a.owner for a in due])
-        entries: list[ledger.NewEntry] = []
+        entries: list[LedgerEntry] = []
         notices: list[dict[str, Any]] = []
         next_checks: dict[int, datetime | None] = {}
         for action in due:
@@ -217,7 +217,7 @@ class Sweeper:
             if report.dry_run:
                 continue
             entries.extend(ledger.action_entry(action.case_id, f.state, action.due_date, f.key, f.level, f.label,
-                                               f.scheduled_at, now, list(f.roles), list(f.recipients), f.reason)
+                                               f.scheduled_at, now, f.roles, f.recipients, f.reason)
                            for f in done)
             notices.extend(outbox.new_row(o, action.case_id, now) for o in items)
             next_checks[action.action_id] = when
@@ -231,17 +231,17 @@ class Sweeper:
               should_stop: Callable[[], bool] = lambda: False) -> SweepReport:
         """Fire every reminder and ladder level due by the service's `now` (stages, then overdue actions),
         each exactly once."""
-        now = self.service.clock()
-        size = batch or self.service.settings.batch_size
+        now = self.ctx.clock()
+        size = batch or self.ctx.settings.batch_size
         report = SweepReport(now, dry_run)
-        self._defs = self.service.all_definitions()
+        self._defs = self.ctx.all_definitions()
         self._late, self._possible, self._stages = {}, {}, {}
-        with self.service.db.transaction() as s:
+        with self.ctx.transaction() as s:
             directory = outbox.directory(s)
         for step in (self._case_batch, self._action_batch):
             after: Any = None
             while not should_stop():
-                with self.service.db.transaction() as s:
+                with self.ctx.transaction() as s:
                     after = step(s, now, size, after, report, directory)
                 if after is None:
                     break

@@ -15,6 +15,7 @@ import structlog
 
 from reviewflow.engine.core.definition import Schedule, WorkflowDefinition
 from reviewflow.engine.core.errors import ReviewflowError, StoreError
+from reviewflow.engine.core.records import CaseView, ScheduleRun, StoredDefinition
 from reviewflow.engine.core.recurring import (
     Period,
     case_fields,
@@ -24,7 +25,8 @@ from reviewflow.engine.core.recurring import (
     due_periods,
     next_period,
 )
-from reviewflow.engine.services.cases import CaseView, Reviewflow, definition_from_source
+from reviewflow.engine.services.cases import CaseService
+from reviewflow.engine.services.context import ServiceContext
 from reviewflow.store import repo, schedule_runs
 
 log = structlog.get_logger("reviewflow.schedule")
@@ -83,14 +85,15 @@ class _Plan:
     definition: WorkflowDefinition
     schedule: Schedule
     floor: datetime
-    last: schedule_runs.ScheduleRun | None
+    last: ScheduleRun | None
 
 
 class ScheduleRunner:
-    """Opens the due periods of every scheduled workflow for a service, and lists what opens next."""
+    """Opens the due periods of every scheduled workflow, and lists what opens next."""
 
-    def __init__(self, service: Reviewflow) -> None:
-        self.service = service
+    def __init__(self, ctx: ServiceContext, cases: CaseService) -> None:
+        self.ctx = ctx
+        self.cases = cases
 
     def _plans(self) -> list[_Plan]:
         """The newest version of each workflow that has a schedule, with its catch-up floor.
@@ -98,20 +101,20 @@ class ScheduleRunner:
         The floor starts at the load of the oldest version in the unbroken run of scheduled versions
         ending at the newest, so adding a schedule (or restoring a removed one) never opens old periods.
         """
-        with self.service.db.transaction() as s:
+        with self.ctx.read() as s:
             stored = repo.all_definitions(s)
             runs = schedule_runs.runs(s)
-        versions: dict[str, list[repo.StoredDefinition]] = {}
+        versions: dict[str, list[StoredDefinition]] = {}
         for row in sorted(stored, key=lambda r: r.version, reverse=True):
             versions.setdefault(row.name, []).append(row)
         plans = []
         for name, rows in sorted(versions.items()):
-            d = definition_from_source(rows[0].source, rows[0].source_name, rows[0].version)
+            d = self.ctx.parsed(rows[0])
             if d.schedule is None:
                 continue
             since = rows[0].loaded_at
             for older in rows[1:]:
-                if definition_from_source(older.source, older.source_name, older.version).schedule is None:
+                if self.ctx.parsed(older).schedule is None:
                     break
                 since = min(since, older.loaded_at)
             mine = [r for r in runs if r.workflow == name]
@@ -125,7 +128,7 @@ class ScheduleRunner:
                        now - p.opens_at > LATE_AFTER)
 
     def _open(self, plan: _Plan, p: Period, ref: str) -> CaseView | None:
-        return self.service.open_scheduled(plan.definition.name, ref, p.key, p.opens_at,
+        return self.cases.open_scheduled(plan.definition.name, ref, p.key, p.opens_at,
                                            fields=case_fields(plan.schedule, p))
 
     def _open_plan(self, plan: _Plan, report: ScheduleReport) -> None:
@@ -151,10 +154,15 @@ class ScheduleRunner:
             else:
                 report.opened.append(item)
 
+    def runs(self, workflow: str | None = None) -> list[ScheduleRun]:
+        """The periods whose cases were opened (of every scheduled workflow, or one)."""
+        with self.ctx.read() as s:
+            return schedule_runs.runs(s, workflow)
+
     def open_due(self, dry_run: bool = False) -> ScheduleReport:
         """Open every period due by the service's `now` whose case is not open yet, each exactly once."""
-        self.service.ensure_ready()
-        report = ScheduleReport(self.service.clock(), dry_run)
+        self.ctx.ensure_ready()
+        report = ScheduleReport(self.ctx.clock(), dry_run)
         for plan in self._plans():
             self._open_plan(plan, report)
         log.info("schedule.run", opened=len(report.opened), taken=len(report.taken), failed=len(report.failed),
@@ -163,8 +171,8 @@ class ScheduleRunner:
 
     def upcoming(self) -> list[Upcoming]:
         """For each scheduled workflow: the next period, the last case opened, and periods due but not opened."""
-        self.service.ensure_ready()
-        now = self.service.clock()
+        self.ctx.ensure_ready()
+        now = self.ctx.clock()
         out = []
         for plan in self._plans():
             nxt = next_period(plan.schedule, max(now, plan.floor))

@@ -32,11 +32,12 @@ from reviewflow.engine.core.errors import (
 from reviewflow.engine.core.escalation import action_checkpoints, checkpoints, next_check
 from reviewflow.engine.core.fields import MAX_TEXT, parse_value
 from reviewflow.engine.core.learning import CLOSED_WITH_REASON, STATUSES, WORKING, normalise_theme, themes_problem
+from reviewflow.engine.core.records import User
 from reviewflow.engine.core.yamlsource import format_path, load_yaml
-from reviewflow.store import importing
+from reviewflow.store import importing, repo
 
 if TYPE_CHECKING:
-    from reviewflow.engine.services.cases import Reviewflow
+    from reviewflow.engine.services.context import ServiceContext
 
 log = structlog.get_logger("reviewflow.tracker")
 
@@ -845,7 +846,7 @@ class TrackerReport:
 
 @dataclass
 class _Job:
-    service: Reviewflow
+    ctx: ServiceContext
     path: Path
     actor: str
     now: datetime
@@ -896,7 +897,7 @@ def _write(job: _Job, s: Any, case: PlannedCase) -> tuple[int, int]:
 
 def _plan(mapping: TrackerMapping, flows: Workflows, sheet: Sheet, job: _Job,
           existing: set[str]) -> tuple[list[PlannedCase], dict[int, list[str]]]:
-    users = {u.name: frozenset(u.roles) for u in job.service.users()}
+    users = {u.name: frozenset(u.roles) for u in _users(job.ctx)}
     planner = _Planner(mapping, flows, existing, users, job.actor, local_date(job.now))
     index = {_norm(h): i for i, h in reversed(list(enumerate(sheet.header)))}
     groups: dict[str, list[Row]] = {}
@@ -927,14 +928,20 @@ def _plan(mapping: TrackerMapping, flows: Workflows, sheet: Sheet, job: _Job,
     return cases, planner.problems
 
 
-def _prepare(service: Reviewflow, path: Path, mapping_path: Path) -> tuple[TrackerMapping, Workflows, Sheet]:
+def _users(ctx: ServiceContext) -> list[User]:
+    with ctx.read() as s:
+        return repo.list_users(s)
+
+
+def _prepare(ctx: ServiceContext, path: Path, mapping_path: Path) -> tuple[TrackerMapping, Workflows, Sheet]:
     try:
         text = mapping_path.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidValue(f"cannot read the mapping {mapping_path}: {exc}") from None
     mapping = load_mapping(text, str(mapping_path))
-    service.ensure_ready()
-    flows = Workflows({w.name: service.definition(w.name) for w in service.workflows()})
+    with ctx.read() as s:
+        newest = repo.latest_definitions(s)
+    flows = Workflows({w.name: ctx.parsed(w) for w in newest})
     problems = check_mapping(mapping, flows)
     try:
         sheet = read_sheet(path, mapping)
@@ -950,7 +957,7 @@ def _commit(job: _Job, cases: list[PlannedCase], all_or_nothing: bool, report: T
     bar = job.progress("importing cases", sum(len(c.rows) for c in cases))
     try:
         if all_or_nothing:
-            with job.service.db.transaction() as s, s.no_autoflush:  # history rows are sealed in one flush
+            with job.ctx.transaction() as s, s.no_autoflush:  # history rows are sealed in one flush
                 for case in cases:
                     _count(report, _write(job, s, case))
                     if bar:
@@ -958,7 +965,7 @@ def _commit(job: _Job, cases: list[PlannedCase], all_or_nothing: bool, report: T
             return
         for case in cases:
             try:
-                with job.service.db.transaction() as s:
+                with job.ctx.transaction() as s:
                     _count(report, _write(job, s, case))
             except ReviewflowError as exc:
                 report.problems.append(RowProblem(case.rows[0], f"{case.ref}: not imported: {exc}"))
@@ -979,15 +986,15 @@ def _no_progress(_label: str, _total: int) -> Progress | None:
     return None
 
 
-def import_tracker(service: Reviewflow, path: Path, mapping_path: Path, actor: str, all_or_nothing: bool = True,
+def import_tracker(ctx: ServiceContext, path: Path, mapping_path: Path, actor: str, all_or_nothing: bool = True,
                    dry_run: bool = False, progress: ProgressFactory = _no_progress) -> TrackerReport:
     """Check every row of the spreadsheet at `path`; import its cases unless told not to (see the module)."""
-    mapping, flows, sheet = _prepare(service, path, mapping_path)
-    if actor not in {u.name for u in service.users()}:
+    mapping, flows, sheet = _prepare(ctx, path, mapping_path)
+    if actor not in {u.name for u in _users(ctx)}:
         raise UserNotFound(actor)
-    job = _Job(service, path, actor, service.clock(), progress)
+    job = _Job(ctx, path, actor, ctx.clock(), progress)
     column = _column(sheet, mapping.case["ref"])
-    with service.db.transaction(write=False) as s:
+    with ctx.read() as s:
         existing = importing.existing_refs(s, [_text(cells[column]) for _, cells in sheet.rows if column < len(cells)])
     cases, problems = _plan(mapping, flows, sheet, job, existing)
     found = [RowProblem(row, reason) for row in sorted(problems) for reason in problems[row]]

@@ -1,17 +1,17 @@
-"""`reviewflow run`: the unattended worker. The only module that imports APScheduler.
+"""`reviewflow run`: the unattended worker.
 
-APScheduler only ticks (a job in a memory job store, never shared): deadlines are our own rows,
-found by the sweep's indexed query. Each tick opens the recurring cases that are due, sweeps
-escalations, then delivers the outbox.
+Deadlines are our own rows, found by the sweep's indexed query, so the worker only has to tick:
+each tick opens the recurring cases that are due, sweeps escalations, then delivers the outbox,
+and the next starts `interval` seconds after the last one started (at once if it ran longer).
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +22,7 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
 from reviewflow.engine.core.errors import ReviewflowError
-from reviewflow.engine.services.cases import Reviewflow
+from reviewflow.engine.services.context import ServiceContext
 from reviewflow.engine.services.delivery import Deliverer
 from reviewflow.engine.services.escalation import Sweeper
 from reviewflow.engine.services.schedules import ScheduleRunner
@@ -41,12 +41,12 @@ class TickResult:
 
 
 class Worker:
-    def __init__(self, service: Reviewflow) -> None:
-        self.service = service
+    def __init__(self, ctx: ServiceContext, schedule: ScheduleRunner, sweeper: Sweeper, deliverer: Deliverer) -> None:
+        self.ctx = ctx
         self.stop = threading.Event()
-        self.schedule = ScheduleRunner(service)
-        self.sweeper = Sweeper(service)
-        self.deliverer = Deliverer(service)
+        self.schedule = schedule
+        self.sweeper = sweeper
+        self.deliverer = deliverer
         self.ticks = 0
         self.failing = 0
         self.stop_signal = signal.SIGTERM
@@ -72,7 +72,7 @@ class Worker:
             self.failing += 1
             log.error("worker.tick_failed", tick=self.ticks, failed_in_a_row=self.failing, error=result.error,
                       hint="the tick was rolled back; reconnecting and retrying at the next tick")
-            self.service.db.engine.dispose()
+            self.ctx.db.engine.dispose()
         else:
             if self.failing:
                 log.warning("worker.recovered", tick=self.ticks, failed_ticks=self.failing)
@@ -83,9 +83,9 @@ class Worker:
 
 
 @contextmanager
-def single_sqlite_worker(service: Reviewflow) -> Iterator[None]:
+def single_sqlite_worker(ctx: ServiceContext) -> Iterator[None]:
     """SQLite supports one worker: hold an OS lock beside the database file while running."""
-    db = service.db
+    db = ctx.db
     if not db.is_sqlite or not db.path or db.path == ":memory:":
         yield
         return
@@ -111,42 +111,31 @@ def single_sqlite_worker(service: Reviewflow) -> Iterator[None]:
         handle.close()
 
 
-def run_worker(service: Reviewflow, interval: float, once: bool = False) -> int:
+def run_worker(worker: Worker, interval: float, once: bool = False) -> int:
     """Run ticks every `interval` seconds until SIGTERM or SIGINT; with `once`, one tick and return.
 
     The signal handler only sets an event (it must not log or take locks: it may interrupt a log
-    write); the main thread waits for that event, then stops the scheduler, letting the batch in
-    hand finish.
+    write); the loop waits on that event between ticks, so a stop lets the batch in hand finish.
     """
-    service.ensure_ready()
-    worker = Worker(service)
-    with single_sqlite_worker(service):
+    ctx = worker.ctx
+    ctx.ensure_ready()
+    with single_sqlite_worker(ctx):
         if once:
             return 1 if worker.tick().error else 0
-        from apscheduler.schedulers.background import BackgroundScheduler
 
         def stop(signum: int, _frame: Any) -> None:
             worker.stop_signal = signum
             worker.stop.set()
 
         previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-        # A tick longer than the interval makes APScheduler warn "skipped: maximum number of running
-        # instances" in plain text; our own lines say what happened. Its errors still show.
-        logging.getLogger("apscheduler").setLevel(logging.ERROR)
-        scheduler = BackgroundScheduler(timezone="UTC")
-        scheduler.add_job(worker.tick, "interval", seconds=interval, id="tick", max_instances=1,
-                          coalesce=True, next_run_time=None)
-        log.info("worker.started", db=service.db.shown, interval_seconds=interval, pid=os.getpid())
+        log.info("worker.started", db=ctx.db.shown, interval_seconds=interval, pid=os.getpid())
         try:
-            scheduler.start()
-            worker.tick()
-            if not worker.stop.is_set():
-                scheduler.resume_job("tick")
-            while not worker.stop.wait(1.0):
-                pass
+            while not worker.stop.is_set():
+                started = time.monotonic()
+                worker.tick()
+                worker.stop.wait(max(0.0, interval - (time.monotonic() - started)))
             log.info("worker.stopping", signal=signal.Signals(worker.stop_signal).name)
         finally:
-            scheduler.shutdown(wait=True)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         log.info("worker.stopped", ticks=worker.ticks)

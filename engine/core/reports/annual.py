@@ -9,8 +9,9 @@ from datetime import date, datetime, timedelta
 from reviewflow.engine.core.definition import WorkflowDefinition
 from reviewflow.engine.core.durations import local_date
 from reviewflow.engine.core.learning import CLOSED_WITH_REASON
+from reviewflow.engine.core.records import Action, CaseRecord
 from reviewflow.engine.core.reports.board import ThemeRow, theme_rows
-from reviewflow.engine.core.reports.data import ActionFacts, CaseFacts, ReportData, field_value, kind_of
+from reviewflow.engine.core.reports.data import ReportData, field_value, kind_of
 from reviewflow.engine.core.reports.period import Period
 from reviewflow.engine.core.reports.stages import StageEntry, stage_entries
 
@@ -130,7 +131,7 @@ class AnnualReport:
 # --- reviews and audits -----------------------------------------------------------------------------------
 
 def _by_type(data: ReportData, period: Period, as_of: datetime) -> tuple[TypeYear, ...]:
-    grouped: dict[str, list[CaseFacts]] = defaultdict(list)
+    grouped: dict[str, list[CaseRecord]] = defaultdict(list)
     for c in data.cases:
         grouped[c.workflow].append(c)
     rows = []
@@ -163,7 +164,7 @@ def _decisions(data: ReportData, period: Period) -> tuple[Decision, ...]:
 
 # --- recommendations and actions --------------------------------------------------------------------------
 
-def action_position(a: ActionFacts, as_of: datetime) -> str | None:
+def action_position(a: Action, as_of: datetime) -> str | None:
     """Where an action stood at `as_of`: None before it was agreed."""
     if a.created_at >= as_of:
         return None

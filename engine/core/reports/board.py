@@ -9,7 +9,8 @@ from datetime import date, datetime
 
 from reviewflow.engine.core.durations import due_date_of, local_date
 from reviewflow.engine.core.learning import CLOSED_WITH_REASON, STATUSES, VERIFIED_OR_BEYOND, WORKING
-from reviewflow.engine.core.reports.data import ActionFacts, CaseFacts, ReportData, kind_of
+from reviewflow.engine.core.records import Action, CaseRecord
+from reviewflow.engine.core.reports.data import ReportData, kind_of
 from reviewflow.engine.core.reports.exceptions import BoardException, Exceptions
 from reviewflow.engine.core.reports.period import Period
 from reviewflow.engine.core.reports.stages import (
@@ -182,7 +183,7 @@ class BoardReport:
 
 # --- open reviews ---------------------------------------------------------------------------------
 
-def _open_review(data: ReportData, c: CaseFacts, now: datetime) -> OpenReview:
+def _open_review(data: ReportData, c: CaseRecord, now: datetime) -> OpenReview:
     d = data.definition(c)
     state = d.states[c.state]
     today = local_date(now)
@@ -202,7 +203,7 @@ def _by_type(data: ReportData, reviews: tuple[OpenReview, ...]) -> tuple[TypeRow
     return tuple(sorted((r for r in rows if r.counts.total), key=lambda r: (r.kind, r.title)))
 
 
-def _funnel(data: ReportData, cases: list[CaseFacts], reviews: tuple[OpenReview, ...]) -> tuple[StageRow, ...]:
+def _funnel(data: ReportData, cases: list[CaseRecord], reviews: tuple[OpenReview, ...]) -> tuple[StageRow, ...]:
     """Stages in lifecycle order: by where they sit in their workflows, on average."""
     places: dict[str, list[float]] = defaultdict(list)
     for c in cases:
@@ -215,7 +216,7 @@ def _funnel(data: ReportData, cases: list[CaseFacts], reviews: tuple[OpenReview,
 
 # --- action plans -------------------------------------------------------------------------------------
 
-def _timeliness(a: ActionFacts, today: date) -> str | None:
+def _timeliness(a: Action, today: date) -> str | None:
     """'on_time', 'late' (completed after its due date), 'late_open' (past due, not completed) or None."""
     if a.status in CLOSED_WITH_REASON:
         return None
@@ -224,7 +225,7 @@ def _timeliness(a: ActionFacts, today: date) -> str | None:
     return "late_open" if today > a.due_date else None
 
 
-def _agency(name: str, actions: list[ActionFacts], today: date) -> AgencyActions:
+def _agency(name: str, actions: list[Action], today: date) -> AgencyActions:
     statuses = Counter(a.status for a in actions)
     timely = Counter(_timeliness(a, today) for a in actions)
     return AgencyActions(name, {s: statuses.get(s, 0) for s in STATUSES}, len(actions),
@@ -234,7 +235,7 @@ def _agency(name: str, actions: list[ActionFacts], today: date) -> AgencyActions
 
 def _action_plans(data: ReportData, today: date) -> ActionPlans:
     cases = {c.id: c for c in data.cases}
-    by_agency: dict[str, list[ActionFacts]] = defaultdict(list)
+    by_agency: dict[str, list[Action]] = defaultdict(list)
     for a in data.actions:
         by_agency[a.owner_agency].append(a)
     calendar = {c.id: data.definition(c).calendar for c in data.cases}

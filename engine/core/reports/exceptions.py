@@ -9,7 +9,8 @@ from datetime import date, datetime
 from reviewflow.engine.core.definition import WorkflowDefinition
 from reviewflow.engine.core.durations import due_date_of, local_date
 from reviewflow.engine.core.learning import WORKING
-from reviewflow.engine.core.reports.data import CaseFacts, HistoryFacts, LadderFacts, ReportData
+from reviewflow.engine.core.records import CaseRecord, HistoryEntry, LedgerEntry
+from reviewflow.engine.core.reports.data import ReportData
 from reviewflow.engine.core.reports.period import Period
 from reviewflow.engine.core.reports.stages import StageEntry, stage_entries, working_days, working_days_late
 
@@ -42,7 +43,7 @@ def _label(d: WorkflowDefinition, state: str) -> str:
     return found.label if found else state.replace("_", " ")
 
 
-def _steps(rows: list[LadderFacts]) -> tuple[LadderStep, ...]:
+def _steps(rows: list[LedgerEntry]) -> tuple[LadderStep, ...]:
     return tuple(LadderStep(r.level, r.label, local_date(r.fired_at)) for r in rows if r.level is not None)
 
 
@@ -53,13 +54,13 @@ class Exceptions:
         self.data, self.now, self.period, self.today = data, now, period, local_date(now)
         self.cases = {c.id: c for c in data.cases}
         self.actions = {(a.case_id, f"action {a.number}"): a for a in data.actions}
-        history: dict[int, list[HistoryFacts]] = defaultdict(list)
+        history: dict[int, list[HistoryEntry]] = defaultdict(list)
         for h in data.history:
             history[h.case_id].append(h)
         self.history = history
 
     def find(self) -> tuple[BoardException, ...]:
-        climbs: dict[tuple[int, int, str], list[LadderFacts]] = defaultdict(list)
+        climbs: dict[tuple[int, int, str], list[LedgerEntry]] = defaultdict(list)
         for r in self.data.ladder:
             is_action = r.entry_seq == 0 and r.state.startswith("action ")
             climbs[(r.case_id, r.entry_seq, r.state if is_action else "")].append(r)
@@ -79,11 +80,11 @@ class Exceptions:
     def _keep(self, outstanding: bool, escalated: datetime, resolved: datetime | None) -> bool:
         return outstanding or escalated in self.period or (resolved is not None and resolved in self.period)
 
-    def _entry(self, c: CaseFacts, seq: int) -> StageEntry | None:
+    def _entry(self, c: CaseRecord, seq: int) -> StageEntry | None:
         entries = stage_entries(self.data.definition(c), self.history.get(c.id, []))
         return next((e for e in entries if e.seq == seq), None)
 
-    def _stage(self, c: CaseFacts, seq: int, rows: list[LadderFacts], top: LadderFacts) -> BoardException | None:
+    def _stage(self, c: CaseRecord, seq: int, rows: list[LedgerEntry], top: LedgerEntry) -> BoardException | None:
         d = self.data.definition(c)
         label = _label(d, top.state)
         outstanding = c.is_open and c.entry_seq == seq
@@ -103,7 +104,7 @@ class Exceptions:
         return BoardException(c.ref, d.title, f"Stage: {label}", local_date(top.fired_at), due_date_of(due),
                               outstanding, position, late, _steps(rows))
 
-    def _action(self, c: CaseFacts, what: str, rows: list[LadderFacts], top: LadderFacts) -> BoardException | None:
+    def _action(self, c: CaseRecord, what: str, rows: list[LedgerEntry], top: LedgerEntry) -> BoardException | None:
         d = self.data.definition(c)
         a = self.actions.get((c.id, what))
         if a is None:

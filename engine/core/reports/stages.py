@@ -9,7 +9,7 @@ from functools import lru_cache
 
 from reviewflow.engine.core.definition import WorkflowDefinition
 from reviewflow.engine.core.durations import Duration, due_date_of, local_date, start_of_day, working_days_between
-from reviewflow.engine.core.reports.data import HistoryFacts
+from reviewflow.engine.core.records import HistoryEntry
 
 OVERDUE, DUE_SOON, ON_TIME, PAUSED, NO_LIMIT = "overdue", "due_soon", "on_time", "paused", "no_limit"
 DUE_SOON_WORKING_DAYS = 10
@@ -101,7 +101,7 @@ class StageEntry:
         return due is not None and when >= due
 
 
-def is_move(d: WorkflowDefinition, h: HistoryFacts) -> bool:
+def is_move(d: WorkflowDefinition, h: HistoryEntry) -> bool:
     """An opening or a transition (not a pause, resume or learning event within the stage)."""
     if h.from_state is None or h.from_state != h.to_state:
         return True
@@ -109,7 +109,7 @@ def is_move(d: WorkflowDefinition, h: HistoryFacts) -> bool:
     return t is not None and t.dest == h.from_state and h.trigger not in (PAUSE, RESUME)
 
 
-def stage_entries(d: WorkflowDefinition, history: Iterable[HistoryFacts]) -> list[StageEntry]:
+def stage_entries(d: WorkflowDefinition, history: Iterable[HistoryEntry]) -> list[StageEntry]:
     """A case's stage entries in order, from its history rows (any order in, sorted by seq)."""
     entries: list[StageEntry] = []
     pauses: list[tuple[datetime, datetime | None]] = []
@@ -129,7 +129,7 @@ def stage_entries(d: WorkflowDefinition, history: Iterable[HistoryFacts]) -> lis
     return entries
 
 
-def _left(entry: StageEntry, move: HistoryFacts, pauses: list[tuple[datetime, datetime | None]]) -> StageEntry:
+def _left(entry: StageEntry, move: HistoryEntry, pauses: list[tuple[datetime, datetime | None]]) -> StageEntry:
     return StageEntry(entry.case_id, entry.seq, entry.state, entry.entered_at, move.at, move.to_state, tuple(pauses))
 
 

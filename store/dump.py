@@ -1,4 +1,4 @@
-"""`reviewflow export` and `reviewflow import dump`: every table and column to one JSON file, and back exactly.
+"""The dump: every table and column as one JSON text, and back exactly (`reviewflow export`, `import dump`).
 
 The dump is written from the table metadata (`store.importing.tables()`), so a column added later is
 exported and imported without a change here. Datetimes are ISO 8601 with their offset, dates ISO, JSON
@@ -9,25 +9,17 @@ apart from `exported_at`.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import structlog
 from sqlalchemy import JSON, Boolean, Column, Date, DateTime, Integer, String, Table
 from sqlalchemy.types import TypeDecorator
 
 from reviewflow.engine.core.errors import InvalidValue
 from reviewflow.store import importing
 from reviewflow.store.models import UTCDateTime
-
-if TYPE_CHECKING:
-    from reviewflow.engine.services.cases import Reviewflow
-
-log = structlog.get_logger("reviewflow.dump")
 
 FORMAT = "reviewflow-dump"
 FORMAT_VERSION = 1
@@ -85,20 +77,17 @@ def _lines(header: Mapping[str, Any], tables: Mapping[str, list[dict[str, Any]]]
     yield "\n  }\n}\n"
 
 
-def export_json(service: Reviewflow) -> tuple[str, dict[str, int]]:
-    """Every row of every table as dump text (read in one transaction), and the row count of each table."""
-    service.ensure_ready()
-    now = service.clock()
+def dump_text(s: Any, now: datetime) -> tuple[str, dict[str, int]]:
+    """Every row of every table as dump text, read in the caller's (read) transaction at one moment,
+    and the row count of each table."""
     tables: dict[str, list[dict[str, Any]]] = {}
-    with service.db.transaction(write=False) as s:
-        importing.snapshot(s)
-        for table in importing.tables():
-            rows = sorted(importing.table_rows(s, table), key=_sort_key(table))
-            tables[table.name] = [{c.name: _encode(c, row[c.name]) for c in table.columns} for row in rows]
+    importing.snapshot(s)
+    for table in importing.tables():
+        rows = sorted(importing.table_rows(s, table), key=_sort_key(table))
+        tables[table.name] = [{c.name: _encode(c, row[c.name]) for c in table.columns} for row in rows]
     counts = {name: len(rows) for name, rows in tables.items()}
     header = {"format": FORMAT, "format_version": FORMAT_VERSION, "reviewflow_version": _version(),
               "exported_at": now.isoformat(), "counts": counts}
-    log.info("dump.exported", tables=len(counts), rows=sum(counts.values()))
     return "".join(_lines(header, tables)), counts
 
 
@@ -227,19 +216,6 @@ def read_dump(text: str, source: str) -> tuple[Mapping[str, Any], dict[str, list
 
 # --- import ----------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class ImportResult:
-    counts: dict[str, int]
-    replaced_definitions: int
-    exported_at: str
-    reviewflow_version: str
-    dry_run: bool
-
-
-class _RollBack(Exception):
-    """Ends a dry run's transaction after every insert was checked by the database."""
-
-
 def _refuse_data(shown: str, held: Mapping[str, int]) -> InvalidValue:
     first = [name for name in ("cases", "users") if name in held]
     rest = sum(n for name, n in held.items() if name not in first)
@@ -248,45 +224,14 @@ def _refuse_data(shown: str, held: Mapping[str, int]) -> InvalidValue:
                         "database; create one with 'reviewflow --db NEW_URL init' and import into that")
 
 
-def import_dump(service: Reviewflow, text: str, source: str, dry_run: bool = False) -> ImportResult:
-    """Load a dump into an empty, initialised database in one transaction, keeping every id."""
-    header, rows = read_dump(text, source)
-    service.ensure_ready()
-    counts = {t.name: len(rows.get(t.name, [])) for t in importing.tables()}
-    result = ImportResult(counts, 0, str(header.get("exported_at")), str(header.get("reviewflow_version")), dry_run)
-    try:
-        with service.db.transaction() as s:
-            held = {name: n for name, n in importing.row_counts(s).items() if n and name != KEPT_ON_IMPORT}
-            if held:
-                raise _refuse_data(service.db.shown, held)
-            replaced = importing.clear_definitions(s)
-            for table in importing.tables():
-                importing.insert_rows(s, table, rows.get(table.name, []))
-            importing.reset_sequences(s)
-            result = ImportResult(counts, replaced, result.exported_at, result.reviewflow_version, dry_run)
-            if dry_run:
-                raise _RollBack
-    except _RollBack:
-        pass
-    log.info("dump.imported", tables=len(counts), rows=sum(counts.values()), dry_run=dry_run)
-    return result
-
-
-def write_file(path: Path, text: str) -> None:
-    """Write the dump next to its final name, then rename: a reader never sees half a dump."""
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        partial.write_text(text, "utf-8")
-        os.replace(partial, path)
-    except OSError as exc:
-        partial.unlink(missing_ok=True)
-        raise InvalidValue(f"cannot write {path}: {exc.strerror or exc}") from None
-
-
-def read_file(path: Path) -> str:
-    try:
-        return path.read_text("utf-8")
-    except OSError as exc:
-        raise InvalidValue(f"cannot read {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise InvalidValue(f"{path} is not a reviewflow dump: it is not UTF-8 text") from None
+def load_rows(s: Any, rows: Mapping[str, list[dict[str, Any]]], shown: str) -> int:
+    """Insert a dump's rows into an empty database in the caller's transaction, keeping every id; returns
+    how many workflow definitions (those `init` loaded) the dump's replaced."""
+    held = {name: n for name, n in importing.row_counts(s).items() if n and name != KEPT_ON_IMPORT}
+    if held:
+        raise _refuse_data(shown, held)
+    replaced = importing.clear_definitions(s)
+    for table in importing.tables():
+        importing.insert_rows(s, table, rows.get(table.name, []))
+    importing.reset_sequences(s)
+    return replaced

@@ -1,0 +1,111 @@
+"""What every service shares: the database, the clock, the settings and the parsed definitions.
+
+Only services open transactions, and they open them here: `transaction()` for a change, `read()` for
+a read that on SQLite neither waits for nor holds up writers. The first one checks once that the
+database exists, is initialised and is at this version's schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from reviewflow.engine.core.clock import Clock
+from reviewflow.engine.core.definition import WorkflowDefinition
+from reviewflow.engine.core.errors import StoreError, WorkflowNotFound
+from reviewflow.engine.core.parse import parse_definition
+from reviewflow.engine.core.records import StoredDefinition
+from reviewflow.engine.services.settings import Settings
+from reviewflow.store import repo
+from reviewflow.store.db import Database
+
+
+def system_clock() -> datetime:
+    """The current instant, aware UTC: the one place reviewflow reads the wall clock."""
+    return datetime.now(UTC)
+
+
+class ServiceContext:
+    """The database, clock, settings and definition cache one façade's services share."""
+
+    def __init__(self, db: Database, clock: Clock = system_clock, settings: Settings | None = None) -> None:
+        self.db = db
+        self.clock = clock
+        self.settings = settings or Settings()
+        self._parsed: dict[tuple[str, int], WorkflowDefinition] = {}
+        """Parsed definitions by (content hash, stored version): a stored version never changes."""
+        self._versions: dict[tuple[str, int], WorkflowDefinition] = {}
+        """The same, by (name, version)."""
+        self._ready = False
+
+    # --- transactions ------------------------------------------------------------------------
+
+    def transaction(self) -> Any:
+        """A read-write transaction (a context manager yielding the store's session)."""
+        self.ensure_ready()
+        return self.db.transaction()
+
+    def read(self) -> Any:
+        """A read-only transaction (on SQLite it neither waits for nor holds up writers)."""
+        self.ensure_ready()
+        return self.db.transaction(write=False)
+
+    def ensure_ready(self) -> None:
+        """Refuse a missing, uninitialised or outdated database with advice (checked once)."""
+        if self._ready:
+            return
+        self.db.require_existing()
+        if not self.db.is_initialised():
+            raise StoreError(f"the database {self.db.shown} is not initialised: run 'reviewflow init'")
+        old = self.db.schema_behind()
+        if old:
+            raise StoreError(f"the database {self.db.shown} has schema {old}, older than this reviewflow's: "
+                             "back it up, then run 'reviewflow db upgrade'")
+        self._ready = True
+
+    @contextmanager
+    def unchecked(self) -> Iterator[Any]:
+        """A transaction without the readiness check, for setting the database up."""
+        with self.db.transaction() as s:
+            yield s
+
+    # --- definitions ---------------------------------------------------------------------------
+
+    def parsed(self, stored: StoredDefinition) -> WorkflowDefinition:
+        """A stored definition, parsed once (it was validated when it was loaded)."""
+        key = (stored.content_hash, stored.version)
+        found = self._parsed.get(key)
+        if found is None:
+            parsed = parse_definition(stored.source, stored.source_name, validate=False)
+            found = parsed if parsed.version == stored.version else replace(parsed, version=stored.version)
+            self._parsed[key] = found
+            self._versions[(stored.name, stored.version)] = found
+        return found
+
+    def definition(self, name: str, version: int | None = None) -> WorkflowDefinition:
+        """A loaded definition: the newest version, or the one asked for."""
+        if version is not None and (name, version) in self._versions:
+            return self._versions[(name, version)]
+        with self.read() as s:
+            return self.definition_in(s, name, version)
+
+    def definition_in(self, s: Any, name: str, version: int | None = None) -> WorkflowDefinition:
+        """`definition()` within the caller's transaction."""
+        if version is not None and (name, version) in self._versions:
+            return self._versions[(name, version)]
+        stored = repo.find_definition(s, name, version)
+        if stored is None:
+            versions = repo.definition_versions(s, name)
+            if versions:
+                raise WorkflowNotFound.version(name, version or 0, versions)
+            raise WorkflowNotFound(name, [d.name for d in repo.latest_definitions(s)])
+        return self.parsed(stored)
+
+    def all_definitions(self) -> dict[tuple[str, int], WorkflowDefinition]:
+        """Every loaded version of every workflow, parsed (for sweeps and reports over many cases)."""
+        with self.read() as s:
+            stored = repo.all_definitions(s)
+        return {(d.name, d.version): self.parsed(d) for d in stored}

@@ -1,0 +1,61 @@
+"""People and the roles they hold."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import structlog
+
+from reviewflow.engine.core.errors import InvalidValue
+from reviewflow.engine.core.records import User
+from reviewflow.engine.services.context import ServiceContext
+from reviewflow.engine.services.definitions import DefinitionService
+from reviewflow.store import repo
+
+log = structlog.get_logger("reviewflow")
+
+_USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+
+
+def check_user_name(name: str) -> str:
+    if not _USER.match(name):
+        raise InvalidValue(f"user name {name!r} is not usable: use letters, digits and . _ @ - "
+                           "with no spaces, e.g. a.khan", field="name", value=name)
+    return name
+
+
+class UserService:
+    def __init__(self, ctx: ServiceContext, definitions: DefinitionService) -> None:
+        self.ctx = ctx
+        self.definitions = definitions
+
+    def add(self, name: str, roles: Sequence[str], email: str | None = None, agency: str | None = None) -> User:
+        check_user_name(name)
+        self._check_roles(roles)
+        with self.ctx.transaction() as s:
+            user = repo.add_user(s, name, roles, email, self.ctx.clock(), (agency or "").strip() or None)
+        log.info("user.added", user=name, roles=",".join(user.roles))
+        return user
+
+    def grant(self, name: str, roles: Sequence[str]) -> User:
+        """Give an existing user more roles."""
+        self._check_roles(roles)
+        with self.ctx.transaction() as s:
+            user = repo.grant_roles(s, name, roles)
+        log.info("user.granted", user=name, roles=",".join(user.roles))
+        return user
+
+    def _check_roles(self, roles: Sequence[str]) -> None:
+        if not roles:
+            raise InvalidValue("give at least one --role", field="role")
+        known = self.definitions.known_roles()
+        unknown = [r for r in roles if r not in known]
+        if unknown:
+            raise InvalidValue(f"role(s) {', '.join(unknown)} are not used by any loaded workflow; "
+                               f"known roles: {', '.join(sorted(known)) or 'none (run reviewflow init)'}",
+                               field="role", value=", ".join(unknown), allowed=sorted(known))
+
+    def list(self) -> list[User]:
+        with self.ctx.read() as s:
+            return repo.list_users(s)
