@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import holidays
 import pytest
 from dateutil.relativedelta import relativedelta
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from reviewflow.engine.core.definition import OpenRule, StateDef, TransitionDef, WorkflowDefinition
@@ -208,6 +208,7 @@ def _layout(text: str, rows: list[tuple[str, int]]) -> Layout:
 
 @settings(max_examples=60)
 @given(TEXT, st.lists(st.tuples(TEXT, st.integers(min_value=0, max_value=10**6)), max_size=5))
+@example(text="x", rows=[(" ", 0), ("\u3000", 1)])
 def test_html_carries_any_text_through_escaped(text: str, rows: list[tuple[str, int]]) -> None:
     page = render_html(_layout(text, rows))
     parsed = Text()
@@ -217,7 +218,7 @@ def test_html_carries_any_text_through_escaped(text: str, rows: list[tuple[str, 
                                 "pattern", "rect", "path", "circle", "text", "line", "table", "thead", "tr", "th",
                                 "tbody", "td", "footer"}
     for name, count in rows:
-        assert (name or "–") in parsed.cells
+        assert (name if name.strip() else "–") in parsed.cells
         assert str(count) in parsed.cells
     assert "<script" not in page.lower().replace("&lt;script", "")
 
@@ -232,6 +233,7 @@ def test_csv_tables_read_back_as_written(rows: list[tuple[str, int, date | None]
 
 
 @given(st.lists(TEXT, min_size=1, max_size=4))
+@example(values=[" "])
 def test_markdown_keeps_each_value_in_its_cell(values: list[str]) -> None:
     table = Table("things", "Things", tuple(f"c{i}" for i in range(len(values))), (tuple(values),))
     lines = render_markdown(Layout("t", (), (), (Section("s", tables=(table,)),), ())).splitlines()

@@ -16,6 +16,8 @@ a web form shows the message beside the field it names.
 | `unavailable` | the database cannot be reached, is locked or is not ready | 4 | 503 |
 | `forbidden`   | the person acting may not do this                  | 5    | 403  |
 | `conflict`    | someone else changed it first                      | 6    | 409  |
+| `unauthenticated` | nobody is signed in, or the credentials are not valid | 7 | 401 |
+| `throttled`   | too many failed sign-ins: wait                     | 8    | 429  |
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-EXIT_STATUS = {"refused": 1, "usage": 2, "not_found": 3, "unavailable": 4, "forbidden": 5, "conflict": 6}
+EXIT_STATUS = {"refused": 1, "usage": 2, "not_found": 3, "unavailable": 4, "forbidden": 5, "conflict": 6,
+               "unauthenticated": 7, "throttled": 8}
 HTTP_STATUS = {"refused": 422, "usage": 400, "not_found": 404, "unavailable": 503, "forbidden": 403,
-               "conflict": 409}
+               "conflict": 409, "unauthenticated": 401, "throttled": 429}
 
 
 class ReviewflowError(Exception):
@@ -120,6 +123,18 @@ class NotPermitted(TransitionNotAllowed):
     kind = "forbidden"
 
 
+class NotSignedIn(ReviewflowError):
+    """No identity was established, or the credentials given are not (or no longer) valid."""
+
+    kind = "unauthenticated"
+
+
+class Throttled(ReviewflowError):
+    """Too many failed sign-ins for this account or address: sign-in is locked for a while."""
+
+    kind = "throttled"
+
+
 class NotFound(ReviewflowError):
     """Something named does not exist (or is not in the view of the person asking)."""
 
@@ -177,6 +192,14 @@ class ConcurrentChange(ReviewflowError):
         super().__init__(
             message or f"case {ref} changed since you loaded it; try again "
             f"(see 'reviewflow case show {ref}' for its current state)", ref=ref)
+
+
+class StaleRevision(ConcurrentChange):
+    """A change made on a case that someone else changed after it was read: nothing was written."""
+
+    @property
+    def http_status(self) -> int:
+        return 412
 
 
 class StoreError(ReviewflowError):

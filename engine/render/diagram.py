@@ -30,9 +30,14 @@ NOW = "▶ NOW"
 
 
 class HistoryLike(Protocol):
-    from_state: str | None
-    trigger: str
-    to_state: str
+    """A row of a case's history, as far as its path needs it (read-only, so frozen records fit)."""
+
+    @property
+    def from_state(self) -> str | None: ...
+    @property
+    def trigger(self) -> str: ...
+    @property
+    def to_state(self) -> str: ...
 
 
 def is_stage_move(d: WorkflowDefinition, from_state: str | None, trigger: str, to_state: str) -> bool:

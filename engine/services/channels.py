@@ -1,4 +1,5 @@
-"""Notification channels: structured log, e-mail over SMTP, webhook (JSON POST). The only network I/O."""
+"""Notification channels behind one protocol, in a registry: structured log, e-mail over SMTP, webhook
+(JSON POST). The only network I/O."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import ssl
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -101,14 +103,77 @@ def send_webhook(m: Message, timeout: float = 15.0) -> None:
         raise DeliveryFailed(f"webhook {m.address}: {exc}") from None
 
 
-def deliver(settings: Settings, m: Message, when: Any) -> None:
-    """Deliver by the message's channel; every delivery is also a structured log event."""
-    if m.channel == "email":
+class Channel(Protocol):
+    """A way notifications leave reviewflow. A new channel is a class with these three members, registered
+    with `register_channel`; the outbox rows name it in their `channel` column."""
+
+    name: str
+
+    def available(self, settings: Settings) -> bool:
+        """Whether the worker can deliver on this channel with these settings (else its rows wait)."""
+
+    def send(self, settings: Settings, m: Message, when: datetime) -> None:
+        """Deliver one message or raise DeliveryFailed saying why."""
+
+
+class LogChannel:
+    """The structured log: every delivery is logged, and a message for someone without an address goes only here."""
+
+    name = "log"
+
+    def available(self, settings: Settings) -> bool:
+        return True
+
+    def send(self, settings: Settings, m: Message, when: datetime) -> None:
+        return None
+
+
+class EmailChannel:
+    name = "email"
+
+    def available(self, settings: Settings) -> bool:
+        return settings.smtp is not None
+
+    def send(self, settings: Settings, m: Message, when: datetime) -> None:
         if settings.smtp is None:
             raise DeliveryFailed("SMTP is not configured: set REVIEWFLOW_SMTP_HOST or [smtp] in reviewflow.toml")
         send_email(settings.smtp, m, when)
-    elif m.channel == "webhook":
+
+
+class WebhookChannel:
+    name = "webhook"
+
+    def available(self, settings: Settings) -> bool:
+        return True
+
+    def send(self, settings: Settings, m: Message, when: datetime) -> None:
         send_webhook(m)
+
+
+CHANNELS: dict[str, Channel] = {}
+"""The registered channels by name."""
+
+
+def register_channel(channel: Channel) -> Channel:
+    CHANNELS[channel.name] = channel
+    return channel
+
+
+for _shipped in (LogChannel(), EmailChannel(), WebhookChannel()):
+    register_channel(_shipped)
+
+
+def available_channels(settings: Settings) -> set[str]:
+    """The channels the worker delivers on now."""
+    return {name for name, channel in CHANNELS.items() if channel.available(settings)}
+
+
+def deliver(settings: Settings, m: Message, when: datetime) -> None:
+    """Deliver by the message's channel; every delivery is also a structured log event."""
+    channel = CHANNELS.get(m.channel)
+    if channel is None:
+        raise DeliveryFailed(f"no channel named {m.channel!r}; channels: {', '.join(sorted(CHANNELS))}")
+    channel.send(settings, m, when)
     log.info("notification.delivered", key=m.key, channel=m.channel, recipient=m.recipient,
              notice=m.event, ref=m.payload.get("ref"), state=m.payload.get("state"),
              level=m.payload.get("level"))

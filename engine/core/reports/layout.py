@@ -81,14 +81,29 @@ def stamp(instant: datetime) -> str:
     return instant.astimezone(LOCAL_ZONE).strftime("%Y-%m-%d %H:%M")
 
 
+EMPTY_CELL = "–"
+"""How HTML and Markdown show a cell with no value (CSV and JSON keep the value as it is)."""
+
+
+def is_empty(value: Cell) -> bool:
+    """No value to show: None, a text that is only whitespace, or a list whose items all are."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, tuple):
+        return all(not item.strip() for item in value)
+    return False
+
+
 def show_cell(value: Cell) -> str:
     """A cell as text for people (HTML and Markdown): dates ISO, no value as a dash."""
-    if value is None or value == "":
-        return "–"
+    if is_empty(value):
+        return EMPTY_CELL
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, tuple):
-        return LIST_JOIN.join(value) or "–"
+        return LIST_JOIN.join(value)
     return str(value)

@@ -55,7 +55,7 @@ def board_period(start: date | None, end: date | None, today: date) -> Period:
     first = start or last - relativedelta(months=BOARD_DEFAULT_MONTHS)
     if first > last:
         raise InvalidValue(f"--from {first} is after the period's end, {last}: give an earlier --from, "
-                           "or a later --to")
+                           "or a later --to", field="from", value=first.isoformat())
     return Period(first, last, "as asked")
 
 
@@ -81,7 +81,7 @@ def annual_period(year: str, today: date) -> Period:
     parsed = _parse_year(str(year))
     if parsed is None:
         raise InvalidValue(f"--year {year!r} is not a year: write 2026 for the calendar year, or 2026-27 for the "
-                           "financial year from 1 April 2026 to 31 March 2027")
+                           "financial year from 1 April 2026 to 31 March 2027", field="year", value=year)
     first, financial = parsed
     if financial:
         period = Period(date(first, FINANCIAL_YEAR_START_MONTH, 1),
@@ -91,5 +91,5 @@ def annual_period(year: str, today: date) -> Period:
         period = Period(date(first, 1, 1), date(first, 12, 31), f"calendar year {first}")
     if period.start > today:
         raise InvalidValue(f"the {period.basis} has not started yet (today is {today.isoformat()}): "
-                           "choose an earlier --year")
+                           "choose an earlier --year", field="year", value=year)
     return period

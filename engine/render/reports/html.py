@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from html import escape
 
-from reviewflow.engine.core.reports.layout import Cell, Layout, Section, Table, show_cell
+from reviewflow.engine.core.reports.layout import Cell, Layout, Section, Table, is_empty, show_cell
 from reviewflow.engine.core.reports.stages import RAG_LABELS
 from reviewflow.engine.render.reports.svg import bar_chart
 
@@ -59,7 +59,7 @@ def _cell(value: Cell, rag: bool, ref: bool) -> str:
         return f'<td class="rag rag-{_RAG_CLASS[value]}">{text}</td>'
     if isinstance(value, int | float) and not isinstance(value, bool):
         return f'<td class="num">{text}</td>'
-    if isinstance(value, tuple) and value:
+    if isinstance(value, tuple) and not is_empty(value):
         return "<td>" + "<br>".join(f'<span class="step">{escape(item)}</span>' for item in value) + "</td>"
     if isinstance(value, date) or ref:
         return f'<td class="nowrap">{text}</td>'
@@ -92,7 +92,7 @@ def _section(s: Section, number: int) -> str:
 
 
 def render_html(layout: Layout) -> str:
-    figures = "".join(f"<li><b>{escape(value)}</b><span>{escape(label)}</span></li>"
+    figures = "".join(f"<li><b>{escape(show_cell(value))}</b><span>{escape(label)}</span></li>"
                       for label, value in layout.key_figures)
     header = "".join(f'<p class="meta">{escape(line)}</p>' for line in layout.header)
     sections = "".join(_section(s, i) for i, s in enumerate(layout.sections, start=1))

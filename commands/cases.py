@@ -1,0 +1,121 @@
+"""`reviewflow case ...`: open cases, move them on, pause and resume their clock, and see where they stand.
+
+The learning loop's `case recommend` and `case disseminate` are in `learning.py`, `case timeline` in `reports.py`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from reviewflow.cli import acting, as_option, echo_json, field_option, field_values, json_option, service
+
+if TYPE_CHECKING:
+    from reviewflow.engine.core.records import CaseView
+
+
+@click.group()
+def case() -> None:
+    """Open cases, move them on, and see where they stand."""
+
+
+def _show(ctx: click.Context, view: CaseView, as_json: bool) -> None:
+    from reviewflow.engine.render.text import case_json, case_text
+
+    overdue = service(ctx).working_days_overdue(view)
+    if as_json:
+        echo_json(case_json(view, overdue))
+    else:
+        click.echo(case_text(view, overdue))
+
+
+@case.command("open")
+@click.argument("workflow_name", metavar="WORKFLOW")
+@click.option("--ref", required=True, help="Case reference, e.g. SCR-2026-001 (never a child's name).")
+@field_option
+@click.option("--note", help="A note for the history.")
+@as_option
+@json_option
+@click.pass_context
+def case_open(ctx: click.Context, workflow_name: str, ref: str, fields: tuple[str, ...],
+              note: str | None, actor: str | None, as_json: bool) -> None:
+    """Open a case of WORKFLOW."""
+    view = service(ctx).open_case(workflow_name, ref, acting(actor), field_values(fields), note)
+    _show(ctx, view, as_json)
+
+
+@case.command("fire")
+@click.argument("ref")
+@click.argument("trigger")
+@field_option
+@click.option("--note", help="A note for the history.")
+@as_option
+@json_option
+@click.pass_context
+def case_fire(ctx: click.Context, ref: str, trigger: str, fields: tuple[str, ...], note: str | None,
+              actor: str | None, as_json: bool) -> None:
+    """Move case REF on by firing TRIGGER."""
+    cases = service(ctx)
+    who = acting(actor)
+    cases.fire(ref, trigger, who, field_values(fields), note)
+    _show(ctx, cases.case(ref, who), as_json)
+
+
+@case.command("show")
+@click.argument("ref")
+@as_option
+@json_option
+@click.pass_context
+def case_show(ctx: click.Context, ref: str, actor: str | None, as_json: bool) -> None:
+    """Show state, time in stage, due date, history and the next possible steps."""
+    _show(ctx, service(ctx).case(ref, acting(actor)), as_json)
+
+
+@case.command("pause")
+@click.argument("ref")
+@click.option("--reason", required=True, help="Why the clock stops, e.g. 'awaiting criminal proceedings'.")
+@as_option
+@json_option
+@click.pass_context
+def case_pause(ctx: click.Context, ref: str, reason: str, actor: str | None, as_json: bool) -> None:
+    """Stop the stage's clock and its escalation, with a reason."""
+    _show(ctx, service(ctx).pause(ref, acting(actor), reason), as_json)
+
+
+@case.command("resume")
+@click.argument("ref")
+@click.option("--note", help="A note for the history.")
+@as_option
+@json_option
+@click.pass_context
+def case_resume(ctx: click.Context, ref: str, note: str | None, actor: str | None, as_json: bool) -> None:
+    """Restart a paused clock; the due date moves on by the time it was paused."""
+    _show(ctx, service(ctx).resume(ref, acting(actor), note), as_json)
+
+
+@case.command("list")
+@click.option("--workflow", "workflow_name", help="Only this workflow.")
+@click.option("--state", help="Only cases in this state.")
+@click.option("--overdue", is_flag=True, help="Only open cases past their stage's time limit.")
+@click.option("--open", "only_open", is_flag=True, help="Only open cases.")
+@as_option
+@json_option
+@click.pass_context
+def case_list(ctx: click.Context, workflow_name: str | None, state: str | None, overdue: bool,
+              only_open: bool, actor: str | None, as_json: bool) -> None:
+    """List the cases you may see."""
+    from reviewflow.engine.render.text import case_json, case_row
+
+    cases = service(ctx)
+    views = cases.cases(workflow_name, state, overdue, include_closed=not only_open, actor=acting(actor))
+    if as_json:
+        echo_json([case_json(v, cases.working_days_overdue(v)) for v in views])
+        return
+    for v in views:
+        click.echo(case_row(v, cases.working_days_overdue(v)))
+    if not views:
+        click.echo("no cases match", err=True)
+
+
+COMMANDS = [case]

@@ -1,0 +1,210 @@
+"""The learning loop: `reviewflow case recommend`, `case disseminate` and `reviewflow action ...`.
+
+Recommendations, action plans, evidence and its check, verification and the evaluation of impact.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from reviewflow.cli import acting, as_option, echo_json, json_option, service
+from reviewflow.commands.cases import case
+
+if TYPE_CHECKING:
+    from reviewflow.engine.core.records import Action
+
+
+@case.command("recommend")
+@click.argument("ref")
+@click.option("--text", "text", required=True, help="The recommendation, as agreed.")
+@click.option("--theme", "themes", multiple=True, help="A learning theme, e.g. neglect; repeat for several.")
+@click.option("--agency", "agencies", multiple=True, help="An agency it applies to; repeat for several.")
+@as_option
+@json_option
+@click.pass_context
+def case_recommend(ctx: click.Context, ref: str, text: str, themes: tuple[str, ...], agencies: tuple[str, ...],
+                   actor: str | None, as_json: bool) -> None:
+    """Record a recommendation of case REF (numbered R1, R2, ...)."""
+    number = service(ctx).recommend(ref, acting(actor), text, themes, agencies)
+    if as_json:
+        echo_json({"ref": ref, "recommendation": number})
+    else:
+        click.echo(f"{ref}: recommendation {number} recorded; add its actions with "
+                   f"'reviewflow action add {ref} --rec {number} ...'")
+
+
+@case.command("disseminate")
+@click.argument("ref")
+@click.option("--kind", required=True, metavar="KIND",
+              help="briefing, training_session, newsletter, conference or learning_summary.")
+@click.option("--audience", required=True, help="Who the learning reached, e.g. 'GP practice leads'.")
+@click.option("--date", "held_on", required=True, metavar="DATE", help="When it happened (YYYY-MM-DD).")
+@click.option("--reference", help="Where the material is kept (a reference or link).")
+@as_option
+@click.pass_context
+def case_disseminate(ctx: click.Context, ref: str, kind: str, audience: str, held_on: str,
+                     reference: str | None, actor: str | None) -> None:
+    """Record that the learning of case REF was shared."""
+    service(ctx).record_dissemination(ref, acting(actor), kind, audience, held_on, reference)
+    click.echo(f"{ref}: dissemination recorded")
+
+
+@click.group("action")
+def action_group() -> None:
+    """Action plans: agree actions, submit and check evidence, verify, evaluate impact."""
+
+
+def _action_out(ctx: click.Context, action: Action, as_json: bool) -> None:
+    from reviewflow.engine.core.durations import local_date
+    from reviewflow.engine.render.text import action_row
+
+    if as_json:
+        echo_json(action)
+    else:
+        click.echo(action_row(action, local_date(service(ctx).clock())))
+
+
+@action_group.command("add")
+@click.argument("ref")
+@click.option("--rec", "recommendation", required=True, metavar="R", help="The recommendation, e.g. R1.")
+@click.option("--description", required=True, help="What will be done.")
+@click.option("--agency", required=True, help="The agency that owns the action.")
+@click.option("--owner", metavar="USER", help="The registered person who owns it (told when it is overdue).")
+@click.option("--due", required=True, metavar="DATE", help="Due date (YYYY-MM-DD).")
+@click.option("--measure", default="", help="How success will be measured.")
+@as_option
+@json_option
+@click.pass_context
+def action_add(ctx: click.Context, ref: str, recommendation: str, description: str, agency: str,
+               owner: str | None, due: str, measure: str, actor: str | None, as_json: bool) -> None:
+    """Agree an action for a recommendation of case REF (numbered A1, A2, ...)."""
+    loop = service(ctx)
+    number = loop.add_action(ref, acting(actor), recommendation, description, agency, due, owner, measure)
+    _action_out(ctx, loop.action(ref, number), as_json)
+
+
+@action_group.command("update")
+@click.argument("ref")
+@click.argument("number", metavar="ACTION")
+@click.option("--status", metavar="STATUS",
+              help="in_progress, embedded, superseded or not_implemented (the last two need --reason).")
+@click.option("--reason", help="Why (required for superseded and not_implemented).")
+@click.option("--due", metavar="DATE", help="A new due date (YYYY-MM-DD).")
+@click.option("--owner", metavar="USER", help="A new owner (a registered user).")
+@click.option("--agency", help="A new owning agency.")
+@click.option("--measure", help="A new success measure.")
+@as_option
+@json_option
+@click.pass_context
+def action_update(ctx: click.Context, ref: str, number: str, status: str | None, reason: str | None,
+                  due: str | None, owner: str | None, agency: str | None, measure: str | None,
+                  actor: str | None, as_json: bool) -> None:
+    """Change action ACTION of case REF: its status, due date, owner or success measure."""
+    action = service(ctx).update_action(ref, number, acting(actor), status, reason, due, owner, agency, measure)
+    _action_out(ctx, action, as_json)
+
+
+@action_group.command("evidence")
+@click.argument("ref")
+@click.argument("number", metavar="ACTION")
+@click.option("--kind", required=True, metavar="KIND",
+              help="audit_result, training_record, policy_change, practitioner_feedback or data.")
+@click.option("--description", required=True, help="What the evidence shows.")
+@click.option("--link", "reference", required=True, help="Where it is kept: a reference or link (no uploads).")
+@as_option
+@json_option
+@click.pass_context
+def action_evidence(ctx: click.Context, ref: str, number: str, kind: str, description: str, reference: str,
+                    actor: str | None, as_json: bool) -> None:
+    """Submit evidence for action ACTION of case REF (numbered E1, E2, ...)."""
+    evidence = service(ctx).submit_evidence(ref, number, acting(actor), kind, description, reference)
+    if as_json:
+        echo_json({"ref": ref, "action": number.upper(), "evidence": evidence})
+    else:
+        click.echo(f"{ref}: evidence {evidence} submitted for {number.upper()}; it awaits the sub-group's check")
+
+
+@action_group.command("accept")
+@click.argument("ref")
+@click.argument("evidence", metavar="EVIDENCE")
+@click.option("--note", help="A note for the history.")
+@as_option
+@click.pass_context
+def action_accept(ctx: click.Context, ref: str, evidence: str, note: str | None, actor: str | None) -> None:
+    """Accept evidence EVIDENCE (e.g. E1) of case REF."""
+    service(ctx).decide_evidence(ref, evidence, acting(actor), True, note)
+    click.echo(f"{ref}: evidence {evidence.upper()} accepted")
+
+
+@action_group.command("reject")
+@click.argument("ref")
+@click.argument("evidence", metavar="EVIDENCE")
+@click.option("--reason", required=True, help="Why it does not show the action is done.")
+@as_option
+@click.pass_context
+def action_reject(ctx: click.Context, ref: str, evidence: str, reason: str, actor: str | None) -> None:
+    """Reject evidence EVIDENCE of case REF, with the reason; the owner is told."""
+    status = service(ctx).decide_evidence(ref, evidence, acting(actor), False, reason)
+    click.echo(f"{ref}: evidence {evidence.upper()} rejected; the action is now {status}")
+
+
+@action_group.command("verify")
+@click.argument("ref")
+@click.argument("number", metavar="ACTION")
+@click.option("--note", help="A note for the history.")
+@as_option
+@json_option
+@click.pass_context
+def action_verify(ctx: click.Context, ref: str, number: str, note: str | None, actor: str | None,
+                  as_json: bool) -> None:
+    """Verify action ACTION of case REF on its accepted evidence."""
+    _action_out(ctx, service(ctx).verify_action(ref, number, acting(actor), note), as_json)
+
+
+@action_group.command("evaluate")
+@click.argument("ref")
+@click.argument("number", metavar="ACTION")
+@click.option("--method", required=True, metavar="METHOD",
+              help="re_audit, survey, data, practitioner_feedback or case_file_review.")
+@click.option("--date", "measured_on", required=True, metavar="DATE", help="When impact was measured.")
+@click.option("--finding", required=True, help="What the measurement showed.")
+@as_option
+@json_option
+@click.pass_context
+def action_evaluate(ctx: click.Context, ref: str, number: str, method: str, measured_on: str, finding: str,
+                    actor: str | None, as_json: bool) -> None:
+    """Record the impact evaluation of verified action ACTION of case REF."""
+    action = service(ctx).evaluate_action(ref, number, acting(actor), method, measured_on, finding)
+    _action_out(ctx, action, as_json)
+
+
+@action_group.command("list")
+@click.argument("ref", required=False)
+@click.option("--agency", help="Only actions owned by this agency.")
+@click.option("--overdue", is_flag=True, help="Only actions past their due date and not yet evidenced.")
+@click.option("--theme", help="Only actions of recommendations with this learning theme.")
+@click.option("--status", metavar="STATUS", help="Only actions in this status.")
+@as_option
+@json_option
+@click.pass_context
+def action_list(ctx: click.Context, ref: str | None, agency: str | None, overdue: bool, theme: str | None,
+                status: str | None, actor: str | None, as_json: bool) -> None:
+    """List the actions you may see, across all cases or of case REF, soonest due first."""
+    from reviewflow.engine.core.durations import local_date
+    from reviewflow.engine.render.text import action_row
+
+    loop = service(ctx)
+    rows = loop.actions(agency, overdue, theme, ref, status, actor=acting(actor))
+    if as_json:
+        echo_json(rows)
+        return
+    today = local_date(loop.clock())
+    for a in rows:
+        click.echo(action_row(a, today))
+    if not rows:
+        click.echo("no actions match", err=True)
+
+
+COMMANDS = [action_group]

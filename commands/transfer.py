@@ -1,0 +1,79 @@
+"""`reviewflow export`, `reviewflow import dump` and `reviewflow import tracker`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from reviewflow.cli import acting, as_option, echo_lines, service
+
+if TYPE_CHECKING:
+    from reviewflow.engine.render.progress import TextProgress
+
+
+@click.command("export")
+@click.option("--format", "fmt", type=click.Choice(["json"]), default="json", show_default=True,
+              help="File format: JSON, every table and column.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to FILE (default: standard output).")
+@click.pass_context
+def export_command(ctx: click.Context, fmt: str, out: Path | None) -> None:
+    """Write everything in the database (cases, history, learning records, ledgers, users...) as one dump."""
+    if out is None:
+        text, _counts = service(ctx).export_dump(by=acting())
+        click.echo(text.encode("utf-8"), nl=False)
+        return
+    counts = service(ctx).export_dump_to(out, by=acting())
+    click.echo(f"exported {sum(counts.values())} rows of {len(counts)} tables to {out}", err=True)
+
+
+@click.group("import")
+def import_group() -> None:
+    """Bring data in: a dump made by 'reviewflow export', or a board's tracker spreadsheet."""
+
+
+@import_group.command("dump")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check the dump against this database; write nothing.")
+@click.pass_context
+def import_dump_command(ctx: click.Context, file: Path, dry_run: bool) -> None:
+    """Load a dump into a new, initialised database in one transaction, keeping every id."""
+    from reviewflow.engine.render.lines import dump_import_lines
+
+    echo_lines(dump_import_lines(service(ctx).import_dump_file(file, dry_run, by=acting()), file, dry_run))
+
+
+@import_group.command("tracker")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--mapping", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="YAML file saying which column holds what (see docs/import-export.md).")
+@click.option("--dry-run", is_flag=True, help="Check every row and report; write nothing.")
+@click.option("--all-or-nothing/--per-row", "all_or_nothing", default=True,
+              help="Import nothing if any row is bad (default), or import each case whose rows are all good.")
+@click.option("--progress/--no-progress", default=None,
+              help="Show a progress bar on standard error (default: for large files, on a terminal).")
+@as_option
+@click.pass_context
+def import_tracker_command(ctx: click.Context, file: Path, mapping: Path, dry_run: bool, all_or_nothing: bool,
+                           progress: bool | None, actor: str | None) -> None:
+    """Bring in a board's spreadsheet of reviews and action plans (FILE.csv or FILE.xlsx)."""
+    from reviewflow.engine.render.lines import tracker_lines
+    from reviewflow.engine.render.progress import TextProgress
+    from reviewflow.engine.services.tracker import PROGRESS_FROM_ROWS
+
+    err = sys.stderr
+
+    def bar(label: str, total: int) -> TextProgress | None:
+        show = progress if progress is not None else err.isatty() and total >= PROGRESS_FROM_ROWS
+        return TextProgress(err, f"{label:<15}", total) if show else None
+
+    report = service(ctx).import_tracker(file, mapping, acting(actor), all_or_nothing, dry_run, bar)
+    echo_lines(tracker_lines(report, file.name, dry_run, all_or_nothing))
+    if report.problems:
+        sys.exit(1)
+
+
+COMMANDS = [export_command, import_group]

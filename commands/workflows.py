@@ -1,0 +1,167 @@
+"""`reviewflow workflow ...`: list, show, validate, load, compare, migrate and draw workflow definitions."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from reviewflow.cli import acting, as_option, echo_json, echo_lines, json_option, service, write_document
+
+
+@click.group()
+def workflow() -> None:
+    """List, show, validate and load workflow definitions."""
+
+
+@workflow.command("list")
+@json_option
+@click.pass_context
+def workflow_list(ctx: click.Context, as_json: bool) -> None:
+    """List the loaded workflows (newest version of each)."""
+    rows = service(ctx).workflows()
+    if as_json:
+        echo_json([{"name": r.name, "version": r.version, "title": r.title, "source": r.source_name}
+                   for r in rows])
+        return
+    for r in rows:
+        click.echo(f"{r.name:<30} v{r.version:<3} {r.title}")
+
+
+@workflow.command("show")
+@click.argument("name")
+@click.option("--version", "version", type=click.IntRange(1, 2**31 - 1), help="A specific version (default: newest).")
+@json_option
+@click.pass_context
+def workflow_show(ctx: click.Context, name: str, version: int | None, as_json: bool) -> None:
+    """Show a workflow's states, transitions and escalation ladder."""
+    from reviewflow.engine.render.text import definition_text
+
+    definition = service(ctx).definition(name, version)
+    if as_json:
+        echo_json(definition)
+    else:
+        click.echo(definition_text(definition))
+
+
+def _check_file(path: Path) -> dict[str, Any]:
+    """One file's entry in the validation report (no database needed)."""
+    from reviewflow.engine.core.errors import InvalidDefinition, Problem
+    from reviewflow.engine.core.parse import parse_definition
+    from reviewflow.engine.render.lines import validation_item
+
+    try:
+        return validation_item(str(path), parse_definition(path.read_text("utf-8"), str(path)))
+    except InvalidDefinition as exc:
+        return validation_item(str(path), problems=exc.problems)
+    except (OSError, UnicodeDecodeError) as exc:
+        problem = Problem(str(path), "", f"cannot read the file ({exc.__class__.__name__}): check the path")
+        return validation_item(str(path), problems=[problem])
+
+
+@workflow.command("validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@json_option
+def workflow_validate(files: tuple[Path, ...], as_json: bool) -> None:
+    """Check definition files; print every problem with file, line and fix. Exit 1 if any."""
+    from reviewflow.engine.render.lines import validation_lines
+
+    report = [_check_file(path) for path in files]
+    if as_json:
+        echo_json(report)
+    else:
+        echo_lines(validation_lines(report))
+    if not all(item["valid"] for item in report):
+        sys.exit(1)
+
+
+@workflow.command("load")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.pass_context
+def workflow_load(ctx: click.Context, files: tuple[Path, ...]) -> None:
+    """Validate and load definition files into the database (a new version if it changed)."""
+    from reviewflow.engine.render.lines import load_line
+
+    flows = service(ctx)
+    for path in files:
+        click.echo(load_line(flows.load_workflow_file(path, by=acting()), path))
+
+
+@workflow.command("diff")
+@click.argument("name")
+@click.argument("old", type=int, metavar="V1")
+@click.argument("new", type=int, metavar="V2")
+@json_option
+@click.pass_context
+def workflow_diff(ctx: click.Context, name: str, old: int, new: int, as_json: bool) -> None:
+    """Show what changed from version V1 of workflow NAME to V2: states, transitions, roles, rules."""
+    from reviewflow.engine.core.diff import diff_text
+
+    diff = service(ctx).diff(name, old, new)
+    if as_json:
+        echo_json(diff)
+    else:
+        click.echo(diff_text(diff))
+
+
+@workflow.command("migrate")
+@click.argument("name")
+@click.option("--to", "to_version", type=int, required=True, metavar="VERSION", help="The version to move to.")
+@click.option("--map", "pairs", multiple=True, metavar="OLD=NEW",
+              help="Move cases in state OLD to state NEW of the target; repeat for several.")
+@click.option("--dry-run", is_flag=True, help="Show the plan; change nothing.")
+@as_option
+@json_option
+@click.pass_context
+def workflow_migrate(ctx: click.Context, name: str, to_version: int, pairs: tuple[str, ...], dry_run: bool,
+                     actor: str | None, as_json: bool) -> None:
+    """Move the open cases of NAME on other versions to VERSION, all or none, recorded in their history."""
+    from reviewflow.engine.core.migration import parse_map, plan_lines
+
+    plan = service(ctx).migrate(name, to_version, parse_map(pairs), acting(actor), dry_run)
+    if as_json:
+        echo_json({**plan.summary(), "dry_run": dry_run})
+    else:
+        click.echo("\n".join(plan_lines(plan, dry_run)))
+
+
+@workflow.command("schema")
+def workflow_schema() -> None:
+    """Print the JSON Schema of the definition format (for editors)."""
+    from reviewflow.engine.core.parse import workflow_schema as schema
+
+    echo_json(schema())
+
+
+@workflow.command("diagram")
+@click.argument("name")
+@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot", "svg"]), default="mermaid", show_default=True,
+              help="Mermaid text (needs nothing installed), Graphviz DOT text, or SVG drawn by Graphviz.")
+@click.option("--case", "ref", metavar="REF", help="Highlight this case's current state and the path it took.")
+@click.option("--version", "version", type=click.IntRange(1, 2**31 - 1),
+              help="A specific version (default: newest, or the case's).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of printing.")
+@click.pass_context
+def workflow_diagram(ctx: click.Context, name: str, fmt: str, ref: str | None, version: int | None,
+                     out: Path | None) -> None:
+    """Draw a workflow's states and transitions (triggers, roles, conditions, time limits)."""
+    from reviewflow.engine.render.diagram import case_path, to_dot, to_mermaid
+    from reviewflow.engine.render.graphviz import svg
+
+    path = None
+    if ref:
+        view, definition = service(ctx).case_diagram(ref, name, version, acting())
+        path = case_path(definition, view.ref, view.state, view.history, view.is_open, view.paused_at is not None)
+    else:
+        definition = service(ctx).definition(name, version)
+    if fmt == "mermaid":
+        text = to_mermaid(definition, path)
+    else:
+        text = to_dot(definition, path)
+        text = svg(text) if fmt == "svg" else text
+    write_document(text, out, "diagram")
+
+
+COMMANDS = [workflow]
