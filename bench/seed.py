@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import text
 
 from reviewflow.engine.core.clock import SteppingClock, parse_instant
+from reviewflow.engine.services.accounts import os_account
 from reviewflow.engine.services.facade import Reviewflow
 from reviewflow.store.db import Database
 from reviewflow.store.models import CaseRow, HistoryRow
@@ -35,6 +36,7 @@ def at(text_: str) -> datetime:
 def _initialise(db: Database, clock: SteppingClock) -> None:
     service = Reviewflow(db, clock)
     service.init()
+    service.first_admin(os_account(), os_account())  # the command-line figures act as this administrator
     for name, role in PEOPLE.items():
         service.add_user(name, [role], f"{name}@example.org")
 

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from sqlmodel import Session, col, select
 
 from reviewflow.engine.core.records import AuditReport
-from reviewflow.store.chain import HISTORY, LEDGER, check_case, check_sequence
-from reviewflow.store.models import AuditHeadRow, CaseRow, EscalationRow, HistoryRow
+from reviewflow.store.chain import ADMIN, HISTORY, LEDGER, check_case, check_sequence
+from reviewflow.store.models import AdminEventRow, AuditHeadRow, CaseRow, EscalationRow, HistoryRow, row_id
 
 
 def verify(s: Session, ref: str | None = None, progress: Callable[[int, int], None] | None = None,
@@ -22,7 +22,7 @@ def verify(s: Session, ref: str | None = None, progress: Callable[[int, int], No
         query = query.where(CaseRow.ref == ref)
     cases = list(s.exec(query).all())
     for start in range(0, len(cases), batch):
-        chunk = dict(cases[start:start + batch])
+        chunk = {row_id(case_id): case_ref for case_id, case_ref in cases[start:start + batch]}
         history: dict[int, list[HistoryRow]] = {i: [] for i in chunk}
         ledger: dict[int, list[EscalationRow]] = {i: [] for i in chunk}
         for h in s.exec(select(HistoryRow).where(col(HistoryRow.case_id).in_(chunk))
@@ -41,10 +41,23 @@ def verify(s: Session, ref: str | None = None, progress: Callable[[int, int], No
         report.cases += len(chunk)
         if progress:
             progress(report.cases, len(cases))
-    seals = [(p, h) for p, h in s.exec(select(HistoryRow.chain_seq, HistoryRow.hash)
+    if not ref:
+        _check_admin_chain(s, report)
+    seals = [(p, h) for p, h in s.exec(select(AdminEventRow.chain_seq, AdminEventRow.hash)
+                                       .where(col(AdminEventRow.chain_seq).is_not(None))).all()]
+    seals += [(p, h) for p, h in s.exec(select(HistoryRow.chain_seq, HistoryRow.hash)
                                        .where(col(HistoryRow.chain_seq).is_not(None))).all()]
     seals += [(p, h) for p, h in s.exec(select(EscalationRow.chain_seq, EscalationRow.hash)
                                         .where(col(EscalationRow.chain_seq).is_not(None))).all()]
     report.chain_problem = check_sequence(seals, report.head_seq, report.head_hash)  # type: ignore[arg-type]
     return report
 
+
+
+def _check_admin_chain(s: Session, report: AuditReport) -> None:
+    """The administration log is one chain of its own."""
+    admin = s.exec(select(AdminEventRow).order_by(col(AdminEventRow.seq))).all()
+    report.rows += len(admin)
+    found = check_case("administration", ADMIN, admin, 0)
+    if found:
+        report.findings.append(found)

@@ -21,10 +21,12 @@ from sqlalchemy import bindparam, event, func, insert, select, update
 from sqlalchemy.orm import Session as OrmSession
 
 from reviewflow.engine.core.records import AuditFinding
-from reviewflow.store.models import AuditHeadRow, EscalationRow, HistoryRow
+from reviewflow.store.models import AdminEventRow, AuditHeadRow, EscalationRow, HistoryRow
 
 HISTORY = "history"
 LEDGER = "ledger"
+ADMIN = "admin"
+"""Administrators' changes: one chain for the whole database (its rows carry case id 0)."""
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -41,7 +43,10 @@ def _utc_iso(value: datetime) -> str:
 
 
 def content(kind: str, row: Any) -> dict[str, Any]:
-    """The sealed content of a history or ledger row (columns as the database returns them)."""
+    """The sealed content of a history, ledger or administration row (columns as the database returns them)."""
+    if kind == ADMIN:
+        return {"seq": row.seq, "at": _iso(row.at), "actor": row.actor, "action": row.action, "target": row.target,
+                "details": row.details, "chain_seq": row.chain_seq}
     if kind == HISTORY:
         return {"case_id": row.case_id, "seq": row.seq, "at": _iso(row.at), "actor": row.actor,
                 "trigger": row.trigger, "from_state": row.from_state, "to_state": row.to_state,
@@ -83,10 +88,15 @@ def _last_seals_query(model: Any) -> Any:
 
 
 _LAST_SEALS = {HISTORY: _last_seals_query(HistoryRow), LEDGER: _last_seals_query(EscalationRow)}
+_ADMIN: Any = AdminEventRow.__table__  # type: ignore[attr-defined]
+_LAST_ADMIN_SEAL = (select(_ADMIN.c.hash).where(_ADMIN.c.chain_seq.is_not(None))
+                    .order_by(_ADMIN.c.chain_seq.desc()).limit(1))
 
 
 def _last_seals(s: OrmSession, kind: str, case_ids: set[int]) -> dict[int, str]:
     """The newest seal of each case's chain, in one query."""
+    if kind == ADMIN:
+        return {0: s.connection().execute(_LAST_ADMIN_SEAL).scalar() or genesis(ADMIN, 0)}
     rows = s.connection().execute(_LAST_SEALS[kind], {"case_ids": sorted(case_ids)}).all()
     found = {case_id: row_seal for case_id, row_seal in rows}
     return {case_id: found.get(case_id) or genesis(kind, case_id) for case_id in case_ids}
@@ -98,7 +108,8 @@ def _order(kind: str, row: Any) -> tuple[str, int, int, str]:
 
 
 def _pending(session: OrmSession) -> list[tuple[str, Any]]:
-    rows = [(HISTORY, o) for o in session.new if isinstance(o, HistoryRow) and o.hash is None]
+    rows: list[tuple[str, HistoryRow | EscalationRow]] = [
+        (HISTORY, o) for o in session.new if isinstance(o, HistoryRow) and o.hash is None]
     rows += [(LEDGER, o) for o in session.new if isinstance(o, EscalationRow) and o.hash is None]
     return sorted(rows, key=lambda r: _order(*r))
 
@@ -122,7 +133,7 @@ def _seal(session: OrmSession, pending: list[tuple[str, Any]], known: dict[int, 
     for kind, row in pending:
         if known and row.case_id in known:
             tips[(kind, row.case_id)] = known[row.case_id]
-    for kind in (HISTORY, LEDGER):
+    for kind in (HISTORY, LEDGER, ADMIN):
         case_ids = {row.case_id for k, row in pending if k == kind and (kind, row.case_id) not in tips}
         if case_ids:
             tips.update({(kind, c): h for c, h in _last_seals(session, kind, case_ids).items()})
@@ -165,15 +176,17 @@ def check_case(ref: str, kind: str, rows: Iterable[Any], case_id: int) -> AuditF
     """The first break in one case's chain (rows in write order), or None."""
     previous = genesis(kind, case_id)
     last_seq = 0
+    numbered = kind in (HISTORY, ADMIN)
+    noun = "event" if kind == ADMIN else "row"
     for row in rows:
-        label = f"row {row.seq}" if kind == HISTORY else f"entry {row.key}"
-        if kind == HISTORY and row.seq != last_seq + 1:
-            return AuditFinding(ref, kind, f"row {last_seq + 1}", "is missing: deleted outside reviewflow")
+        label = f"{noun} {row.seq}" if numbered else f"entry {row.key}"
+        if numbered and row.seq != last_seq + 1:
+            return AuditFinding(ref, kind, f"{noun} {last_seq + 1}", "is missing: deleted outside reviewflow")
         last_seq = getattr(row, "seq", last_seq)
         if row.hash is None or row.chain_seq is None:
             return AuditFinding(ref, kind, label, "has no seal: inserted outside reviewflow")
         if seal(previous, kind, row) != row.hash:
-            what = ("does not match its seal: it was edited outside reviewflow" if kind == HISTORY else
+            what = ("does not match its seal: it was edited outside reviewflow" if numbered else
                     "does not match its seal: it was edited, or an entry before it deleted, outside reviewflow")
             return AuditFinding(ref, kind, label, what)
         previous = row.hash

@@ -15,7 +15,7 @@ from sqlalchemy.engine.url import URL
 from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, NoSuchModuleError, OperationalError
 from sqlmodel import Session, create_engine
 
-from reviewflow.engine.core.errors import StoreError
+from reviewflow.engine.core.errors import InvalidValue, ReviewflowError, StoreError
 from reviewflow.store import (
     chain,  # noqa: F401  (registers the tables and the sealing of audit rows)
     )
@@ -107,11 +107,11 @@ def _explain_server(url: str, text: str, lowered: str) -> StoreError | None:
     return None
 
 
-def _explain(url: str, exc: Exception) -> StoreError:
+def _explain(url: str, exc: Exception) -> ReviewflowError:
     text = _first_line(exc)
     lowered = text.lower()
     if "nul (0x00)" in lowered:
-        return StoreError("text cannot contain NUL (\\x00) characters: remove them from the value and try again")
+        return InvalidValue("text cannot contain NUL (\\x00) characters: remove them from the value and try again")
     if "locked" in lowered or "busy" in lowered:
         return StoreError(f"the database {url} is locked by another process: try again in a moment")
     if "no such table" in lowered or ("relation" in lowered and "does not exist" in lowered):
@@ -187,7 +187,7 @@ class Database:
 
     @contextmanager
     def guard(self) -> Iterator[None]:
-        """Translate database exceptions into StoreError with advice."""
+        """Translate database exceptions into StoreError with advice (InvalidValue for text it cannot store)."""
         try:
             yield
         except (OperationalError, DBAPIError) as exc:

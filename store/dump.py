@@ -24,8 +24,10 @@ from reviewflow.store.models import UTCDateTime
 FORMAT = "reviewflow-dump"
 FORMAT_VERSION = 1
 """Bumped when the layout of the file (not the set of tables or columns) changes."""
-KEPT_ON_IMPORT = "workflow_definitions"
-"""The one table a new database already holds rows of (the definitions `init` loads): the dump's replace them."""
+REPLACED_ON_IMPORT = ("workflow_definitions", "admin_events", "audit_head", "users", "user_roles", "auth_sessions",
+                      "api_tokens", "setup_codes", "login_failures")
+"""The tables a new database already holds rows of (what `init` makes: the definitions, the first administrator,
+the log of both): the dump's rows replace them."""
 _MAX_LISTED = 20
 
 
@@ -204,7 +206,8 @@ def read_dump(text: str, source: str) -> tuple[Mapping[str, Any], dict[str, list
     reader = _Reader(source, [])
     header = reader.header(data)
     known = {t.name: t for t in importing.tables()}
-    counts = header.get("counts") if isinstance(header.get("counts"), dict) else {}
+    found_counts = header.get("counts")
+    counts: Mapping[str, Any] = found_counts if isinstance(found_counts, dict) else {}
     rows = {name: reader.table(name, value, known, counts) for name, value in header["tables"].items()}
     if reader.problems:
         shown = reader.problems[:_MAX_LISTED]
@@ -227,10 +230,11 @@ def _refuse_data(shown: str, held: Mapping[str, int]) -> InvalidValue:
 def load_rows(s: Any, rows: Mapping[str, list[dict[str, Any]]], shown: str) -> int:
     """Insert a dump's rows into an empty database in the caller's transaction, keeping every id; returns
     how many workflow definitions (those `init` loaded) the dump's replaced."""
-    held = {name: n for name, n in importing.row_counts(s).items() if n and name != KEPT_ON_IMPORT}
+    held = {name: n for name, n in importing.row_counts(s).items() if n and name not in REPLACED_ON_IMPORT}
     if held:
         raise _refuse_data(shown, held)
     replaced = importing.clear_definitions(s)
+    importing.clear_tables(s, REPLACED_ON_IMPORT)
     for table in importing.tables():
         importing.insert_rows(s, table, rows.get(table.name, []))
     importing.reset_sequences(s)

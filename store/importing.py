@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Table, func, insert, select, text
+from sqlalchemy.engine import CursorResult
 from sqlmodel import Session, SQLModel, col
 
 from reviewflow.store.models import ActionRow, CaseRow, DefinitionRow, HistoryRow, RecommendationRow
@@ -49,6 +50,13 @@ def clear_definitions(s: Session) -> int:
     count = int(s.execute(select(func.count()).select_from(DefinitionRow)).scalar_one())
     s.execute(DefinitionRow.__table__.delete())  # type: ignore[attr-defined]
     return count
+
+
+def clear_tables(s: Session, names: Sequence[str]) -> None:
+    """Empty the tables named, children before parents."""
+    for table in reversed(tables()):
+        if table.name in names:
+            s.execute(table.delete())
 
 
 def insert_rows(s: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -97,13 +105,17 @@ def existing_refs(s: Session, refs: Iterable[str]) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start:start + _CHUNK]
-        found.update(s.execute(select(CaseRow.ref).where(col(CaseRow.ref).in_(chunk))).scalars())
+        found.update(s.execute(select(col(CaseRow.ref)).where(col(CaseRow.ref).in_(chunk))).scalars())
     return found
 
 
 def _insert(s: Session, model: Any, **values: Any) -> int:
     """One row by a plain INSERT (no ORM object to build and flush); returns its id."""
-    return int(s.execute(insert(model.__table__).values(**values)).inserted_primary_key[0])
+    # An INSERT's result is a CursorResult; Session.execute is annotated with the general Result.
+    result = cast("CursorResult[Any]", s.execute(insert(model.__table__).values(**values)))
+    key = result.inserted_primary_key
+    assert key is not None, "a single-row INSERT without RETURNING has an inserted primary key"
+    return int(key[0])
 
 
 def insert_case(s: Session, case: NewCase) -> int:

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from reviewflow.engine.core.errors import NotFound
 from reviewflow.engine.core.learning import WORKING, LearningSummary, summarise
 from reviewflow.engine.core.records import Action, Dissemination, DueAction, Evidence, Recommendation
-from reviewflow.store.models import ActionRow, CaseRow, DisseminationRow, EvidenceRow, RecommendationRow
+from reviewflow.store.models import ActionRow, CaseRow, DisseminationRow, EvidenceRow, RecommendationRow, row_id
 
 
 def _next_number(s: Session, model: Any, case_id: int, prefix: str) -> str:
@@ -44,7 +44,7 @@ def add_action(s: Session, case_id: int, ref: str, recommendation: str, values: 
                actor: str, now: datetime) -> str:
     rec = _recommendation_row(s, case_id, ref, recommendation)
     number = _next_number(s, ActionRow, case_id, "A")
-    s.add(ActionRow(case_id=case_id, recommendation_id=rec.id, number=number, created_by=actor, created_at=now,
+    s.add(ActionRow(case_id=case_id, recommendation_id=row_id(rec.id), number=number, created_by=actor, created_at=now,
                     updated_at=now, **values))
     s.flush()
     return number
@@ -63,7 +63,8 @@ def find_action(s: Session, case_id: int, ref: str, number: str) -> Action:
         raise NotFound(f"case {ref} has no action {number}; it has: {', '.join(known) or 'none'}", ref=ref,
                        field="action", value=number, allowed=known)
     action, rec, case = found
-    return _action(action, case.ref, case.workflow, rec, _evidence_by_action(s, [action.id]).get(action.id or 0, []))
+    action_id = row_id(action.id)
+    return _action(action, case.ref, case.workflow, rec, _evidence_by_action(s, [action_id]).get(action_id, []))
 
 
 def update_action(s: Session, action_id: int, now: datetime, **values: Any) -> None:

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import bindparam, insert, type_coerce, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from reviewflow.engine.core.durations import start_of_day
@@ -84,7 +85,7 @@ def claim_due(s: Session, now: datetime, limit: int, after: tuple[datetime, int]
     read-only preview by (next_check_at, id).
     """
     next_check, case_id = _CASES.c.next_check_at, _CASES.c.id
-    query = select(*_CLAIM_COLUMNS).where(next_check <= now)
+    query = sa_select(*_CLAIM_COLUMNS).where(next_check <= now)
     if after is not None:
         query = query.where((next_check > after[0]) | ((next_check == after[0]) & (case_id > after[1])))
     query = query.order_by(next_check, case_id).limit(limit)

@@ -33,7 +33,7 @@ def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
 
 def stored_versions(s: Session, name: str) -> list[StoredDefinition]:
     """Every stored version of workflow `name`, oldest first."""
-    rows = s.exec(select(DefinitionRow).where(DefinitionRow.name == name).order_by(DefinitionRow.version)).all()
+    rows = s.exec(select(DefinitionRow).where(DefinitionRow.name == name).order_by(col(DefinitionRow.version))).all()
     return [StoredDefinition(r.name, r.version, r.title, r.content_hash, r.source, r.source_name, r.loaded_at)
             for r in rows]
 
@@ -57,13 +57,13 @@ def open_cases(s: Session, workflow: str, except_version: int) -> list[OpenCase]
     escalation keys already fired in their current stage entry."""
     rows = s.exec(select(CaseRow).where(CaseRow.workflow == workflow, CaseRow.is_open == True,  # noqa: E712
                                         CaseRow.version != except_version)
-                  .order_by(CaseRow.opened_at, CaseRow.ref)).all()
+                  .order_by(col(CaseRow.opened_at), col(CaseRow.ref))).all()
     ids = [r.id for r in rows]
     last: dict[Any, datetime] = {}
     fired: dict[tuple[Any, int], set[str]] = {}
     for chunk in _chunks(ids):
         last.update(s.exec(select(HistoryRow.case_id, func.max(HistoryRow.at))
-                           .where(col(HistoryRow.case_id).in_(chunk)).group_by(HistoryRow.case_id)).all())
+                           .where(col(HistoryRow.case_id).in_(chunk)).group_by(col(HistoryRow.case_id))).all())
         for case_id, entry_seq, key in s.exec(select(EscalationRow.case_id, EscalationRow.entry_seq,
                                                      EscalationRow.key).where(col(EscalationRow.case_id).in_(chunk))):
             fired.setdefault((case_id, entry_seq), set()).add(key)
@@ -76,7 +76,7 @@ def _next_seqs(s: Session, ids: Sequence[int]) -> dict[int, int]:
     found: dict[int, int] = {}
     for chunk in _chunks(ids):
         found.update(s.exec(select(HistoryRow.case_id, func.max(HistoryRow.seq))
-                            .where(col(HistoryRow.case_id).in_(chunk)).group_by(HistoryRow.case_id)).all())
+                            .where(col(HistoryRow.case_id).in_(chunk)).group_by(col(HistoryRow.case_id))).all())
     return {case_id: found.get(case_id, 0) + 1 for case_id in ids}
 
 

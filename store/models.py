@@ -38,6 +38,15 @@ def _time_nullable(**kw: Any) -> Any:
     return Field(default=None, sa_column=Column(UTCDateTime(), nullable=True, **kw))
 
 
+def row_id(value: int | None) -> int:
+    """The id of a row read from the database or flushed to it: the database has set it by then.
+
+    The `id` fields are `int | None` only because a row built in Python has none until it is written.
+    """
+    assert value is not None, "a row's id was used before the row was written"
+    return value
+
+
 class DefinitionRow(SQLModel, table=True):
     __tablename__ = "workflow_definitions"
     __table_args__ = (UniqueConstraint("name", "version", name="uq_definition_version"),)
@@ -115,6 +124,16 @@ class UserRow(SQLModel, table=True):
     agency: str | None = None
     """The agency they work for: overdue actions of that agency go to its people first."""
     created_at: datetime = _time(nullable=False)
+    is_admin: bool = False
+    """The administrator capability (users, roles, workflows, imports, exports, deliveries, the database)."""
+    disabled_at: datetime | None = _time_nullable()
+    """A leaver: cannot sign in; their sessions and tokens stop working; their history is kept."""
+    password_hash: str | None = None
+    """Argon2id hash of their password; NULL until one is set."""
+    os_account: str | None = Field(default=None, unique=True)
+    """The operating-system account the command line acts as this user from."""
+    sso_subject: str | None = Field(default=None, unique=True)
+    """The single sign-on provider's subject for this user, remembered at their first sign-in."""
 
 
 class UserRoleRow(SQLModel, table=True):
@@ -285,3 +304,94 @@ class ScheduleRunRow(SQLModel, table=True):
     scheduled_for: datetime = _time(nullable=False)
     opened_at: datetime = _time(nullable=False)
     late: bool = False
+
+
+class AuthSessionRow(SQLModel, table=True):
+    """A signed-in browser session; the cookie holds the token, the database only its hash."""
+
+    __tablename__ = "auth_sessions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    via: str = "password"
+    address: str | None = None
+    created_at: datetime = _time(nullable=False)
+    last_seen_at: datetime = _time(nullable=False)
+    expires_at: datetime = _time(nullable=False)
+    ended_at: datetime | None = _time_nullable()
+
+
+class ApiTokenRow(SQLModel, table=True):
+    """A personal API token: shown once, stored hashed, with a scope and an expiry."""
+
+    __tablename__ = "api_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True)
+    prefix: str
+    user_id: int = Field(foreign_key="users.id", index=True)
+    name: str
+    scope: str = "read"
+    created_at: datetime = _time(nullable=False)
+    expires_at: datetime = _time(nullable=False)
+    revoked_at: datetime | None = _time_nullable()
+    last_used_at: datetime | None = _time_nullable()
+
+
+class LoginFailureRow(SQLModel, table=True):
+    """A failed sign-in, by account name and address, for throttling."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_account_at", "account", "at"),
+                      Index("ix_login_failures_address_at", "address", "at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    account: str
+    address: str
+    at: datetime = _time(nullable=False)
+
+
+class SetupCodeRow(SQLModel, table=True):
+    """A one-time code to set a password (the first administrator's, or after a reset)."""
+
+    __tablename__ = "setup_codes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code_hash: str = Field(unique=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    created_at: datetime = _time(nullable=False)
+    expires_at: datetime = _time(nullable=False)
+    used_at: datetime | None = _time_nullable()
+
+
+class AdminEventRow(SQLModel, table=True):
+    """An administrator's change (users, roles, workflows, imports, exports, deliveries, the database),
+    sealed in the audit chain like a case's history."""
+
+    __tablename__ = "admin_events"
+    __table_args__ = (Index("ix_admin_events_chain_seq", "chain_seq", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    seq: int = Field(unique=True)
+    at: datetime = _time(nullable=False)
+    actor: str
+    action: str
+    target: str
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    chain_seq: int | None = None
+    hash: str | None = None
+
+
+class CaseAgencyRow(SQLModel, table=True):
+    """An agency taking part in a case: named in an agency field, a recommendation or as an action's owner.
+    Who may see a case follows from these rows (docs/security.md)."""
+
+    __tablename__ = "case_agencies"
+    __table_args__ = (UniqueConstraint("case_id", "agency_key", name="uq_case_agency"),
+                      Index("ix_case_agencies_key", "agency_key"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    agency_key: str
+    name: str

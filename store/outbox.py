@@ -133,7 +133,7 @@ def listing(s: Session, status: str | None = None, case_id: int | None = None, l
 
 def retry(s: Session, ids: list[int] | None, now: datetime) -> int:
     """Put failed rows (all, or those in `ids`) back to pending with a fresh count of attempts."""
-    stmt = update(OutboxRow).where(OutboxRow.status == FAILED)
+    stmt = update(OutboxRow).where(col(OutboxRow.status) == FAILED)
     if ids:
         stmt = stmt.where(col(OutboxRow.id).in_(ids))
     result = s.execute(stmt.values(status=PENDING, attempts=0, next_attempt_at=now))

@@ -17,7 +17,7 @@ from reviewflow.engine.core.decide import Actor, CaseState, Move
 from reviewflow.engine.core.errors import CaseNotFound, ConcurrentChange, UserExists, UserNotFound
 from reviewflow.engine.core.records import CaseRecord, HistoryEntry, StoredDefinition, User
 from reviewflow.store.chain import HISTORY, genesis, seal_rows
-from reviewflow.store.models import SCHEMA_VERSION, CaseRow, DefinitionRow, HistoryRow, UserRoleRow, UserRow
+from reviewflow.store.models import SCHEMA_VERSION, CaseRow, DefinitionRow, HistoryRow, UserRoleRow, UserRow, row_id
 
 _CASES: Any = CaseRow.__table__  # type: ignore[attr-defined]
 _HISTORY: Any = HistoryRow.__table__  # type: ignore[attr-defined]
@@ -64,8 +64,8 @@ def latest_definitions(s: Session) -> list[StoredDefinition]:
     newest = (select(DefinitionRow.name, func.max(DefinitionRow.version).label("v"))
               .group_by(DefinitionRow.name).subquery())
     rows = s.exec(select(DefinitionRow).join(
-        newest, (DefinitionRow.name == newest.c.name) & (DefinitionRow.version == newest.c.v))
-        .order_by(DefinitionRow.name)).all()
+        newest, (col(DefinitionRow.name) == newest.c.name) & (col(DefinitionRow.version) == newest.c.v))
+        .order_by(col(DefinitionRow.name))).all()
     return [_definition(r) for r in rows]
 
 
@@ -75,7 +75,7 @@ def all_definitions(s: Session) -> list[StoredDefinition]:
 
 def definition_versions(s: Session, name: str) -> list[int]:
     return list(s.exec(select(DefinitionRow.version).where(DefinitionRow.name == name)
-                       .order_by(DefinitionRow.version)).all())
+                       .order_by(col(DefinitionRow.version))).all())
 
 
 # --- users -----------------------------------------------------------------------------------
@@ -87,8 +87,9 @@ def add_user(s: Session, name: str, roles: Sequence[str], email: str | None, now
     row = UserRow(name=name, email=email, agency=agency, created_at=now)
     s.add(row)
     s.flush()
+    user_id = row_id(row.id)
     for role in dict.fromkeys(roles):
-        s.add(UserRoleRow(user_id=row.id, role=role))
+        s.add(UserRoleRow(user_id=user_id, role=role))
     return User(name, email, tuple(sorted(set(roles))), agency)
 
 
@@ -99,7 +100,7 @@ def grant_roles(s: Session, name: str, roles: Sequence[str]) -> User:
     held = set(_roles_of(s, row.id))
     for role in dict.fromkeys(roles):
         if role not in held:
-            s.add(UserRoleRow(user_id=row.id, role=role))
+            s.add(UserRoleRow(user_id=row_id(row.id), role=role))
     s.flush()
     return User(row.name, row.email, _roles_of(s, row.id), row.agency)
 
@@ -136,7 +137,7 @@ def list_users(s: Session) -> list[User]:
 
 
 def users_with_role(s: Session, role: str) -> list[User]:
-    rows = s.exec(select(UserRow).join(UserRoleRow, UserRoleRow.user_id == UserRow.id)
+    rows = s.exec(select(UserRow).join(UserRoleRow, col(UserRoleRow.user_id) == col(UserRow.id))
                   .where(UserRoleRow.role == role).order_by(UserRow.name)).all()
     return [User(r.name, r.email, _roles_of(s, r.id), r.agency) for r in rows]
 
@@ -197,8 +198,11 @@ def case_to_move(s: Session, ref: str) -> CaseToMove:
 
 
 def list_cases(s: Session, workflow: str | None = None, state: str | None = None,
-               overdue_at: datetime | None = None, include_closed: bool = True) -> list[CaseRecord]:
+               overdue_at: datetime | None = None, include_closed: bool = True, seen: Any = None) -> list[CaseRecord]:
+    """Cases in opening order; `seen` is a condition on the cases table saying which the reader may see."""
     query = select(CaseRow)
+    if seen is not None:
+        query = query.where(seen)
     if workflow:
         query = query.where(CaseRow.workflow == workflow)
     if state:
@@ -208,11 +212,11 @@ def list_cases(s: Session, workflow: str | None = None, state: str | None = None
                             col(CaseRow.paused_at).is_(None))
     elif not include_closed:
         query = query.where(CaseRow.is_open == True)  # noqa: E712
-    rows = s.exec(query.order_by(CaseRow.opened_at, CaseRow.ref)).all()
+    rows = s.exec(query.order_by(col(CaseRow.opened_at), col(CaseRow.ref))).all()
     return [record_of(r) for r in rows]
 
 
-def _history(case_id: int | None, seq: int, move: Move, actor: str, note: str | None) -> HistoryRow:
+def _history(case_id: int, seq: int, move: Move, actor: str, note: str | None) -> HistoryRow:
     return HistoryRow(case_id=case_id, seq=seq, at=move.at, actor=actor, trigger=move.trigger,
                       from_state=move.source, to_state=move.dest, fields=dict(move.supplied), note=note)
 
@@ -225,9 +229,9 @@ def insert_case(s: Session, ref: str, workflow: str, version: int, move: Move, a
                   next_check_at=next_check_at)
     s.add(row)
     s.flush()
-    s.add(_history(row.id, 1, move, actor, note))
-    assert row.id is not None
-    return row.id
+    case_id = row_id(row.id)
+    s.add(_history(case_id, 1, move, actor, note))
+    return case_id
 
 
 def _update_if_unchanged(s: Session, case: CaseState, **values: Any) -> int:
@@ -239,7 +243,7 @@ def _update_if_unchanged(s: Session, case: CaseState, **values: Any) -> int:
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise ConcurrentChange(case.ref)
-    return s.exec(select(CaseRow.id).where(CaseRow.ref == case.ref)).one()
+    return row_id(s.exec(select(CaseRow.id).where(CaseRow.ref == case.ref)).one())
 
 
 def _next_seq(s: Session, case_id: int) -> int:
@@ -285,6 +289,6 @@ def record_event(s: Session, case: CaseState, trigger: str, at: datetime, actor:
 
 def history(s: Session, ref: str) -> list[HistoryEntry]:
     row = _case_row(s, ref)
-    rows = s.exec(select(HistoryRow).where(HistoryRow.case_id == row.id).order_by(HistoryRow.seq)).all()
+    rows = s.exec(select(HistoryRow).where(HistoryRow.case_id == row.id).order_by(col(HistoryRow.seq))).all()
     return [HistoryEntry(h.seq, h.at, h.actor, h.trigger, h.from_state, h.to_state, dict(h.fields), h.note, h.case_id)
             for h in rows]

@@ -28,7 +28,8 @@ from reviewflow.store.models import (
 )
 from reviewflow.store.repo import record_of
 
-_T: Any = {m.__name__: m.__table__ for m in (ActionRow, CaseRow, DisseminationRow, EscalationRow,  # type: ignore[attr-defined]
+# SQLModel sets `__table__` on table models but does not declare it.
+_T: Any = {m.__name__: m.__table__ for m in (ActionRow, CaseRow, DisseminationRow, EscalationRow,  # type: ignore[union-attr]
                                              EvidenceRow, HistoryRow, RecommendationRow)}
 
 

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from sqlmodel import Session, col, select
 
 from reviewflow.engine.core.records import ScheduleRun
 from reviewflow.store.models import ScheduleRunRow
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql, sqlite
+
+_DialectInsert: TypeAlias = "Callable[[Any], postgresql.Insert | sqlite.Insert]"
+"""`insert` of the PostgreSQL or the SQLite dialect: both have INSERT ... ON CONFLICT DO NOTHING."""
 
 
 def claim(s: Session, workflow: str, period: str, case_ref: str, scheduled_for: datetime, now: datetime,
@@ -18,13 +26,16 @@ def claim(s: Session, workflow: str, period: str, case_ref: str, scheduled_for: 
     commit and then inserts nothing, so exactly one transaction opens the period's case.
     """
     # The dialect's module is imported here, not at start-up: a command that opens nothing needs neither.
+    insert: _DialectInsert
     if s.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        from sqlalchemy.dialects.postgresql import insert as insert_postgresql
+        insert = insert_postgresql
     else:
-        from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects.sqlite import insert as insert_sqlite
+        insert = insert_sqlite
     statement = insert(ScheduleRunRow).values(
         workflow=workflow, period=period, case_ref=case_ref, scheduled_for=scheduled_for, opened_at=now,
-        late=late).on_conflict_do_nothing(index_elements=["workflow", "period"]).returning(ScheduleRunRow.id)
+        late=late).on_conflict_do_nothing(index_elements=["workflow", "period"]).returning(col(ScheduleRunRow.id))
     return s.execute(statement).first() is not None
 
 

@@ -11,7 +11,7 @@ from sqlmodel import SQLModel
 from reviewflow.engine.core.errors import StoreError
 
 FIRST = "0001"
-HEAD = "0002"
+HEAD = "0003"
 """The newest migration in store/upgrades (a test keeps the two equal): checking a database against
 it needs no Alembic import, which every command would otherwise pay for at start-up."""
 
@@ -40,7 +40,7 @@ def current(connection: Connection) -> str | None:
 def _untracked_revision(tables: set[str]) -> str:
     """The revision of a database made before migrations were tracked in it."""
     if "audit_head" in tables:
-        return HEAD
+        return "0002"  # migrations were tracked in the database from 0002 on
     if "recommendations" in tables:
         raise StoreError("the database has tables of an unreleased development version: export what you need "
                          "and start a new database with 'reviewflow init'")
@@ -54,19 +54,40 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
     """
     from alembic import command
 
-    with engine.begin() as connection:
-        config = _config(connection)
-        before = current(connection)
-        tables = set(inspect(connection).get_table_names())
-        if before is None and "cases" not in tables:
-            SQLModel.metadata.create_all(connection)
-            command.stamp(config, "head")
-            return None, head()
-        if before is None:
-            before = _untracked_revision(tables)
-            command.stamp(config, before)
-        command.upgrade(config, "head")
-        return before, head()
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:  # SQLite rebuilds a changed table; its foreign keys are checked again once it is done
+            _pragma(connection, "PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                result = _upgrade(connection, command)
+                if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                    raise StoreError("the upgrade would break a reference between tables; nothing was changed: "
+                                     "restore your backup and report this")
+        finally:
+            if sqlite:
+                _pragma(connection, "PRAGMA foreign_keys=ON")
+        return result
+
+
+def _pragma(connection: Connection, statement: str) -> None:
+    """A PRAGMA run outside any transaction (inside one, `foreign_keys` is ignored)."""
+    connection.connection.driver_connection.execute(statement)  # type: ignore[union-attr]
+
+
+def _upgrade(connection: Connection, command: Any) -> tuple[str | None, str]:
+    config = _config(connection)
+    before = current(connection)
+    tables = set(inspect(connection).get_table_names())
+    if before is None and "cases" not in tables:
+        SQLModel.metadata.create_all(connection)
+        command.stamp(config, "head")
+        return None, head()
+    if before is None:
+        before = _untracked_revision(tables)
+        command.stamp(config, before)
+    command.upgrade(config, "head")
+    return before, head()
 
 
 def behind(engine: Engine) -> str | None:

@@ -2,48 +2,51 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from reviewflow.cli import os_account
 from reviewflow.engine.core.clock import SteppingClock
 from reviewflow.engine.services.facade import Reviewflow
 from reviewflow.store.db import Database
 
+from tests.databases import PG_URL, REQUIRE_PG, Templates, drop_schemas, pg_url_or_skip
+from tests.databases import templates as process_templates
 from tests.servers import SmtpServer, WebhookServer
 
+__all__ = ["ADMIN", "FIXTURES", "PG_URL", "REQUIRE_PG", "acting_for", "administer", "init_with_minimal",
+           "pg_url_or_skip", "same_definition"]
+
 FIXTURES = Path(__file__).parent / "fixtures"
-PG_URL = os.environ.get("REVIEWFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REQUIRE_PG = os.environ.get("REVIEWFLOW_REQUIRE_PG") == "1"
+
+CEL_RECURSION_LIMIT = 2500
+"""The recursion limit celpy sets as it builds its CEL parser (once per process, in whichever test first checks
+an expression). Set now, it is not changed inside a Hypothesis test, which would warn that it was."""
+sys.setrecursionlimit(CEL_RECURSION_LIMIT)
+ADMIN = os_account()
+"""The operating-system account running the tests: `reviewflow init` on a new database makes it the first
+administrator, so the command line acts as it, and `--as NAME` is recorded as 'ADMIN for NAME'."""
 
 
-def _pg_problem() -> str | None:
-    """None when PostgreSQL answers, else why not."""
+def administer(url: str) -> str:
+    """Make the operating-system account running the tests the administrator of the database at `url` (as
+    `reviewflow init` does for a new database), so the command line acts as it there; returns `url`."""
+    svc = Reviewflow(Database(url), SteppingClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC)))
     try:
-        import psycopg
-    except ImportError as exc:  # pragma: no cover - psycopg is a dependency
-        return f"psycopg not installed: {exc}"
-    conninfo = PG_URL.replace("postgresql+psycopg://", "postgresql://")
-    try:
-        with psycopg.connect(conninfo, connect_timeout=3) as conn:
-            conn.execute("select 1")
-    except psycopg.Error as exc:
-        return f"PostgreSQL not reachable at {PG_URL}: {str(exc).strip().splitlines()[0]}"
-    return None
+        svc.first_admin(ADMIN, ADMIN)
+    finally:
+        svc.db.dispose()
+    return url
 
 
-_PG_PROBLEM: str | None | bool = False
-_SCHEMAS: list[str] = []
-
-
-def _admin() -> Any:
-    import psycopg
-
-    return psycopg.connect(PG_URL.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+def acting_for(name: str) -> str:
+    """How the history records a command the tests' administrator ran with `--as name`."""
+    return f"{ADMIN} for {name}"
 
 
 def same_definition(a: Any, b: Any) -> bool:
@@ -53,35 +56,55 @@ def same_definition(a: Any, b: Any) -> bool:
     return type(a) is type(b) and all(getattr(a, f.name) == getattr(b, f.name) for f in fields(a))
 
 
-def pg_url_or_skip() -> str:
-    """A URL of the test PostgreSQL whose search_path is a new, empty schema of this test's own.
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """`-n auto` (see addopts in pyproject.toml) runs no workers when every argument names a single test:
+    starting them would take longer than the tests. Otherwise pytest-xdist's own count (one per core)."""
+    if config.args and all("::" in arg for arg in config.args):
+        return 0
+    return None
 
-    Skips when the server is unreachable (fails instead under REVIEWFLOW_REQUIRE_PG=1). Separate
-    schemas let several test runs share one server; they are dropped at the end of the session.
-    """
-    global _PG_PROBLEM
-    if _PG_PROBLEM is False:
-        _PG_PROBLEM = _pg_problem()
-    if _PG_PROBLEM:
-        if REQUIRE_PG:
-            pytest.fail(f"{_PG_PROBLEM} (REVIEWFLOW_REQUIRE_PG=1)")
-        pytest.skip(f"{_PG_PROBLEM}; set REVIEWFLOW_TEST_PG_URL to run the PostgreSQL tests")
-    schema = f"rf_test_{os.getpid()}_{len(_SCHEMAS)}"
-    with _admin() as conn:
-        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        conn.execute(f"CREATE SCHEMA {schema}")
-    _SCHEMAS.append(schema)
-    joiner = "&" if "?" in PG_URL else "?"
-    return f"{PG_URL}{joiner}options=-csearch_path%3D{schema}"
+
+RUN_FIRST = (
+    "tests/test_import_export.py::test_round_trip_is_exact",
+    "tests/test_recurring.py::test_two_processes_then_a_restart_open_each_period_once",
+    "tests/test_recurring.py::test_two_workers_on_postgres_open_each_period_once",
+    "tests/test_worker.py::test_concurrent_sweeps_on_postgres_fire_each_level_once",
+    "tests/test_faults.py::test_conflicting_triggers_on_the_same_cases_serialise",
+    "tests/test_sweep_batches.py::test_a_sweep_in_many_batches_fires_each_level_once",
+    "tests/test_worker.py::test_sigkill_mid_sweep_then_finish_fires_everything_once",
+    "tests/test_faults.py::test_worker_logs_a_dropped_connection_reconnects_and_carries_on",
+    "tests/test_learning.py::test_scr_learning_loop_end_to_end",
+    "tests/test_tracker.py::test_a_5000_row_tracker_imports_with_a_progress_bar",
+    "tests/test_bench.py::test_quick_run_prints_one_line_per_figure",
+    "tests/test_cli.py::test_console_script_runs_as_a_subprocess",
+    "tests/test_demo.py::test_demo_walks_cases_and_leaves_an_explorable_database",
+    "tests/test_report_annual.py",
+    "tests/test_hostile.py",
+)
+"""The longest tests (a function with all its parameters, or a whole module where they share a module fixture),
+collected first: so they start first, and no worker is left running one of them after the others are done."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: at for at, name in enumerate(RUN_FIRST)}
+
+    def place(item: pytest.Item) -> int:
+        function = item.nodeid.split("[")[0]
+        return rank.get(function, rank.get(function.split("::")[0], len(rank)))
+
+    items.sort(key=place)  # stable: every other test keeps its place
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _drop_test_schemas() -> Iterator[None]:
     yield
-    if _SCHEMAS:
-        with _admin() as conn:
-            for schema in _SCHEMAS:
-                conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    drop_schemas()
+
+
+@pytest.fixture(scope="session")
+def templates() -> Templates:
+    """Initialised databases built once per process, copied into each test's new database."""
+    return process_templates()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -105,12 +128,26 @@ def database(db_url: str) -> Iterator[Database]:
     db.dispose()
 
 
+def init_with_minimal(at: datetime) -> Callable[[str], None]:
+    """What `init` with tests/fixtures/minimal.yaml at `at` does to a new database (for Templates.copy)."""
+
+    def build(url: str) -> None:
+        svc = Reviewflow(Database(url), SteppingClock(at))
+        try:
+            svc.init([FIXTURES / "minimal.yaml"])
+        finally:
+            svc.db.dispose()
+
+    return build
+
+
 @pytest.fixture
-def service(database: Database, clock: SteppingClock) -> Reviewflow:
-    """An initialised service with the shipped workflows and the minimal test workflow."""
-    svc = Reviewflow(database, clock)
-    svc.init([FIXTURES / "minimal.yaml"])
-    return svc
+def service(database: Database, clock: SteppingClock, templates: Templates) -> Reviewflow:
+    """An initialised service with the shipped workflows and the minimal test workflow.
+
+    The database is a copy of one `init` made at the clock's time, built once per process."""
+    templates.copy(database.url, f"init with minimal.yaml at {clock().isoformat()}", init_with_minimal(clock()))
+    return Reviewflow(database, clock)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ tests that use this never hard-code the ladder.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,9 +18,12 @@ from sqlalchemy.engine import Connection
 from reviewflow.engine.core.clock import fixed_clock, parse_instant
 from reviewflow.engine.core.definition import WorkflowDefinition
 from reviewflow.engine.core.escalation import Checkpoint, checkpoints, next_check
+from reviewflow.engine.services.accounts import os_account
 from reviewflow.engine.services.facade import Reviewflow
 from reviewflow.store.db import Database
 from reviewflow.store.models import CaseRow, EscalationRow, HistoryRow, OutboxRow
+
+from tests.databases import templates
 
 WORKFLOW = "serious_case_review"
 STATE = "notification"
@@ -93,14 +96,31 @@ def connect(url: str) -> Iterator[Connection]:
         engine.dispose()
 
 
+def _one_case(opened: str) -> Callable[[str], None]:
+    """Initialise a database, register PEOPLE and open SCR-00000 at `opened`."""
+
+    def build(url: str) -> None:
+        service = Reviewflow(Database(url), fixed_clock(at(opened)))
+        try:
+            service.init()
+            service.first_admin(os_account(), os_account())  # the command line acts as this administrator
+            for name, role in PEOPLE.items():
+                service.add_user(name, [role], f"{name}@example.org")
+            service.open_case(WORKFLOW, "SCR-00000", "la.duty", OPEN_FIELDS)
+        finally:
+            service.db.dispose()
+
+    return build
+
+
 def seed(url: str, n: int, opened: str = OPENED) -> Seeded:
-    """Initialise `url`, register PEOPLE, open one real case, and bulk-copy it to `n` cases in all."""
+    """Initialise `url`, register PEOPLE, open one real case, and bulk-copy it to `n` cases in all.
+
+    The database with the one real case is a copy of one built so once per process."""
+    templates().copy(url, f"seeding: init, PEOPLE, SCR-00000 opened at {opened}", _one_case(opened))
     service = Reviewflow(Database(url), fixed_clock(at(opened)))
     try:
-        service.init()
-        for name, role in PEOPLE.items():
-            service.add_user(name, [role], f"{name}@example.org")
-        view = service.open_case(WORKFLOW, "SCR-00000", "la.duty", OPEN_FIELDS)
+        view = service.case("SCR-00000")
         definition = service.definition(WORKFLOW)
     finally:
         service.db.dispose()

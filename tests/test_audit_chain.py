@@ -14,9 +14,12 @@ from reviewflow.engine.core.clock import SteppingClock
 from reviewflow.engine.services.escalation import Sweeper
 from reviewflow.engine.services.facade import Reviewflow
 
+from tests.conftest import administer
+
 
 def _seed(service: Reviewflow, clock: SteppingClock) -> None:
     """Three cases with several history rows each, and escalation ledger rows for two of them."""
+    administer(service.db.url)
     service.add_user("a.khan", ["business_manager"])
     service.add_user("d.osei", ["subgroup_chair"])
     for n in (1, 2, 3):

@@ -13,6 +13,9 @@ from click.testing import CliRunner, Result
 
 from reviewflow.cli import cli
 
+from tests.conftest import ADMIN, acting_for
+from tests.databases import Templates
+
 PEOPLE = {
     "la.duty": ["la_notifier"],
     "a.khan": ["business_manager"],
@@ -38,9 +41,9 @@ class Cli:
             assert result.exit_code == 0, result.output + result.stderr
         return result
 
-    def refused(self, *args: str, now: str | None = None) -> str:
+    def refused(self, *args: str, now: str | None = None, status: int = 1) -> str:
         result = self(*args, now=now, ok=False)
-        assert result.exit_code == 1, result.output
+        assert result.exit_code == status, result.output
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1, result.stderr
         return lines[0]
@@ -49,13 +52,18 @@ class Cli:
         return json.loads(self("case", "show", ref, "--json").output)
 
 
-@pytest.fixture
-def run(db_url: str) -> Cli:
-    c = Cli(db_url)
+def _init_with_people(url: str) -> None:
+    c = Cli(url)
     c("init", now="2026-01-05")
     for name, roles in PEOPLE.items():
         c("user", "add", name, *[a for r in roles for a in ("--role", r)], "--email", f"{name}@example.org")
-    return c
+
+
+@pytest.fixture
+def run(db_url: str, templates: Templates) -> Cli:
+    """`init` on 5 January 2026 and PEOPLE added (a copy of a database built so once per process)."""
+    templates.copy(db_url, "test_cli: init on 2026-01-05, PEOPLE added", _init_with_people)
+    return Cli(db_url)
 
 
 def _open_scr(run: Cli, ref: str, now: str) -> None:
@@ -119,54 +127,57 @@ def test_scr_from_notification_to_closed(run: Cli) -> None:
     assert isinstance(case["history"], list)
     history = [h for h in case["history"] if h["from_state"] != h["to_state"] or h["trigger"] == "open"]
     assert [h["trigger"] for h in history] == ["open"] + [s[0] for s in steps]
-    assert [h["actor"] for h in history][1:] == [s[1] for s in steps]
+    assert [h["actor"] for h in history][1:] == [acting_for(s[1]) for s in steps]
     assert history[4]["fields"]["terms_of_reference_date"] == "2026-02-13"
     listing = run("case", "list", "--json")
     assert [c["ref"] for c in json.loads(listing.output)] == ["SCR-2026-001"]
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "message", "status"),
     [
         pytest.param(["case", "fire", "SCR-1", "hold_scr", "--as", "p.hughes"],
                      "Error: `hold_scr` is not possible from `notification`; possible: notify, withdraw",
-                     id="illegal-move"),
+                     1, id="illegal-move"),
         pytest.param(["case", "fire", "SCR-1", "notify", "--as", "d.osei", "--field", "notification_date=2026-01-07"],
                      "Error: `notify` needs one of the roles la_notifier, business_manager; d.osei has "
                      "subgroup_chair: ask someone who holds one, or give the role with "
                      "'reviewflow user grant d.osei --role la_notifier'",
-                     id="wrong-role"),
+                     5, id="wrong-role"),
         pytest.param(["case", "fire", "SCR-1", "notify", "--as", "la.duty"],
                      "Error: `notify` needs notification_date (date): add --field notification_date=...",
-                     id="missing-field"),
+                     1, id="missing-field"),
         pytest.param(["case", "fire", "SCR-1", "notify", "--as", "la.duty", "--field", "notification_date=7 Jan"],
                      "Error: field 'notification_date': '7 Jan' is not a date: write it as 2026-03-31 (or 31/03/2026)",
-                     id="bad-date"),
+                     1, id="bad-date"),
         pytest.param(["case", "fire", "SCR-1", "notify", "--as", "la.duty", "--field", "notification_date"],
                      "Error: --field 'notification_date' is not NAME=VALUE: write e.g. "
-                     "--field decision_rationale=\"...\"", id="bad-field-syntax"),
+                     "--field decision_rationale=\"...\"", 1, id="bad-field-syntax"),
         pytest.param(["case", "fire", "SCR-9", "notify", "--as", "la.duty"],
-                     "Error: no case with reference 'SCR-9': check it with 'reviewflow case list'", id="unknown-case"),
+                     "Error: no case with reference 'SCR-9': check it with 'reviewflow case list'",
+                     3, id="unknown-case"),
         pytest.param(["case", "fire", "SCR-1", "notify", "--as", "nobody"],
                      "Error: no user named 'nobody': register them with 'reviewflow user add nobody --role ROLE' "
-                     "or pass --as with a registered user", id="unknown-user"),
+                     "or pass --as with a registered user", 3, id="unknown-user"),
         pytest.param(["case", "fire", "SCR-1", "notify"],
-                     "Error: say who is acting: pass --as USER or set REVIEWFLOW_USER", id="no-actor"),
+                     f"Error: `notify` needs one of the roles la_notifier, business_manager; {ADMIN} has no roles: "
+                     f"ask someone who holds one, or give the role with 'reviewflow user grant {ADMIN} --role "
+                     "la_notifier'", 5, id="administrator-without-the-role"),
         pytest.param(["case", "open", "serious_case_review", "--ref", "SCR-1", "--as", "la.duty"],
                      "Error: a case with reference 'SCR-1' already exists: choose another reference or look at it "
-                     "with 'reviewflow case show SCR-1'", id="duplicate-ref"),
+                     "with 'reviewflow case show SCR-1'", 6, id="duplicate-ref"),
         pytest.param(["case", "open", "serious_case_revue", "--ref", "SCR-2", "--as", "la.duty"],
-                     "Error: no workflow named 'serious_case_revue'; known workflows: ", id="unknown-workflow"),
+                     "Error: no workflow named 'serious_case_revue'; known workflows: ", 3, id="unknown-workflow"),
         pytest.param(["--now", "next monday", "case", "list"],
                      "Error: 'next monday' is not a date or date-time: write e.g. 2026-03-31, 31/03/2026 or "
                      "2026-03-31T09:30",
-                     id="bad-now"),
+                     1, id="bad-now"),
     ],
 )
-def test_refusals_are_one_line_and_change_nothing(run: Cli, args: list[str], message: str) -> None:
+def test_refusals_are_one_line_and_change_nothing(run: Cli, args: list[str], message: str, status: int) -> None:
     _open_scr(run, "SCR-1", "2026-01-05")
     before = run.show("SCR-1")
-    assert run.refused(*args).startswith(message)
+    assert run.refused(*args, status=status).startswith(message)
     after = run.show("SCR-1")
     assert (after["state"], after["history"], after["fields"]) == (before["state"], before["history"], before["fields"])
 
@@ -194,20 +205,20 @@ def test_workflow_commands(run: Cli) -> None:
 
 def test_database_problems_are_one_line(tmp_path: Path) -> None:
     c = Cli(f"sqlite:///{tmp_path / 'missing.db'}")
-    assert c.refused("case", "list") == (
+    assert c.refused("case", "list", status=4) == (
         f"Error: no database at {tmp_path / 'missing.db'}: run 'reviewflow init' first, or pass --db")
     assert not (tmp_path / "missing.db").exists()
-    assert Cli(f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}").refused("init").startswith(
+    assert Cli(f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}").refused("init", status=4).startswith(
         "Error: cannot open the database")
-    assert Cli("mysql+nothing://x").refused("case", "list").startswith("Error: no driver for")
-    assert Cli("not a url").refused("case", "list").startswith("Error: 'not a url' is not a database URL")
+    assert Cli("mysql+nothing://x").refused("case", "list", status=4).startswith("Error: no driver for")
+    assert Cli("not a url").refused("case", "list", status=4).startswith("Error: 'not a url' is not a database URL")
     (tmp_path / "empty.db").write_bytes(b"")
-    assert Cli(f"sqlite:///{tmp_path / 'empty.db'}").refused("case", "list").endswith(
+    assert Cli(f"sqlite:///{tmp_path / 'empty.db'}").refused("case", "list", status=4).endswith(
         "is not initialised: run 'reviewflow init'")
 
 
 def test_postgres_down_is_one_line() -> None:
-    line = Cli("postgresql+psycopg://nobody@127.0.0.1:1/none").refused("case", "list")
+    line = Cli("postgresql+psycopg://nobody@127.0.0.1:1/none").refused("case", "list", status=4)
     assert line.startswith("Error: cannot reach the database postgresql+psycopg://nobody@127.0.0.1:1/none")
 
 
@@ -217,7 +228,7 @@ def test_console_script_runs_as_a_subprocess(tmp_path: Path) -> None:
     ok = subprocess.run([str(exe), "init"], env=env, capture_output=True, text=True, check=False)
     assert ok.returncode == 0, ok.stderr
     bad = subprocess.run([str(exe), "case", "show", "NOPE"], env=env, capture_output=True, text=True, check=False)
-    assert (bad.returncode, bad.stdout) == (1, "")
+    assert (bad.returncode, bad.stdout) == (3, "")
     assert bad.stderr == "Error: no case with reference 'NOPE': check it with 'reviewflow case list'\n"
 
 
@@ -237,14 +248,15 @@ def test_every_command_has_help() -> None:
 def test_grant_gives_an_existing_user_a_role_they_can_then_use(run: Cli) -> None:
     _open_scr(run, "SCR-5", "2026-01-05")
     refusal = run.refused("case", "fire", "SCR-5", "notify", "--as", "d.osei",
-                          "--field", "notification_date=2026-01-05", now="2026-01-06")
+                          "--field", "notification_date=2026-01-05", now="2026-01-06", status=5)
     assert refusal.endswith("or give the role with 'reviewflow user grant d.osei --role la_notifier'")
     assert run("user", "grant", "d.osei", "--role", "la_notifier").output == (
         "d.osei now holds: la_notifier, subgroup_chair\n")
     run("case", "fire", "SCR-5", "notify", "--as", "d.osei", "--field", "notification_date=2026-01-05",
         now="2026-01-06")
     assert run.show("SCR-5")["state"] == "subgroup_consideration"
-    assert run.refused("user", "grant", "nobody", "--role", "board").startswith("Error: no user named 'nobody'")
+    assert run.refused("user", "grant", "nobody", "--role", "board", status=3).startswith(
+        "Error: no user named 'nobody'")
 
 
 def test_a_change_cannot_be_dated_before_the_last_one(run: Cli) -> None:
@@ -262,5 +274,5 @@ def test_paused_cases_are_listed_as_paused_and_unknown_versions_named(run: Cli) 
     _open_scr(run, "SCR-7", "2026-01-05")
     run("case", "pause", "SCR-7", "--reason", "police request", "--as", "a.khan", now="2026-01-06")
     assert run("case", "list", now="2026-03-01").output.split()[-1] == "paused"
-    assert run.refused("workflow", "show", "serious_case_review", "--version", "3") == (
+    assert run.refused("workflow", "show", "serious_case_review", "--version", "3", status=3) == (
         "Error: workflow serious_case_review has no version 3; loaded versions: 2")

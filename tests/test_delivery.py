@@ -23,7 +23,8 @@ from reviewflow.store import outbox
 from reviewflow.store.db import Database
 from reviewflow.store.outbox import OutboxEntry
 
-from tests.conftest import FIXTURES
+from tests.conftest import administer, init_with_minimal
+from tests.databases import Templates
 from tests.servers import HOST, SmtpServer, WebhookServer, all_logs
 
 SENDER = "reviewflow@lscp.example.org"
@@ -36,16 +37,17 @@ Make = Callable[..., Reviewflow]
 
 
 @pytest.fixture
-def make(db_url: str, clock: SteppingClock) -> Iterator[Make]:
-    """Build services on the test database with the given settings (initialised once)."""
+def make(db_url: str, clock: SteppingClock, templates: Templates) -> Iterator[Make]:
+    """Build services on the test database with the given settings (initialised once, as a copy of a
+    database `init` made at the same time)."""
     made: list[Database] = []
 
     def build(smtp_port: int | None = None, webhooks: tuple[str, ...] = (), **kw: Any) -> Reviewflow:
         smtp = SmtpSettings(HOST, smtp_port, sender=SENDER, timeout=5.0) if smtp_port else None
+        if not made:
+            templates.copy(db_url, f"init with minimal.yaml at {clock().isoformat()}", init_with_minimal(clock()))
         db = Database(db_url)
         svc = Reviewflow(db, clock, Settings(smtp=smtp, webhooks=webhooks, **kw))
-        if not made:
-            svc.init([FIXTURES / "minimal.yaml"])
         made.append(db)
         return svc
 
@@ -349,6 +351,7 @@ def test_the_failure_notice_reaches_a_manager_by_log(make: Make, down: SmtpServe
 # --- the outbox commands -------------------------------------------------------------------------
 
 def _cli(db_url: str, now: datetime, *args: str) -> str:
+    administer(db_url)
     result = CliRunner().invoke(cli, ["--db", db_url, "--now", now.isoformat(), *args],
                                 env={"REVIEWFLOW_CONFIG": None, "REVIEWFLOW_NOW": None, "REVIEWFLOW_SMTP_HOST": None,
                                      "REVIEWFLOW_WEBHOOK_URLS": None})

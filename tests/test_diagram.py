@@ -15,6 +15,7 @@ from reviewflow.cli import cli
 from reviewflow.engine.core.parse import parse_definition
 from reviewflow.engine.render.diagram import NOW, is_stage_move, mermaid_text, to_dot, to_mermaid
 
+from tests.databases import Templates
 from tests.test_cli import Cli, _fire
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,13 +54,19 @@ def shipped(tmp_path_factory: pytest.TempPathFactory) -> Cli:
     return run
 
 
-@pytest.fixture
-def run(tmp_path: Path) -> Cli:
-    c = Cli(f"sqlite:///{tmp_path / 'reviewflow.db'}")
+def _init_with_people(url: str) -> None:
+    c = Cli(url)
     c("init", now="2026-01-05")
     for name, role in PEOPLE.items():
         c("user", "add", name, "--role", role)
-    return c
+
+
+@pytest.fixture
+def run(tmp_path: Path, templates: Templates) -> Cli:
+    """`init` on 5 January 2026 and PEOPLE added (a copy of a database built so once per process)."""
+    url = f"sqlite:///{tmp_path / 'reviewflow.db'}"
+    templates.copy(url, "test_diagram: init on 2026-01-05, PEOPLE added", _init_with_people)
+    return Cli(url)
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
@@ -192,8 +199,8 @@ def test_a_case_of_another_workflow_or_version_is_refused(run: Cli) -> None:
         f"'reviewflow workflow diagram serious_case_review --case {REF}'")
     assert run.refused("workflow", "diagram", "serious_case_review", "--case", REF, "--version", "1") == (
         f"Error: case {REF} is on version 2 of serious_case_review: leave out --version or give --version 2")
-    assert "SCR-9" in run.refused("workflow", "diagram", "serious_case_review", "--case", "SCR-9")
-    assert "no_such" in run.refused("workflow", "diagram", "no_such")
+    assert "SCR-9" in run.refused("workflow", "diagram", "serious_case_review", "--case", "SCR-9", status=3)
+    assert "no_such" in run.refused("workflow", "diagram", "no_such", status=3)
 
 
 HOSTILE = """\

@@ -28,7 +28,7 @@ from sqlalchemy import select, text
 
 from reviewflow.engine.core.definition import WorkflowDefinition
 from reviewflow.store import chain
-from reviewflow.store.models import AuditHeadRow, CaseRow, EscalationRow, HistoryRow, OutboxRow
+from reviewflow.store.models import AdminEventRow, AuditHeadRow, CaseRow, EscalationRow, HistoryRow, OutboxRow
 
 from tests import test_worker
 from tests.conftest import pg_url_or_skip
@@ -352,7 +352,7 @@ def test_sqlite_lock_held_too_long_is_one_line_and_writes_nothing(tmp_path: Path
     holder.go()
     assert holder.wait(timeout=10) == 0
 
-    assert (result.returncode, result.stdout) == (1, "")
+    assert (result.returncode, result.stdout) == (4, "")
     assert result.stderr == (f"Error: the database {url}?timeout=1.5 is locked by another process: "
                              "try again in a moment\n")
     assert waited >= 1.5  # it waited for the lock before giving up
@@ -376,7 +376,7 @@ def test_sqlite_reader_does_not_hold_up_a_writer(tmp_path: Path, child: Callable
 def test_a_bad_sqlite_timeout_is_one_line(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'reviewflow.db'}?timeout=soon"
     result = _run(url, "case", "list")
-    assert (result.returncode, result.stdout) == (1, "")
+    assert (result.returncode, result.stdout) == (4, "")
     assert result.stderr == ("Error: timeout='soon' in the database URL is not a number of seconds: write e.g. "
                              "sqlite:///reviewflow.db?timeout=10 (how long to wait for another writer)\n")
 
@@ -478,7 +478,9 @@ def _check_chain(url: str, histories: dict[int, list[Any]]) -> None:
     with connect(url) as conn:
         head = conn.execute(select(AuditHeadRow.__table__)).one()  # type: ignore[attr-defined]
         ledger = EscalationRow.__table__  # type: ignore[attr-defined]
-        sealed += [(r.chain_seq, r.hash) for r in conn.execute(select(ledger.c.chain_seq, ledger.c.hash))]
+        admin = AdminEventRow.__table__  # type: ignore[attr-defined]
+        for table in (ledger, admin):
+            sealed += [(r.chain_seq, r.hash) for r in conn.execute(select(table.c.chain_seq, table.c.hash))]
     assert chain.check_sequence(sealed, head.seq, head.hash) is None
 
 
@@ -622,7 +624,7 @@ def test_database_faults_are_one_line_and_exit_1(tmp_path: Path, name: str) -> N
     url = make(tmp_path)
     listing = sorted(p.name for p in tmp_path.iterdir())
     result = _run(url, *command, timeout=60)
-    assert (result.returncode, result.stdout) == (1, ""), result.stderr
+    assert (result.returncode, result.stdout) == (4, ""), result.stderr
     assert result.stderr.startswith("Error: " + expected.replace("{tmp}", str(tmp_path))), result.stderr
     assert result.stderr.count("\n") == 1, result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == listing  # nothing created beside it

@@ -15,6 +15,7 @@ from reviewflow.engine.core.errors import InvalidDefinition
 from reviewflow.engine.core.learning import ActionFacts, summarise
 from reviewflow.engine.core.parse import parse_definition
 
+from tests.databases import Templates
 from tests.test_cli import Cli, _fire
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -34,14 +35,19 @@ PEOPLE = {
 }
 
 
-@pytest.fixture
-def run(db_url: str) -> Cli:
-    c = Cli(db_url)
+def _init_with_people(url: str) -> None:
+    c = Cli(url)
     c("init", now="2026-01-05")
     for name, (roles, agency) in PEOPLE.items():
         c("user", "add", name, *[a for r in roles for a in ("--role", r)], "--email", f"{name}@example.org",
           *(["--agency", agency] if agency else []))
-    return c
+
+
+@pytest.fixture
+def run(db_url: str, templates: Templates) -> Cli:
+    """`init` on 5 January 2026 and PEOPLE added (a copy of a database built so once per process)."""
+    templates.copy(db_url, "test_learning: init on 2026-01-05, PEOPLE added", _init_with_people)
+    return Cli(db_url)
 
 
 def _to_publication(run: Cli) -> None:
@@ -125,7 +131,7 @@ def test_scr_learning_loop_end_to_end(run: Cli) -> None:
     run("action", "evidence", REF, "A1", "--kind", "training_record", "--description", "Attendance list",
         "--link", "https://intranet.example/lscp/A1", "--as", "m.patel", now="2026-09-01")
     assert "needs one of the roles subgroup_chair" in run.refused("action", "verify", REF, "A1", "--as", "m.patel",
-                                                                   now="2026-09-02")
+                                                                   now="2026-09-02", status=5)
     assert "no accepted evidence, so it cannot be verified: accept a piece first" in run.refused(
         "action", "verify", REF, "A1", "--as", "d.osei", now="2026-09-02")
     run("action", "reject", REF, "E1", "--reason", "Shows attendance, not a change in practice", "--as", "d.osei",
@@ -203,7 +209,7 @@ def test_action_listing_filters_and_refusals(run: Cli) -> None:
     assert [a["number"] for a in by_agency] == ["A1"]
     assert "A1   Police" in run("action", "list", REF).output
     assert run.refused("action", "add", REF, "--rec", "R9", "--description", "x", "--agency", "Police",
-                       "--due", "2026-07-31", "--as", "a.khan", now="2026-06-03") == (
+                       "--due", "2026-07-31", "--as", "a.khan", now="2026-06-03", status=3) == (
         f"Error: case {REF} has no recommendation R9; it has: R1, R2 (add one with "
         f"'reviewflow case recommend {REF}')")
     assert "'31/02/2026' is not a date" in run.refused(
@@ -211,9 +217,12 @@ def test_action_listing_filters_and_refusals(run: Cli) -> None:
         "--as", "a.khan", now="2026-06-03")
     assert "no user" in run.refused("action", "add", REF, "--rec", "R1", "--description", "x", "--agency",
                                     "Police", "--owner", "nobody", "--due", "2026-07-31", "--as", "a.khan",
-                                    now="2026-06-03").lower()
-    assert "needs one of the roles" in run.refused("case", "recommend", REF, "--text", "x", "--as", "m.patel",
-                                                   now="2026-06-03")
+                                    now="2026-06-03", status=3).lower()
+    assert "needs one of the roles" in run.refused("case", "recommend", REF, "--text", "x", "--as", "p.hughes",
+                                                   now="2026-06-03", status=5)
+    # An agency's action owner does not see a case their agency takes no part in: it is not found.
+    assert "no case with reference" in run.refused("case", "recommend", REF, "--text", "x", "--as", "m.patel",
+                                                   now="2026-06-03", status=3)
     assert "unknown evidence kind 'photo'" in run.refused(
         "action", "evidence", REF, "A2", "--kind", "photo", "--description", "x", "--link", "y", "--as", "h.nurse",
         now="2026-06-03")
@@ -222,7 +231,7 @@ def test_action_listing_filters_and_refusals(run: Cli) -> None:
     # An action's owner may update and evidence it; another agency's owner may not.
     run("action", "update", REF, "A2", "--status", "in_progress", "--as", "h.nurse", now="2026-06-04")
     assert "or be the action's owner" in run.refused("action", "update", REF, "A2", "--status", "in_progress",
-                                                     "--as", "p.hughes", now="2026-06-04")
+                                                     "--as", "p.hughes", now="2026-06-04", status=5)
     # Nothing half-written by the refusals: two actions, two learning history rows per action at most.
     assert [a["number"] for a in json.loads(run("action", "list", REF, "--json").output)] == ["A1", "A2"]
 

@@ -21,6 +21,8 @@ from reviewflow.engine.services.facade import Reviewflow
 from reviewflow.store import schema
 from reviewflow.store.db import Database
 
+from tests.conftest import ADMIN
+
 MINIMAL = (Path(__file__).parent / "fixtures" / "minimal.yaml").read_text("utf-8")
 T0 = datetime(2026, 1, 5, 9, 0)
 
@@ -90,16 +92,23 @@ def test_first_release_database_upgrades_to_head_losing_nothing(database: Databa
     before = _snapshot(database)
     runner = CliRunner()
     refused = runner.invoke(cli, ["--db", database.url, "case", "list"])
-    assert refused.exit_code == 1
+    assert refused.exit_code == 4
     assert "has schema 0001, older than this reviewflow's: back it up, then run 'reviewflow db upgrade'" in (
         refused.output)
     upgraded = runner.invoke(cli, ["--db", database.url, "db", "upgrade"])
     assert upgraded.exit_code == 0, upgraded.output
     assert f"upgraded from 0001 to {schema.head()}" in upgraded.output
     assert _snapshot(database) == before
+    # A database from before accounts has no administrator: `init` makes whoever runs it the first one.
+    assert runner.invoke(cli, ["--db", database.url, "audit", "verify"]).exit_code == 7
+    made = runner.invoke(cli, ["--db", database.url, "init"])
+    assert made.exit_code == 0, made.output
+    assert f"administrator {ADMIN} registered" in made.output
     verified = runner.invoke(cli, ["--db", database.url, "audit", "verify"])
     assert verified.exit_code == 0, verified.output
-    assert "ok: 3 sealed rows in 2 case(s)" in verified.output
+    # 3 history rows; in the administration log the upgrade, the 9 shipped workflows' new versions, the first
+    # administrator and their set-up code
+    assert "ok: 15 sealed rows in 2 case(s)" in verified.output
     # The upgraded database works: a move, an escalation sweep, and the chain stays whole.
     clock = SteppingClock(datetime(2026, 1, 20, 9, 0, tzinfo=UTC))
     service = Reviewflow(Database(database.url), clock)
@@ -126,7 +135,7 @@ def test_a_first_release_database_without_a_version_table_is_recognised(database
 
 def test_db_upgrade_refuses_a_missing_database(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["--db", f"sqlite:///{tmp_path / 'none.db'}", "db", "upgrade"])
-    assert result.exit_code == 1
+    assert result.exit_code == 4
     assert "no database at" in result.output
 
 

@@ -21,6 +21,7 @@ from click.testing import CliRunner
 from sqlalchemy import update
 
 from reviewflow.cli import cli
+from reviewflow.engine.core.access import Identity
 from reviewflow.engine.core.clock import fixed_clock
 from reviewflow.engine.core.decide import Actor, options
 from reviewflow.engine.core.definition import FieldSpec, TransitionDef, WorkflowDefinition
@@ -30,6 +31,8 @@ from reviewflow.engine.services.facade import Reviewflow
 from reviewflow.store.db import Database
 from reviewflow.store.models import CaseRow
 from reviewflow.workflows import shipped_files
+
+from tests.conftest import ADMIN
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FILES = [*shipped_files(), FIXTURES / "minimal.yaml"]
@@ -205,14 +208,16 @@ def test_next_steps_are_marked_for_each_role(path: Path) -> None:
             assert marks == {t.trigger: role in t.roles for t in d.transitions_from(state)}, (state, role)
 
 
-# --- --as names a registered user -----------------------------------------------------------------------
+# --- --as names a registered user, and only an administrator may give it ------------------------------------
 
 @pytest.fixture(scope="module")
 def cli_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """One database for the refusals below, which change nothing (each test checks that)."""
+    """One database for the refusals below, which change nothing (each test checks that). The
+    operating-system account running the tests is its administrator, as `reviewflow init` makes it."""
     url = f"sqlite:///{tmp_path_factory.mktemp('as') / 'reviewflow.db'}"
     service = Reviewflow(Database(url), fixed_clock(NOW))
     service.init([FIXTURES / "minimal.yaml"])
+    service.first_admin(ADMIN, ADMIN)
     service.add_user("bm", ["business_manager", "subgroup_chair"])
     for ref in ("AS-1", "AS-9"):
         service.open_case("minimal", ref, "bm", {"notifying_agency": "Police"})
@@ -222,7 +227,8 @@ def cli_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 def _invoke(url: str, args: list[str], env: Mapping[str, str | None] | None = None) -> Any:
     result = CliRunner().invoke(cli, ["--db", url, "--now", "2026-01-06", *args],
-                                env={"REVIEWFLOW_USER": None, "REVIEWFLOW_NOW": None, **(env or {})})
+                                env={"REVIEWFLOW_USER": None, "REVIEWFLOW_NOW": None, "REVIEWFLOW_TOKEN": None,
+                                     **(env or {})})
     assert "Traceback" not in result.output + result.stderr
     return result
 
@@ -243,23 +249,29 @@ def test_as_must_name_a_registered_user(cli_url: str, command: str, name: str) -
     before = _invoke(cli_url, ["case", "show", "AS-1", "--json"]).stdout
     for result in (_invoke(cli_url, [*ACTING[command], "--as", name]),
                    _invoke(cli_url, ACTING[command], env={"REVIEWFLOW_USER": name})):
-        assert result.exit_code == 1, result.output
+        assert result.exit_code == 3, result.output
         assert result.stderr.startswith(f"Error: no user named {name!r}: register them with 'reviewflow user add ")
         assert result.stderr.endswith("' or pass --as with a registered user\n")
     assert _invoke(cli_url, ["case", "show", "AS-1", "--json"]).stdout == before
-    assert _invoke(cli_url, ["case", "show", "AS-2"]).exit_code == 1
+    assert _invoke(cli_url, ["case", "show", "AS-2"]).exit_code == 3
 
 
-@pytest.mark.parametrize("command", [c for c in ACTING if c != "show"])
-def test_acting_commands_need_someone_acting(cli_url: str, command: str) -> None:
-    for result in (_invoke(cli_url, ACTING[command]), _invoke(cli_url, [*ACTING[command], "--as", ""])):
-        assert result.exit_code == 1
-        assert result.stderr == "Error: say who is acting: pass --as USER or set REVIEWFLOW_USER\n"
+@pytest.mark.parametrize("command", list(ACTING))
+def test_a_token_holder_who_is_not_an_administrator_may_not_use_as(cli_url: str, command: str) -> None:
+    service = Reviewflow(Database(cli_url), fixed_clock(NOW))
+    try:
+        token = service.create_token(Identity("bm"), "bm", f"as-{command}", "write").secret
+    finally:
+        service.db.dispose()
+    result = _invoke(cli_url, [*ACTING[command], "--as", ADMIN], env={"REVIEWFLOW_TOKEN": token})
+    assert result.exit_code == 5
+    assert result.stderr == ("Error: --as is for administrators; bm is not one: act as yourself (leave out --as), "
+                             "or ask an administrator\n")
 
 
-def test_a_registered_user_acts_and_showing_needs_no_one(cli_url: str) -> None:
+def test_an_administrator_acts_for_someone_and_the_history_says_so(cli_url: str) -> None:
     assert _invoke(cli_url, ["case", "show", "AS-9"]).exit_code == 0
     result = _invoke(cli_url, ["case", "fire", "AS-9", "accept", "--field", "decision=yes", "--as", "bm"])
     assert result.exit_code == 0, result.stderr
     shown = _invoke(cli_url, ["case", "show", "AS-9", "--json"], env={"REVIEWFLOW_USER": "bm"})
-    assert json.loads(shown.stdout)["history"][-1]["actor"] == "bm"
+    assert json.loads(shown.stdout)["history"][-1]["actor"] == f"{ADMIN} for bm"

@@ -28,9 +28,10 @@ from reviewflow.store.models import CaseRow, HistoryRow, ScheduleRunRow
 
 from tests import test_worker
 from tests.conftest import FIXTURES, pg_url_or_skip
+from tests.databases import templates
 from tests.seeding import at, connect
 from tests.test_cli import Cli
-from tests.test_worker import Proc, _run, _wait_for
+from tests.test_worker import Proc, _wait_for
 
 spawn = test_worker.spawn
 
@@ -431,10 +432,15 @@ def _day_refs(first: str, last: str) -> list[str]:
 
 
 def _init_daily(url: str, folder: Path) -> None:
-    daily = folder / "daily.yaml"
-    daily.write_text(DAILY + DAILY_SCHEDULE, "utf-8")
-    done = _run(url, "--now", START, "init", "--workflows", str(daily))
-    assert done.returncode == 0, done.stderr
+    """`init` with the daily workflow at START, in this process (the processes under test are the ones that
+    open the periods): a copy of a database built so once per process."""
+
+    def build(new: str) -> None:
+        daily = folder / "daily.yaml"
+        daily.write_text(DAILY + DAILY_SCHEDULE, "utf-8")
+        Cli(new)("init", "--workflows", str(daily), now=START)
+
+    templates().copy(url, f"test_recurring: init with daily.yaml at {START}", build)
 
 
 def _cases(url: str) -> list[str]:

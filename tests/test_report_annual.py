@@ -34,7 +34,7 @@ from reviewflow.engine.core.errors import ReviewflowError
 from reviewflow.engine.services.facade import Reviewflow
 from reviewflow.store.db import Database
 
-from tests.conftest import pg_url_or_skip
+from tests.conftest import administer, pg_url_or_skip
 
 LONDON = ZoneInfo("Europe/London")
 ENGLAND = holidays.country_holidays("GB", subdiv="ENG")
@@ -506,6 +506,7 @@ def definitions(url: str) -> dict[str, WorkflowDefinition]:
 
 
 def annual_json(url: str, year: str) -> dict[str, Any]:
+    administer(url)
     result = CliRunner().invoke(cli, ["--db", url, "--now", END.isoformat(), "report", "annual", "--year", year,
                                       "--format", "json"], env={"REVIEWFLOW_NOW": None})
     assert result.exit_code == 0, result.output + result.stderr
@@ -573,6 +574,7 @@ def test_the_generated_year_has_something_of_every_kind(generated: tuple[str, Lo
 
 def test_rapid_reviews_are_named_with_their_statutory_limit(generated: tuple[str, Log]) -> None:
     url, log = generated
+    administer(url)
     result = CliRunner().invoke(cli, ["--db", url, "--now", END.isoformat(), "report", "annual", "--year", "2026",
                                       "--format", "md"])
     assert result.exit_code == 0, result.output

@@ -17,7 +17,7 @@ from reviewflow.engine.services.escalation import Sweeper
 from reviewflow.engine.services.facade import Reviewflow
 from reviewflow.store.db import Database
 
-from tests.conftest import pg_url_or_skip
+from tests.conftest import administer, pg_url_or_skip
 
 NOW = datetime(2026, 6, 15, 8, 0, tzinfo=UTC)
 ADMIN = "admin"
@@ -116,6 +116,7 @@ def figures(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         build(service, clock)
     finally:
         service.db.dispose()
+    administer(url)
     result = CliRunner().invoke(cli, ["--db", url, "--now", NOW.isoformat(), "report", "board", "--format", "json"],
                                 env={"REVIEWFLOW_NOW": None})
     assert result.exit_code == 0, result.output

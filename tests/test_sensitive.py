@@ -19,7 +19,7 @@ from reviewflow.engine.services.facade import Reviewflow
 from reviewflow.engine.services.settings import Settings, SmtpSettings
 from reviewflow.store.db import Database
 
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, administer
 from tests.servers import HOST, SmtpServer, WebhookServer, all_logs
 
 SECRET = "Mother-disclosed-DV-7Q"
@@ -66,6 +66,7 @@ def test_sensitive_values_never_leave_the_record(db_url: str, tmp_path: Path, cl
     service = Reviewflow(Database(db_url), clock, settings)
     with all_logs() as logs:
         service.init([path])
+        administer(db_url)
         service.add_user("a.khan", ["business_manager"], "a.khan@example.org")
         service.add_user("d.osei", ["subgroup_chair"], "d.osei@example.org")
         service.open_case("sensitive_review", "SR-1", "a.khan",

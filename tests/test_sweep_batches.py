@@ -4,6 +4,7 @@ is recorded once, with its notifications, sealed into the audit chain as every o
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from reviewflow.store.db import Database
 from reviewflow.store.models import EscalationRow
 
 from tests.conftest import FIXTURES, pg_url_or_skip
+from tests.databases import Templates
 
 CASES = 300
 BATCH = 40
@@ -66,9 +68,27 @@ def many(service: Reviewflow, clock: SteppingClock) -> Reviewflow:
     return _open(service, clock, CASES)
 
 
+def _init_and_open(count: int, start: datetime) -> Callable[[str], None]:
+    def build(url: str) -> None:
+        clock = SteppingClock(start)
+        service = Reviewflow(Database(url), clock)
+        try:
+            service.init([FIXTURES / "minimal.yaml"])
+            _open(service, clock, count)
+        finally:
+            service.db.dispose()
+
+    return build
+
+
 @pytest.fixture
-def few(service: Reviewflow, clock: SteppingClock) -> Reviewflow:
-    return _open(service, clock, FEW)
+def few(database: Database, clock: SteppingClock, templates: Templates) -> Reviewflow:
+    """`_open` of FEW cases on an initialised database: a copy of one built so once per process, with the
+    clock moved on as `_open` moves it."""
+    templates.copy(database.url, f"test_sweep_batches: {FEW} cases opened from {clock().isoformat()}",
+                   _init_and_open(FEW, clock()))
+    clock.advance(days=FEW // 20)
+    return Reviewflow(database, clock)
 
 
 def _expected(service: Reviewflow, now: datetime) -> set[tuple[str, str]]:
@@ -93,7 +113,8 @@ def _outbox_keys(service: Reviewflow) -> list[str]:
 
 def _sealed_rows(service: Reviewflow) -> int:
     return sum(n for (n,) in _sql(service, "select count(*) from case_history where chain_seq is not null "
-                                           "union all select count(*) from escalations where chain_seq is not null"))
+                                           "union all select count(*) from escalations where chain_seq is not null "
+                                           "union all select count(*) from admin_events where chain_seq is not null"))
 
 
 def _assert_chain_whole(service: Reviewflow) -> None:

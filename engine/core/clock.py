@@ -45,10 +45,11 @@ def parse_instant(text: str) -> datetime:
             value = datetime.strptime(text.strip(), "%d/%m/%Y")
         except ValueError:
             raise InvalidValue(
-                f"{text!r} is not a date or date-time: write e.g. 2026-03-31, 31/03/2026 or 2026-03-31T09:30"
-            ) from None
+                f"{text!r} is not a date or date-time: write e.g. 2026-03-31, 31/03/2026 or 2026-03-31T09:30",
+                value=text) from None
     if not EARLIEST.year <= value.year <= LATEST.year:
-        raise InvalidValue(f"{text!r} is outside the years {EARLIEST.year} to {LATEST.year}: check the date")
+        raise InvalidValue(f"{text!r} is outside the years {EARLIEST.year} to {LATEST.year}: check the date",
+                           value=text)
     if value.tzinfo is None:
         value = value.replace(tzinfo=LOCAL_ZONE)
     return value.astimezone(UTC)
@@ -63,6 +64,8 @@ def parse_date(text: str, option: str = "date") -> date:
         except ValueError:
             continue
         if not EARLIEST <= day <= LATEST:
-            raise InvalidValue(f"{option} {text!r} is outside the years {EARLIEST.year} to {LATEST.year}")
+            raise InvalidValue(f"{option} {text!r} is outside the years {EARLIEST.year} to {LATEST.year}",
+                               field=option.lstrip("-"), value=text)
         return day
-    raise InvalidValue(f"{option} {text!r} is not a date: write e.g. 2026-03-31 or 31/03/2026")
+    raise InvalidValue(f"{option} {text!r} is not a date: write e.g. 2026-03-31 or 31/03/2026",
+                       field=option.lstrip("-"), value=text)

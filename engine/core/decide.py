@@ -67,12 +67,14 @@ def _quote(name: str) -> str:
     return f"`{name}`" if name.isprintable() else repr(name)
 
 
-def _check_roles(what: str, roles: tuple[str, ...], actor: Actor) -> None:
+def _check_roles(what: str, roles: tuple[str, ...], actor: Actor, ref: str | None = None, state: str | None = None,
+                 trigger: str | None = None) -> None:
     if not actor.roles & set(roles):
         held = ", ".join(sorted(actor.roles)) or "no roles"
         raise NotPermitted(f"{what} needs one of the roles {', '.join(roles)}; {actor.name} has {held}: "
                            "ask someone who holds one, or give the role with "
-                           f"'reviewflow user grant {actor.name} --role {roles[0]}'")
+                           f"'reviewflow user grant {actor.name} --role {roles[0]}'", ref=ref, state=state,
+                           trigger=trigger, allowed=roles, user=actor.name)
 
 
 def _missing_state_fields(state: StateDef, fields: Mapping[str, Any]) -> list[str]:
@@ -91,16 +93,21 @@ def plan_open(d: WorkflowDefinition, actor: Actor, raw: Mapping[str, str], now: 
     supplied = parse_fields(what, d.open.requires, raw)
     missing = _missing_state_fields(d.states[d.initial], supplied)
     if missing:
-        raise TransitionNotAllowed(f"{what} needs {', '.join(missing)} set: add --field NAME=VALUE")
+        raise TransitionNotAllowed(f"{what} needs {', '.join(missing)} set: add --field NAME=VALUE",
+                                   state=d.initial, trigger="open", field=missing[0], missing=missing)
     due, notify = _entering(d, d.initial, now)
     return Move("open", None, d.initial, supplied, dict(supplied), now, due, notify)
 
 
-def _refuse_unknown(d: WorkflowDefinition, state: str, trigger: str) -> TransitionNotAllowed:
-    possible = ", ".join(t.trigger for t in d.transitions_from(state)) or "none (this is an end state)"
+def _refuse_unknown(d: WorkflowDefinition, case: CaseState, trigger: str) -> TransitionNotAllowed:
+    state = case.state
+    names = [t.trigger for t in d.transitions_from(state)]
+    possible = ", ".join(names) or "none (this is an end state)"
     if trigger in d.triggers:
-        return TransitionNotAllowed(f"{_quote(trigger)} is not possible from {_quote(state)}; possible: {possible}")
-    return TransitionNotAllowed(f"{d.name} has no trigger {_quote(trigger)}; possible from {_quote(state)}: {possible}")
+        message = f"{_quote(trigger)} is not possible from {_quote(state)}; possible: {possible}"
+    else:
+        message = f"{d.name} has no trigger {_quote(trigger)}; possible from {_quote(state)}: {possible}"
+    return TransitionNotAllowed(message, ref=case.ref, state=state, trigger=trigger, allowed=names)
 
 
 def plan_fire(d: WorkflowDefinition, case: CaseState, trigger: str, actor: Actor,
@@ -108,9 +115,9 @@ def plan_fire(d: WorkflowDefinition, case: CaseState, trigger: str, actor: Actor
     """Check every rule for `trigger` on `case`; return the move or raise saying what failed."""
     t = d.transition(case.state, trigger)
     if t is None:
-        raise _refuse_unknown(d, case.state, trigger)
+        raise _refuse_unknown(d, case, trigger)
     what = _quote(trigger)
-    _check_roles(what, t.roles, actor)
+    _check_roles(what, t.roles, actor, case.ref, case.state, trigger)
     supplied = parse_fields(what, t.requires, raw)
     merged = {**case.fields, **supplied}
     reasons: list[str] = []
@@ -130,7 +137,8 @@ def plan_fire(d: WorkflowDefinition, case: CaseState, trigger: str, actor: Actor
     dest = machine_for(d).fire(case.state, trigger, guard)
     if dest is None:
         detail = "; ".join(reasons) or "the state machine refused it"
-        raise TransitionNotAllowed(f"{what} is not possible yet: {detail}")
+        raise TransitionNotAllowed(f"{what} is not possible yet: {detail}", ref=case.ref, state=case.state,
+                                   trigger=trigger, reasons=reasons)
     due, notify = _entering(d, dest, now)
     return Move(trigger, case.state, dest, supplied, merged, now, due, notify)
 

@@ -26,12 +26,27 @@ class FieldSpec:
     label: str = ""
     options: tuple[str, ...] = ()
     sensitive: bool = False
+    readers: tuple[str, ...] = ()
+    """With `sensitive`: the roles that may see the value (default: the workflow's `access.sensitive`)."""
 
     def describe(self) -> str:
         """'decision (choice: scr, nfa)' style summary used in messages."""
         if self.type == "choice":
             return f"{self.name} ({self.type}: {', '.join(self.options)})"
         return f"{self.name} ({self.type})"
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who sees what of this workflow's cases (`access:` in the definition)."""
+
+    partnership: tuple[str, ...] | None = None
+    """Roles whose holders see every case of the workflow (default: every role but the learning loop's
+    `contribute` roles, which are held by agency staff)."""
+    sensitive: tuple[str, ...] | None = None
+    """Roles that may see a `sensitive: true` field (default: the learning loop's `manage` roles)."""
+    agency_fields: tuple[str, ...] | None = None
+    """Fields naming the agencies taking part (default: every field whose name contains 'agenc')."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +132,7 @@ class WorkflowDefinition:
     learning_rules: LearningRules | None = None
     learning_escalation: tuple[EscalationLevel, ...] | None = None
     schedule: Schedule | None = None
+    access: Access = field(default_factory=Access)
 
     @property
     def learning(self) -> LearningRules:
@@ -161,10 +177,42 @@ class WorkflowDefinition:
         return self._moves.get((state, trigger))
 
     @property
+    def field_specs(self) -> dict[str, FieldSpec]:
+        """Every field the definition asks for, by name (the first declaration of each)."""
+        found: dict[str, FieldSpec] = {}
+        for spec in [*self.open.requires, *(f for t in self.transitions for f in t.requires)]:
+            found.setdefault(spec.name, spec)
+        return found
+
+    @property
     def sensitive_fields(self) -> frozenset[str]:
-        """Fields marked `sensitive: true` anywhere in the definition."""
+        """Fields marked `sensitive` anywhere in the definition."""
         specs = [*self.open.requires, *(f for t in self.transitions for f in t.requires)]
         return frozenset(f.name for f in specs if f.sensitive)
+
+    @cached_property
+    def partnership_roles(self) -> frozenset[str]:
+        """Roles whose holders see every case of this workflow."""
+        if self.access.partnership is not None:
+            return frozenset(self.access.partnership)
+        return frozenset(self.roles) - set(self.learning.contribute)
+
+    @cached_property
+    def field_readers(self) -> dict[str, frozenset[str]]:
+        """For each sensitive field, the roles that may see its value."""
+        default = self.access.sensitive if self.access.sensitive is not None else self.learning.manage
+        readers: dict[str, set[str]] = {}
+        for spec in [*self.open.requires, *(f for t in self.transitions for f in t.requires)]:
+            if spec.sensitive:
+                readers.setdefault(spec.name, set()).update(spec.readers or default)
+        return {name: frozenset(roles) for name, roles in readers.items()}
+
+    @cached_property
+    def agency_fields(self) -> tuple[str, ...]:
+        """Fields whose values name the agencies taking part in a case."""
+        if self.access.agency_fields is not None:
+            return self.access.agency_fields
+        return tuple(name for name in self.field_specs if "agenc" in name.lower())
 
     def shareable(self, fields: Mapping[str, Any]) -> dict[str, Any]:
         """`fields` without the sensitive ones: what notifications, logs and reports may carry."""

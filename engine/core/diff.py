@@ -20,8 +20,10 @@ from reviewflow.engine.core.definition import (
 )
 from reviewflow.engine.core.yamlsource import load_yaml
 
-ADDED, REMOVED, CHANGED = "added", "removed", "changed"
 Kind = Literal["added", "removed", "changed"]
+ADDED: Kind = "added"
+REMOVED: Kind = "removed"
+CHANGED: Kind = "changed"
 
 
 # --- versions ----------------------------------------------------------------------------------

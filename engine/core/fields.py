@@ -61,30 +61,32 @@ def _yes_or_no(spec: FieldSpec, raw: str) -> bool:
         return True
     if raw.strip().lower() in _NO:
         return False
-    raise FieldError(f"field {spec.name!r} is yes/no: write yes or no, not {raw!r}")
+    raise FieldError(f"field {spec.name!r} is yes/no: write yes or no, not {raw!r}", field=spec.name, value=raw,
+                     allowed=("yes", "no"))
 
 
 def parse_value(spec: FieldSpec, raw: str) -> Any:
     """The stored value of `raw` for `spec`: str, bool, or an ISO date string."""
     if _undecodable(raw):
         raise FieldError(f"field {spec.name!r} holds bytes that are not UTF-8 text: "
-                         "set the terminal to UTF-8 and type the value again")
+                         "set the terminal to UTF-8 and type the value again", field=spec.name)
     text = raw.strip()
     if spec.type == "yesno":
         return _yes_or_no(spec, raw)
     if not text:
-        raise FieldError(f"field {spec.name!r} is empty: give it a value")
+        raise FieldError(f"field {spec.name!r} is empty: give it a value", field=spec.name, value=raw)
     if spec.type == "date":
         try:
             return parse_date(text).isoformat()
         except FieldError as exc:
-            raise FieldError(f"field {spec.name!r}: {exc}") from None
+            raise FieldError(f"field {spec.name!r}: {exc}", field=spec.name, value=raw) from None
     if spec.type == "choice":
         if text not in spec.options:
-            raise FieldError(f"field {spec.name!r} must be one of: {', '.join(spec.options)} (got {raw!r})")
+            raise FieldError(f"field {spec.name!r} must be one of: {', '.join(spec.options)} (got {raw!r})",
+                             field=spec.name, value=raw, allowed=spec.options)
         return text
     if len(text) > MAX_TEXT:
-        raise FieldError(f"field {spec.name!r} is longer than {MAX_TEXT} characters: shorten it")
+        raise FieldError(f"field {spec.name!r} is longer than {MAX_TEXT} characters: shorten it", field=spec.name)
     return text
 
 
@@ -94,7 +96,8 @@ def split_assignments(pairs: Iterable[str]) -> dict[str, str]:
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
-            raise FieldError(f"--field {pair!r} is not NAME=VALUE: write e.g. --field decision_rationale=\"...\"")
+            raise FieldError(f"--field {pair!r} is not NAME=VALUE: write e.g. --field decision_rationale=\"...\"",
+                             value=pair)
         out[name.strip()] = value
     return out
 
@@ -106,10 +109,12 @@ def parse_fields(what: str, specs: Sequence[FieldSpec], raw: Mapping[str, str]) 
     if unknown:
         takes = ", ".join(s.describe() for s in specs) or "no fields"
         names = ", ".join(name if name.isprintable() else repr(name) for name in unknown)
-        raise FieldError(f"{what} does not take field(s) {names}; it takes: {takes}")
+        raise FieldError(f"{what} does not take field(s) {names}; it takes: {takes}", field=unknown[0],
+                         allowed=[s.name for s in specs], unknown=unknown)
     missing = [s for s in specs if s.name not in raw]
     if missing:
         needs = ", ".join(s.describe() for s in missing)
         flags = " ".join(f"--field {s.name}=..." for s in missing)
-        raise FieldError(f"{what} needs {needs}: add {flags}")
+        raise FieldError(f"{what} needs {needs}: add {flags}", field=missing[0].name,
+                         missing=[s.name for s in missing])
     return {name: parse_value(by_name[name], value) for name, value in raw.items()}

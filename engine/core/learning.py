@@ -122,7 +122,7 @@ def is_overdue(action: ActionFacts, today: date) -> bool:
 def _refuse(what: str, roles: tuple[str, ...], actor: str, held: frozenset[str], owner_ok: bool) -> NotPermitted:
     extra = " or be the action's owner" if owner_ok else ""
     return NotPermitted(f"{what} needs one of the roles {', '.join(roles)}{extra}; {actor} has "
-                        f"{', '.join(sorted(held)) or 'no roles'}: ask someone who does")
+                        f"{', '.join(sorted(held)) or 'no roles'}: ask someone who does", allowed=roles, user=actor)
 
 
 def check_manage(rules: LearningRules, actor: str, held: frozenset[str], what: str) -> None:
@@ -146,13 +146,15 @@ def check_verify(rules: LearningRules, actor: str, held: frozenset[str], what: s
 
 def _not_from(action: ActionFacts, verb: str, allowed_from: tuple[str, ...]) -> TransitionNotAllowed:
     return TransitionNotAllowed(f"action {action.number} is {action.status}: it can be {verb} only when "
-                                f"{' or '.join(allowed_from)}")
+                                f"{' or '.join(allowed_from)}", state=action.status, allowed=allowed_from,
+                                action=action.number)
 
 
 def after_evidence_submitted(action: ActionFacts) -> str:
     """Submitting evidence moves a working action on; later statuses keep theirs."""
     if action.status in CLOSED_WITH_REASON or action.status == EMBEDDED:
-        raise TransitionNotAllowed(f"action {action.number} is {action.status}: no more evidence is taken")
+        raise TransitionNotAllowed(f"action {action.number} is {action.status}: no more evidence is taken",
+                                   state=action.status, action=action.number)
     return EVIDENCE_SUBMITTED if action.status in WORKING else action.status
 
 
@@ -170,31 +172,37 @@ def check_verifiable(action: ActionFacts) -> None:
         hint = ("accept a piece first with 'reviewflow action accept'" if action.pending_evidence
                 else "the owner submits it with 'reviewflow action evidence'")
         raise TransitionNotAllowed(f"action {action.number} has no accepted evidence, so it cannot be verified: "
-                                   f"{hint}")
+                                   f"{hint}", state=action.status, action=action.number)
     if action.pending_evidence:
         raise TransitionNotAllowed(f"action {action.number} has {action.pending_evidence} piece(s) of evidence "
-                                   "not yet accepted or rejected: decide them first")
+                                   "not yet accepted or rejected: decide them first", state=action.status,
+                                   action=action.number)
 
 
 def check_evaluable(action: ActionFacts, verified_on: date | None, measured_on: date, today: date) -> None:
     if action.status != VERIFIED:
         raise _not_from(action, "evaluated for impact", (VERIFIED,))
     if measured_on > today:
-        raise InvalidValue(f"impact measured on {measured_on} is in the future: give the date it was measured")
+        raise InvalidValue(f"impact measured on {measured_on} is in the future: give the date it was measured",
+                           field="date", value=measured_on.isoformat())
     if verified_on is not None and measured_on < verified_on:
         raise InvalidValue(f"impact measured on {measured_on} is before action {action.number} was verified "
-                           f"({verified_on}): impact is measured after verification, typically 3 to 6 months on")
+                           f"({verified_on}): impact is measured after verification, typically 3 to 6 months on",
+                           field="date", value=measured_on.isoformat())
 
 
 def check_status_change(action: ActionFacts, new: str, reason: str | None) -> None:
     """`action update --status`: the moves not made by evidence, verify or evaluate."""
     if new == action.status:
-        raise TransitionNotAllowed(f"action {action.number} is already {new}")
+        raise TransitionNotAllowed(f"action {action.number} is already {new}", state=action.status,
+                                   action=action.number)
     if new in CLOSED_WITH_REASON:
         if action.status in FINISHED:
-            raise TransitionNotAllowed(f"action {action.number} is {action.status} and cannot be closed again")
+            raise TransitionNotAllowed(f"action {action.number} is {action.status} and cannot be closed again",
+                                       state=action.status, action=action.number)
         if not (reason or "").strip():
-            raise InvalidValue(f"marking action {action.number} {new} needs a reason: add --reason")
+            raise InvalidValue(f"marking action {action.number} {new} needs a reason: add --reason", field="reason",
+                               action=action.number)
         return
     moves = {IN_PROGRESS: (AGREED,), EMBEDDED: (IMPACT_EVALUATED,), AGREED: ()}
     if new not in moves:
@@ -202,8 +210,10 @@ def check_status_change(action: ActionFacts, new: str, reason: str | None) -> No
                  VERIFIED: "use 'reviewflow action verify'",
                  IMPACT_EVALUATED: "use 'reviewflow action evaluate'"}
         if new in howto:
-            raise TransitionNotAllowed(f"an action becomes {new} through its own step: {howto[new]}")
-        raise InvalidValue(f"unknown action status {new!r}; statuses: {', '.join(STATUSES)}")
+            raise TransitionNotAllowed(f"an action becomes {new} through its own step: {howto[new]}", field="status",
+                                       value=new)
+        raise InvalidValue(f"unknown action status {new!r}; statuses: {', '.join(STATUSES)}", field="status",
+                           value=new, allowed=STATUSES)
     if action.status not in moves[new]:
         raise _not_from(action, f"marked {new}", moves[new] or ("never (an action starts agreed)",))
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from reviewflow.engine.core.access import Identity
 from reviewflow.engine.core.definition import WorkflowDefinition
 from reviewflow.engine.core.durations import LOCAL_ZONE, due_at, due_date_of
 from reviewflow.engine.core.errors import ConcurrentChange, InvalidValue, NotPermitted
@@ -91,7 +92,7 @@ def migrate_roles(target: WorkflowDefinition) -> tuple[str, ...]:
     return (MIGRATOR,) if MIGRATOR in target.roles else target.open.roles
 
 
-def check_actor(actor: str | None) -> str:
+def check_actor(actor: str | Identity | None) -> str | Identity:
     if not actor:
         raise InvalidValue("say who is migrating: pass --as USER or set REVIEWFLOW_USER (preview with --dry-run "
                            "without it)")
@@ -170,7 +171,8 @@ def _missing_fields(target: WorkflowDefinition, cases: Sequence[OpenCase], mappi
         dest = target.states.get(mapping.get(c.state, c.state))
         missing = [f for f in dest.requires if c.fields.get(f) in (None, "")] if dest else []
         if missing:
-            problems.append(f"{c.ref} lacks {', '.join(missing)}, which state {dest.name} of v{target.version} "
+            problems.append(f"{c.ref} lacks {', '.join(missing)}, which state {dest.name if dest else '?'} of "
+                            f"v{target.version} "
                             "requires (set it, or map its state elsewhere)")
     return problems
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from reviewflow.engine.core.definition import (
     EXPRESSION,
+    Access,
     Condition,
     EscalationLevel,
     FieldSpec,
@@ -160,9 +161,19 @@ def _schema_problems(data: Any) -> list[tuple[Path, str]]:
 def _fields(specs: dict[str, Any] | None) -> tuple[FieldSpec, ...]:
     return tuple(
         FieldSpec(name, spec["type"], spec.get("label", ""), tuple(spec.get("options", ())),
-                  spec.get("sensitive", False))
+                  bool(spec.get("sensitive", False)),
+                  tuple(spec["sensitive"]) if isinstance(spec.get("sensitive"), list) else ())
         for name, spec in (specs or {}).items()
     )
+
+
+def _access(raw: dict[str, Any] | None) -> Access:
+    raw = raw or {}
+
+    def roles(key: str) -> tuple[str, ...] | None:
+        return tuple(raw[key]) if key in raw else None
+
+    return Access(partnership=roles("partnership"), sensitive=roles("sensitive"), agency_fields=roles("agency_fields"))
 
 
 def _conditions(raw: Any) -> tuple[Condition, ...]:
@@ -250,6 +261,7 @@ class _Builder:
             learning_escalation=(self.ladder(learning["escalation"], ("learning", "escalation"))
                                  if learning and "escalation" in learning else None),
             schedule=self.schedule(data.get("schedule")),
+            access=_access(data.get("access")),
         )
 
     def ladder(self, levels: list[dict[str, Any]], path: Path) -> tuple[EscalationLevel, ...]:

@@ -323,6 +323,10 @@ class CaseView:
     recommendations: list[Recommendation] = field(default_factory=list)
     dissemination: list[Dissemination] = field(default_factory=list)
     calendar: str = DEFAULT_CALENDAR
+    revision: int = 0
+    """Bumped by every change to the case: a change made on an older revision is refused."""
+    agencies: list[str] = field(default_factory=list)
+    """The agencies taking part (named in its fields, its recommendations or owning its actions)."""
 
     @property
     def overdue(self) -> bool:
@@ -363,3 +367,49 @@ class Fired:
     @property
     def due_date(self) -> str | None:
         return due_date_of(self.due_at).isoformat() if self.due_at else None
+
+
+@dataclass(frozen=True)
+class AdminEvent:
+    """One change made by an administrator: who, when, what, to what, and the details."""
+
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    details: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Account:
+    """A registered person as the administration pages show them (never their password hash)."""
+
+    name: str
+    email: str | None
+    roles: tuple[str, ...]
+    agency: str | None
+    admin: bool
+    disabled_at: datetime | None
+    has_password: bool
+    os_account: str | None
+    created_at: datetime
+
+    @property
+    def active(self) -> bool:
+        return self.disabled_at is None
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """A personal API token as listed (its secret is shown once, when it is made)."""
+
+    id: int
+    user: str
+    name: str
+    prefix: str
+    scope: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None

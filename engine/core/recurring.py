@@ -166,7 +166,7 @@ def _pattern_problem(text: str, numbered: bool) -> str | None:
             return "{n} counts periods from `starting` and needs `every`: use {date} or {year}-{month} with `cron`"
         if name not in allowed:
             return f"unknown placeholder {{{name}}}: use {names}"
-        if conversion or "{" in spec:
+        if conversion or "{" in (spec or ""):
             return f"placeholder {{{name}}} has a conversion or a nested field: write it as {{{name}}}"
     try:
         render(text, _EXAMPLE)

@@ -123,6 +123,16 @@ def _role_uses(d: WorkflowDefinition) -> Iterator[tuple[Path, str]]:
     for i, level in enumerate(d.escalation):
         yield from ((("escalation", i, "notify", j), role) for j, role in enumerate(level.notify) if role != OWNER)
     yield from _learning_role_uses(d)
+    yield from _access_role_uses(d)
+
+
+def _access_role_uses(d: WorkflowDefinition) -> Iterator[tuple[Path, str]]:
+    for key in ("partnership", "sensitive"):
+        for j, role in enumerate(getattr(d.access, key) or ()):
+            yield ("access", key, j), role
+    for path, spec in _field_specs(d):
+        for j, role in enumerate(spec.readers):
+            yield (*path, "sensitive", j), role
 
 
 def _learning_role_uses(d: WorkflowDefinition) -> Iterator[tuple[Path, str]]:
@@ -206,6 +216,10 @@ def check_fields(d: WorkflowDefinition) -> Found:
             yield path, "a choice field needs `options`: list the allowed values"
         if spec.type != "choice" and spec.options:
             yield (*path, "options"), f"only choice fields take `options`; this field is {spec.type}"
+    for j, name in enumerate(d.access.agency_fields or ()):
+        if name not in declared:
+            yield ("access", "agency_fields", j), (
+                f"field {name!r} is not asked for by `open` or any transition: name a declared field")
     for name, s in d.states.items():
         for j, field in enumerate(s.requires):
             if field not in declared:

@@ -33,7 +33,7 @@ class _Loader(yaml.SafeLoader):
 
     composed = 0
 
-    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         self.composed += 1
         if self.composed > MAX_NODES:
             raise _TooManyNodes(self.peek_event().start_mark.line + 1)

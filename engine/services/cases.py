@@ -9,16 +9,18 @@ from typing import Any
 
 import structlog
 
+from reviewflow.engine.core.access import Identity
 from reviewflow.engine.core.decide import Actor, Move, options, plan_fire, plan_open
 from reviewflow.engine.core.definition import WorkflowDefinition
 from reviewflow.engine.core.durations import LOCAL_ZONE, due_date_of, local_date
-from reviewflow.engine.core.errors import CaseExists, InvalidValue, NotPermitted, TransitionNotAllowed
+from reviewflow.engine.core.errors import CaseExists, InvalidValue, NotPermitted, StaleRevision, TransitionNotAllowed
 from reviewflow.engine.core.escalation import checkpoints, next_check, shift_for_pause
 from reviewflow.engine.core.notices import expand
 from reviewflow.engine.core.records import CaseRecord, CaseView, Fired, HistoryEntry, LedgerEntry
 from reviewflow.engine.services.context import ServiceContext
+from reviewflow.engine.services.visibility import note_agencies, partnership_versions, require_visible, shown_view
 from reviewflow.store import learning as learning_store
-from reviewflow.store import ledger, outbox, repo, schedule_runs
+from reviewflow.store import ledger, outbox, participants, repo, schedule_runs
 
 log = structlog.get_logger("reviewflow")
 
@@ -42,6 +44,14 @@ def not_before(ref: str, last: datetime | None, now: datetime) -> None:
                            "be dated earlier: check --now (or REVIEWFLOW_NOW)", ref=ref, field="now")
 
 
+def check_revision(record: CaseRecord, revision: int | None) -> None:
+    """Refuse a change made on a case that someone else has changed since it was read (`revision` None: no check)."""
+    if revision is not None and revision != record.case.revision:
+        raise StaleRevision(record.ref, f"case {record.ref} was changed by someone else (it is now at revision "
+                                           f"{record.case.revision}, you had {revision}): nothing was written; "
+                                           "look at it again and redo your change")
+
+
 def _guards_read_learning(d: WorkflowDefinition, state: str, trigger: str) -> bool:
     """Whether firing `trigger` from `state` has conditions that look at the learning records
     (anything but `fields_present`); only then are they loaded."""
@@ -60,48 +70,55 @@ class CaseService:
 
     # --- opening and moving ------------------------------------------------------------------
 
-    def open(self, workflow: str, ref: str, actor: str, fields: Mapping[str, str],
+    def open(self, workflow: str, ref: str, actor: str | Identity, fields: Mapping[str, str],
              note: str | None = None) -> CaseView:
         """Open a new case in the newest version of `workflow`."""
         check_ref(ref)
         definition = self.ctx.definition(workflow)
         now = self.ctx.clock()
         with self.ctx.transaction() as s:
-            who = repo.get_actor(s, actor)
+            who = self.ctx.who(s, actor)
             if repo.case_exists(s, ref):
                 raise CaseExists(ref)
-            move = plan_open(definition, who, fields, now)
+            move = plan_open(definition, Actor(who.name, who.roles), fields, now)
             terminal = definition.states[move.dest].terminal
-            case_id = repo.insert_case(s, ref, definition.name, definition.version, move, actor, terminal, note,
-                                       first_check(definition, move))
+            case_id = repo.insert_case(s, ref, definition.name, definition.version, move, who.recorded, terminal,
+                                       note, first_check(definition, move))
+            note_agencies(s, definition, case_id, move.fields)
             self._queue(s, definition, ref, case_id, 1, move)
         log.info("case.opened", ref=ref, workflow=definition.name, version=definition.version,
-                 state=move.dest, actor=actor)
+                 state=move.dest, actor=who.recorded)
         return self.show(ref, actor)
 
-    def fire(self, ref: str, trigger: str, actor: str, fields: Mapping[str, str],
-             note: str | None = None) -> Fired:
+    def fire(self, ref: str, trigger: str, actor: str | Identity, fields: Mapping[str, str],
+             note: str | None = None, revision: int | None = None) -> Fired:
         """Fire `trigger` on case `ref` as `actor`: read, check, decide and write in one transaction.
 
-        Returns what changed; `show(ref)` gives the whole case.
+        With `revision`, the case must still be at that revision (else ConcurrentChange: someone else
+        changed it first). Returns what changed; `show(ref)` gives the whole case.
         """
         now = self.ctx.clock()
         with self.ctx.transaction() as s:
             read = repo.case_to_move(s, ref)
             record, case = read.record, read.record.case
-            who = repo.get_actor(s, actor)
-            not_before(ref, read.last_at, now)
+            who = self.ctx.who(s, actor)
             definition = self.ctx.definition_in(s, case.workflow, case.version)
+            require_visible(s, who if isinstance(actor, Identity) else None, definition, record)
+            check_revision(record, revision)
+            not_before(ref, read.last_at, now)
             summary = None
             if _guards_read_learning(definition, case.state, trigger):
                 summary = learning_store.summary(s, record.case_id, local_date(now))
-            move = plan_fire(definition, case, trigger, who, fields, now, summary)
+            move = plan_fire(definition, case, trigger, Actor(who.name, who.roles), fields, now, summary)
             state = definition.states[move.dest]
-            _, seq = repo.apply_move(s, read, move, actor, state.terminal, note, first_check(definition, move))
+            _, seq = repo.apply_move(s, read, move, who.recorded, state.terminal, note,
+                                     first_check(definition, move))
+            if move.supplied:
+                note_agencies(s, definition, record.case_id, move.supplied)
             self._queue(s, definition, ref, record.case_id, seq, move)
         log.info("case.moved", ref=ref, workflow=case.workflow, trigger=trigger,
-                 from_state=move.source, to_state=move.dest, actor=actor)
-        entry = HistoryEntry(seq, move.at, actor, trigger, move.source, move.dest, dict(move.supplied), note,
+                 from_state=move.source, to_state=move.dest, actor=who.recorded)
+        entry = HistoryEntry(seq, move.at, who.recorded, trigger, move.source, move.dest, dict(move.supplied), note,
                              record.case_id)
         return Fired(ref, case.workflow, case.version, move.dest, state.label, not state.terminal, move.fields,
                      move.at, move.due_at, entry)
@@ -133,6 +150,7 @@ class CaseService:
             terminal = definition.states[move.dest].terminal
             case_id = repo.insert_case(s, ref, definition.name, definition.version, move, SCHEDULE_ACTOR, terminal,
                                        text or None, first_check(definition, move))
+            note_agencies(s, definition, case_id, move.fields)
             self._queue(s, definition, ref, case_id, 1, move)
         log.info("case.opened", ref=ref, workflow=definition.name, version=definition.version, state=move.dest,
                  actor=SCHEDULE_ACTOR, period=period, late=late)
@@ -153,42 +171,47 @@ class CaseService:
 
     # --- pausing the clock -------------------------------------------------------------------
 
-    def _clock_change(self, ref: str, actor: str) -> tuple[CaseRecord, WorkflowDefinition]:
+    def _clock_change(self, ref: str, actor: str | Identity,
+                      revision: int | None) -> tuple[CaseRecord, WorkflowDefinition, Identity]:
         with self.ctx.read() as s:
             record = repo.get_case_record(s, ref)
-            who = repo.get_actor(s, actor)
+            who = self.ctx.who(s, actor)
+            d = self.ctx.definition_in(s, record.workflow, record.version)
+            require_visible(s, who if isinstance(actor, Identity) else None, d, record)
+            check_revision(record, revision)
             not_before(ref, repo.last_change(s, ref), self.ctx.clock())
-        d = self.ctx.definition(record.workflow, record.version)
         if not record.is_open:
             raise TransitionNotAllowed(f"case {ref} is closed: its clock cannot be paused or resumed", ref=ref,
                                        state=record.state)
         allowed = d.may_pause(record.state)
         if not who.roles & set(allowed):
             raise NotPermitted(f"pausing or resuming {ref} needs one of the roles {', '.join(allowed)}; "
-                               f"{actor} has {', '.join(sorted(who.roles)) or 'no roles'}", ref=ref,
+                               f"{who.name} has {', '.join(sorted(who.roles)) or 'no roles'}", ref=ref,
                                allowed=allowed)
-        return record, d
+        return record, d, who
 
-    def pause(self, ref: str, actor: str, reason: str) -> CaseView:
+    def pause(self, ref: str, actor: str | Identity, reason: str, revision: int | None = None) -> CaseView:
         """Stop the stage's clock (and its escalation climb) with a recorded reason."""
         if not reason.strip():
             raise InvalidValue("give the reason for pausing with --reason, e.g. 'awaiting criminal proceedings'",
                                ref=ref, field="reason")
-        record, _ = self._clock_change(ref, actor)
+        record, _, who = self._clock_change(ref, actor, revision)
         if record.paused_at is not None:
             raise TransitionNotAllowed(f"case {ref} is already paused since {local_date(record.paused_at)} "
                                        f"({record.pause_reason!r}): resume it with 'reviewflow case resume {ref}'",
                                        ref=ref, state=record.state)
         now = self.ctx.clock()
         with self.ctx.transaction() as s:
-            repo.record_event(s, record.case, "pause", now, actor, reason.strip(), {"reason": reason.strip()},
-                              paused_at=now, pause_reason=reason.strip(), next_check_at=None)
-        log.info("case.paused", ref=ref, actor=actor)
+            repo.record_event(s, record.case, "pause", now, who.recorded, reason.strip(),
+                              {"reason": reason.strip()}, paused_at=now, pause_reason=reason.strip(),
+                              next_check_at=None)
+        log.info("case.paused", ref=ref, actor=who.recorded)
         return self.show(ref, actor)
 
-    def resume(self, ref: str, actor: str, note: str | None = None) -> CaseView:
+    def resume(self, ref: str, actor: str | Identity, note: str | None = None,
+               revision: int | None = None) -> CaseView:
         """Restart a paused clock: the due time moves on by the time spent paused."""
-        record, d = self._clock_change(ref, actor)
+        record, d, who = self._clock_change(ref, actor, revision)
         if record.paused_at is None:
             raise TransitionNotAllowed(f"case {ref} is not paused", ref=ref, state=record.state)
         now = self.ctx.clock()
@@ -198,28 +221,49 @@ class CaseService:
         with self.ctx.transaction() as s:
             fired = ledger.fired_keys(s, record.case_id, record.entry_seq)
             when = next_check(checkpoints(d, d.states[case.state], case.entered_at, due), fired)
-            repo.record_event(s, case, "resume", now, actor, note,
+            repo.record_event(s, case, "resume", now, who.recorded, note,
                               {"paused_days": round(paused_for.total_seconds() / 86400, 2),
                                "reason": record.pause_reason},
                               paused_at=None, pause_reason=None, due_at=due, next_check_at=when)
-        log.info("case.resumed", ref=ref, actor=actor, paused_days=paused_for.days)
+        log.info("case.resumed", ref=ref, actor=who.recorded, paused_days=paused_for.days)
         return self.show(ref, actor)
 
     # --- reading -----------------------------------------------------------------------------
 
-    def show(self, ref: str, actor: str | None = None) -> CaseView:
-        """One case: where it stands, its history, escalations, learning records and next steps."""
+    def show(self, ref: str, actor: str | Identity | None = None) -> CaseView:
+        """One case: where it stands, its history, escalations, learning records and the next steps `actor` may
+        take. Given an `Identity`, only what that person may see: a case outside their view is not found."""
         with self.ctx.read() as s:
             record = repo.get_case_record(s, ref)
+            who = self.ctx.who(s, actor, write=False) if actor else None
+            d = self.ctx.definition_in(s, record.workflow, record.version)
+            limited = who if isinstance(actor, Identity) else None
+            require_visible(s, limited, d, record)
             entries = repo.history(s, ref)
             escalations = ledger.entries(s, record.case_id, ref)
-            who: Actor | None = repo.get_actor(s, actor) if actor else None
             recommendations = learning_store.recommendations(s, record.case_id)
             shared = learning_store.dissemination(s, record.case_id)
-        view = self.view(record, entries, who, escalations)
+            agencies = participants.agencies(s, record.case_id)
+        view = self.view(record, entries, Actor(who.name, who.roles) if who else None, escalations)
         view.recommendations.extend(recommendations)
         view.dissemination.extend(shared)
-        return view
+        view.agencies = agencies
+        return shown_view(limited, d, view) if limited else view
+
+    def on_workflow(self, ref: str, workflow: str, version: int | None = None,
+                    actor: str | Identity | None = None) -> tuple[CaseView, WorkflowDefinition]:
+        """Case `ref` and the definition it runs on, refused unless it is a case of `workflow` (on `version`,
+        when one is given): a case is drawn only on the workflow version it follows."""
+        view = self.show(ref, actor)
+        if view.workflow != workflow:
+            raise InvalidValue(f"case {ref} is a {view.workflow} case: run "
+                               f"'reviewflow workflow diagram {view.workflow} --case {ref}'",
+                               ref=ref, field="workflow", value=workflow, allowed=(view.workflow,))
+        if version is not None and version != view.version:
+            raise InvalidValue(f"case {ref} is on version {view.version} of {workflow}: "
+                               f"leave out --version or give --version {view.version}",
+                               ref=ref, field="version", value=version, allowed=(str(view.version),))
+        return view, self.ctx.definition(workflow, view.version)
 
     def view(self, record: CaseRecord, entries: list[HistoryEntry], who: Actor | None,
              escalations: list[LedgerEntry] | None = None) -> CaseView:
@@ -234,13 +278,26 @@ class CaseService:
             now=self.ctx.clock(), time_limit=str(state.time_limit) if state.time_limit else None,
             owner=state.owner, paused_at=record.paused_at, pause_reason=record.pause_reason,
             history=entries, escalations=escalations or [], options=options(d, c.state, who), calendar=d.calendar,
+            revision=c.revision,
         )
 
-    def list(self, workflow: str | None = None, state: str | None = None,
-             overdue: bool = False, include_closed: bool = True) -> list[CaseView]:
-        """Cases in opening order; `overdue` keeps open cases past their stage's time limit."""
+    def list(self, workflow: str | None = None, state: str | None = None, overdue: bool = False,
+             include_closed: bool = True, actor: Identity | None = None) -> list[CaseView]:
+        """Cases in opening order; `overdue` keeps open cases past their stage's time limit. Given an
+        `Identity`, only the cases that person may see."""
         if workflow:
             self.ctx.definition(workflow)
+        definitions = self.ctx.all_definitions() if actor is not None else {}
         with self.ctx.read() as s:
-            records = repo.list_cases(s, workflow, state, self.ctx.clock() if overdue else None, include_closed)
-        return [self.view(r, [], None) for r in records]
+            seen = None
+            if actor is not None:
+                who = self.ctx.who(s, actor, write=False)
+                if not who.admin:
+                    seen = participants.cases_filter(partnership_versions(who, definitions), who.agency, who.name,
+                                                     who.recorded)
+            records = repo.list_cases(s, workflow, state, self.ctx.clock() if overdue else None, include_closed,
+                                      seen)
+        views = [self.view(r, [], None) for r in records]
+        if actor is not None:
+            views = [shown_view(who, definitions[(v.workflow, v.version)], v) for v in views]
+        return views

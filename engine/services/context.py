@@ -13,13 +13,14 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from reviewflow.engine.core.access import Identity
 from reviewflow.engine.core.clock import Clock
 from reviewflow.engine.core.definition import WorkflowDefinition
-from reviewflow.engine.core.errors import StoreError, WorkflowNotFound
+from reviewflow.engine.core.errors import NotPermitted, NotSignedIn, StoreError, UserNotFound, WorkflowNotFound
 from reviewflow.engine.core.parse import parse_definition
 from reviewflow.engine.core.records import StoredDefinition
 from reviewflow.engine.services.settings import Settings
-from reviewflow.store import repo
+from reviewflow.store import accounts, repo
 from reviewflow.store.db import Database
 
 
@@ -71,6 +72,30 @@ class ServiceContext:
         """A transaction without the readiness check, for setting the database up."""
         with self.db.transaction() as s:
             yield s
+
+    # --- who is acting ------------------------------------------------------------------------------
+
+    def who(self, s: Any, actor: str | Identity, write: bool = True) -> Identity:
+        """The person acting, as the database knows them now, within the caller's transaction.
+
+        A name (`str`) comes from code in this process (the demo, the worker, tests) and is trusted as
+        that registered user; an `Identity` comes from a front end, which established it from credentials.
+        Either way the user must be registered and not disabled, and a change needs a write scope.
+        """
+        name = actor.name if isinstance(actor, Identity) else actor
+        row = accounts.find_user(s, name=name)
+        if row is None:
+            raise UserNotFound(name)
+        if row.disabled_at is not None:
+            raise NotSignedIn(f"user {name} is disabled: ask an administrator", user=name)
+        roles = frozenset(accounts.roles_of(s, row.id))
+        if not isinstance(actor, Identity):
+            return Identity(name, roles, row.agency, bool(row.is_admin), None, "system")
+        if write and not actor.may_write:
+            raise NotPermitted("this API token is read-only: use a read-write token to change anything",
+                               user=name)
+        admin = bool(row.is_admin) and actor.acting_admin is None
+        return Identity(name, roles, row.agency, admin, actor.acting_admin, actor.via, actor.scope)
 
     # --- definitions ---------------------------------------------------------------------------
 

@@ -10,11 +10,13 @@ from pathlib import Path
 import structlog
 
 from reviewflow.engine.core import migration as migrating
+from reviewflow.engine.core.access import Identity
 from reviewflow.engine.core.definition import WorkflowDefinition
 from reviewflow.engine.core.diff import DefinitionDiff, Placement, diff_definitions, meaning_hash, place_version
 from reviewflow.engine.core.errors import InvalidValue, StoreError
 from reviewflow.engine.core.parse import parse_definition
 from reviewflow.engine.core.records import StoredDefinition
+from reviewflow.engine.services.accounts import SYSTEM, AccountService
 from reviewflow.engine.services.context import ServiceContext
 from reviewflow.store import migration as migration_store
 from reviewflow.store import repo
@@ -42,20 +44,29 @@ def read_definition_file(path: Path) -> str:
 
 
 class DefinitionService:
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, accounts: AccountService) -> None:
         self.ctx = ctx
+        self.accounts = accounts
 
-    def upgrade_schema(self) -> tuple[str | None, str]:
-        """Migrate an existing database to this version's schema (`reviewflow db upgrade`)."""
+    def upgrade_schema(self, by: Identity | None = None) -> tuple[str | None, str]:
+        """Migrate an existing database to this version's schema (`reviewflow db upgrade`).
+
+        `by` must be an administrator once the database has accounts; before that, whoever can reach the
+        database file or server is its operator."""
         db = self.ctx.db
         db.require_existing()
         if not db.is_initialised():
             raise StoreError(f"the database {db.shown} is not initialised: run 'reviewflow init'")
+        has_accounts = db.schema_behind() is None
+        who = self.accounts.require_admin(by, "upgrading the database") if has_accounts else SYSTEM
         before, after = db.create_schema()
+        if before != after:
+            with self.ctx.unchecked() as s:
+                self.accounts.audit(s, who, "db.upgrade", db.shown, {"from": before, "to": after})
         log.info("db.upgraded", before=before, after=after)
         return before, after
 
-    def init(self, extra: Iterable[Path] = ()) -> list[LoadResult]:
+    def init(self, extra: Iterable[Path] = (), by: Identity | None = None) -> list[LoadResult]:
         """Create the tables (if missing) and load the shipped workflows plus `extra` files.
 
         Safe to repeat: a file whose meaning is already loaded is `unchanged`, a changed one a new version.
@@ -63,26 +74,28 @@ class DefinitionService:
         from reviewflow.workflows import shipped_files
 
         self.ctx.db.create_schema()
-        return [self.load_file(p) for p in [*shipped_files(), *extra]]
+        return [self.load_file(p, by) for p in [*shipped_files(), *extra]]
 
-    def load_file(self, path: Path) -> LoadResult:
-        return self.load_text(read_definition_file(path), str(path))
+    def load_file(self, path: Path, by: Identity | None = None) -> LoadResult:
+        return self.load_text(read_definition_file(path), str(path), by)
 
-    def load_text(self, text: str, source_name: str) -> LoadResult:
+    def load_text(self, text: str, source_name: str, by: Identity | None = None) -> LoadResult:
         """Validate and store a definition: a new version when its meaning differs from every stored
-        version of its name, else a no-op. Comments and layout are not meaning; `version` is not either."""
+        version of its name, else a no-op. Comments and layout are not meaning; `version` is not either.
+        An administrator's change, sealed in the audit chain."""
+        who = self.accounts.require_admin(by, "loading workflows")
         definition = parse_definition(text, source_name)
         digest = meaning_hash(text, source_name)
         try:
-            placed = self._store_version(definition, text, source_name, digest)
+            placed = self._store_version(definition, text, source_name, digest, who)
         except migration_store.VersionTaken:  # a simultaneous load took the number: place it again
-            placed = self._store_version(definition, text, source_name, digest)
+            placed = self._store_version(definition, text, source_name, digest, who)
         log.info("workflow.loaded", workflow=definition.name, version=placed.version, status=placed.status,
                  file_version=definition.version)
         return LoadResult(definition.name, placed.version, placed.status, source_name, placed.note)
 
     def _store_version(self, definition: WorkflowDefinition, text: str, source_name: str,
-                       digest: str) -> Placement:
+                       digest: str, who: Identity) -> Placement:
         with self.ctx.transaction() as s:
             stored = migration_store.stored_versions(s, definition.name)
             hashes = {d.version: (digest if d.content_hash == digest else meaning_hash(d.source, d.source_name))
@@ -91,6 +104,8 @@ class DefinitionService:
             if placed.status == "added":
                 migration_store.add_version(s, definition.name, placed.version, definition.title, text,
                                             source_name, digest, self.ctx.clock())
+                self.accounts.audit(s, who, "workflow.load", definition.name,
+                                    {"version": placed.version, "file": source_name, "meaning": digest})
         return placed
 
     def workflows(self) -> list[StoredDefinition]:
@@ -109,7 +124,7 @@ class DefinitionService:
         """What changed from version `old` of workflow `name` to version `new`."""
         return diff_definitions(self.ctx.definition(name, old), self.ctx.definition(name, new))
 
-    def migrate(self, name: str, to_version: int, mapping: Mapping[str, str], actor: str | None,
+    def migrate(self, name: str, to_version: int, mapping: Mapping[str, str], actor: str | Identity | None,
                 dry_run: bool = False) -> migrating.MigrationPlan:
         """Move every open case of `name` on another version to `to_version`, all or none.
 
@@ -119,10 +134,15 @@ class DefinitionService:
         """
         target = self.ctx.definition(name, to_version)
         now = self.ctx.clock()
+        if isinstance(actor, Identity):
+            actor = self.accounts.require_admin(actor, "migrating cases to another version")
         with self.ctx.transaction() as s:
+            recorded = None
             if actor is not None or not dry_run:
-                who = repo.get_actor(s, migrating.check_actor(actor))
-                migrating.check_may_migrate(target, who.name, who.roles)
+                who = self.ctx.who(s, migrating.check_actor(actor))
+                if not who.admin:
+                    migrating.check_may_migrate(target, who.name, who.roles)
+                recorded = who.recorded
             stored = migration_store.stored_versions(s, name)
             cases = migration_store.open_cases(s, name, target.version)
         versions = {d.version: self.ctx.parsed(d) for d in stored}
@@ -130,6 +150,9 @@ class DefinitionService:
         if dry_run or not plan.moves:
             return plan
         with self.ctx.transaction() as s:
-            migration_store.apply(s, plan, actor or "")
-        log.info("workflow.migrated", workflow=name, to_version=target.version, cases=len(plan.moves), actor=actor)
+            migration_store.apply(s, plan, recorded or "")
+            self.accounts.audit(s, actor if isinstance(actor, Identity) else None, "workflow.migrate", name,
+                                {"to_version": target.version, "cases": [m.ref for m in plan.moves],
+                                 "by": recorded})
+        log.info("workflow.migrated", workflow=name, to_version=target.version, cases=len(plan.moves), actor=recorded)
         return plan

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import structlog
 
 from reviewflow.engine.core.notices import Outgoing, expand
 from reviewflow.engine.core.records import OutboxEntry
-from reviewflow.engine.services.channels import DeliveryFailed, Message, deliver
+from reviewflow.engine.services.channels import DeliveryFailed, Message, available_channels, deliver
 from reviewflow.engine.services.context import ServiceContext
 from reviewflow.store import outbox, repo
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 log = structlog.get_logger("reviewflow.delivery")
 
@@ -36,7 +41,7 @@ class Deliverer:
         self.send: Sender = send or (lambda m, when: deliver(self.settings, m, when))
 
     def _channels(self) -> set[str]:
-        return {"log", "webhook", *({"email"} if self.settings.smtp else set())}
+        return available_channels(self.settings)
 
     def run(self, limit: int | None = None) -> DeliveryReport:
         """Deliver everything due now (in batches); return what happened."""
@@ -88,20 +93,20 @@ class Deliverer:
         report.failed += 1
         log.error("delivery.failed", key=entry.key, channel=entry.channel, attempts=entry.attempts, error=error)
 
-    def _report_failure(self, s: object, entry: OutboxEntry, error: str, now: datetime) -> None:
+    def _report_failure(self, s: Session, entry: OutboxEntry, error: str, now: datetime) -> None:
         """Tell the business managers that a notification could not be delivered."""
         payload = {**{k: entry.payload.get(k) for k in ("ref", "workflow", "workflow_title", "state",
                                                         "state_label", "link")},
                    "headline": f"a notification to {entry.recipient} by {entry.channel} could not be delivered",
                    "needed": f"check the address or the server, then run 'reviewflow outbox retry {entry.id}'",
                    "failed_key": entry.key, "error": error[:200]}
-        directory = outbox.directory(s, {"business_manager"})  # type: ignore[arg-type]
+        directory = outbox.directory(s, {"business_manager"})
         key = f"{entry.key}:failed-{now:%Y%m%dT%H%M%S%f}"  # one notice per final failure, even after a retry
         items = [o for o in expand(key, "delivery_failed", ["business_manager"], payload, directory)
                  if o.address != entry.address or o.channel != entry.channel]
         if not items:  # the failed message was the business manager's own: the log still gets it
             items = [Outgoing(f"{key}:log", "delivery_failed", "business_manager", "log", "-", None, payload)]
-        outbox.add(s, items, None, now)  # type: ignore[arg-type]
+        outbox.add(s, items, None, now)
 
 
 class OutboxService:
@@ -110,12 +115,12 @@ class OutboxService:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
 
-    def list(self, status: str | None = None, ref: str | None = None) -> list[OutboxEntry]:
+    def list(self, status: str | None = None, ref: str | None = None) -> builtins.list[OutboxEntry]:
         with self.ctx.read() as s:
             case_id = repo.get_case_record(s, ref).case_id if ref else None
             return outbox.listing(s, status, case_id)
 
-    def retry(self, ids: list[int]) -> int:
+    def retry(self, ids: builtins.list[int]) -> int:
         with self.ctx.transaction() as s:
             count = outbox.retry(s, ids or None, self.ctx.clock())
         log.info("outbox.retry", count=count)

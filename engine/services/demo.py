@@ -12,6 +12,7 @@ from reviewflow.engine.core.clock import SteppingClock
 from reviewflow.engine.core.definition import FieldSpec, WorkflowDefinition
 from reviewflow.engine.core.durations import add_working_days, local_date
 from reviewflow.engine.core.errors import ReviewflowError
+from reviewflow.engine.services.accounts import os_account
 from reviewflow.engine.services.facade import Reviewflow
 from reviewflow.store.db import Database
 
@@ -259,8 +260,9 @@ class DemoRun:
 
     def _learn(self, item: Learn, today: str) -> None:
         args = dict(item.args)
-        if isinstance(args.get("due"), int):
-            args["due"] = add_working_days(local_date(self.clock.now), int(args["due"])).isoformat()  # type: ignore[arg-type]
+        due = args.get("due")
+        if isinstance(due, int):
+            args["due"] = add_working_days(local_date(self.clock.now), due).isoformat()
         for key in ("measured_on", "held_on"):
             if args.get(key) == "today":
                 args[key] = today
@@ -300,10 +302,10 @@ class DemoRun:
         if t is None:
             raise ReviewflowError(f"demo script: {item.trigger} not possible for {item.ref} in {before.state}")
         actor = _actor(t.roles)
-        view = self.service.fire(item.ref, item.trigger, actor, _fill(t.requires, item.fields, today))
+        fired = self.service.fire(item.ref, item.trigger, actor, _fill(t.requires, item.fields, today))
         late = " (late)" if before.overdue else ""
-        due = f", due {view.due_date}" if view.due_date else ""
-        self.echo(f"{today}  {item.ref:<13} {before.state_label}{late} -> {view.state_label} "
+        due = f", due {fired.due_date}" if fired.due_date else ""
+        self.echo(f"{today}  {item.ref:<13} {before.state_label}{late} -> {fired.state_label} "
                   f"[{item.trigger} by {actor}]{due}")
 
 
@@ -321,7 +323,9 @@ def run_demo(folder: Path | None, echo: Callable[[str], None]) -> Path:
     echo(f"Loaded {len(loaded)} workflows: {', '.join(r.name for r in loaded)}")
     for name, roles in PEOPLE.items():
         service.add_user(name, list(roles), f"{name}@example.org", AGENCIES.get(name))
-    echo(f"Registered {len(PEOPLE)} people with their roles\n")
+    account = os_account()
+    service.first_admin(account, account)
+    echo(f"Registered {len(PEOPLE)} people with their roles, and you ({account}) as the administrator\n")
     run = DemoRun(service, clock, echo)
     for item in SCRIPT:
         run.play(item)

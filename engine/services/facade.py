@@ -12,11 +12,15 @@ from datetime import date, datetime
 from pathlib import Path
 
 from reviewflow.engine.core import migration as migrating
+from reviewflow.engine.core.access import Identity
 from reviewflow.engine.core.clock import Clock
 from reviewflow.engine.core.definition import WorkflowDefinition
 from reviewflow.engine.core.diff import DefinitionDiff
 from reviewflow.engine.core.records import (
+    Account,
     Action,
+    AdminEvent,
+    ApiToken,
     AuditReport,
     CaseView,
     Fired,
@@ -28,6 +32,7 @@ from reviewflow.engine.core.records import (
 from reviewflow.engine.core.reports.annual import AnnualReport
 from reviewflow.engine.core.reports.board import BoardReport
 from reviewflow.engine.core.reports.data import ReportData
+from reviewflow.engine.services.accounts import AccountService, NewToken, SignedIn
 from reviewflow.engine.services.audit import AuditService
 from reviewflow.engine.services.cases import CaseService
 from reviewflow.engine.services.context import ServiceContext, system_clock
@@ -39,10 +44,15 @@ from reviewflow.engine.services.reports import ReportService
 from reviewflow.engine.services.schedules import ScheduleReport, ScheduleRunner, Upcoming
 from reviewflow.engine.services.settings import Settings
 from reviewflow.engine.services.tracker import ProgressFactory, TrackerReport, import_tracker
-from reviewflow.engine.services.transfer import ImportResult, export_dump, import_dump
+from reviewflow.engine.services.transfer import ImportResult, export_dump, import_dump, read_file, write_file
 from reviewflow.engine.services.users import UserService
+from reviewflow.engine.services.work import MyWork, WorkService
 from reviewflow.engine.services.worker import Worker, run_worker
 from reviewflow.store.db import Database
+
+Actor = str | Identity
+"""Who acts: an `Identity` a front end established from credentials, or a registered user's name from code
+in this process (the demo, the worker, tests), which is trusted as that user."""
 
 
 class Reviewflow:
@@ -50,14 +60,21 @@ class Reviewflow:
 
     def __init__(self, db: Database, clock: Clock = system_clock, settings: Settings | None = None) -> None:
         self.ctx = ServiceContext(db, clock, settings)
-        self.definitions = DefinitionService(self.ctx)
-        self.user_service = UserService(self.ctx, self.definitions)
+        self.accounts = AccountService(self.ctx)
+        self.definitions = DefinitionService(self.ctx, self.accounts)
+        self.user_service = UserService(self.ctx, self.definitions, self.accounts)
         self.case_service = CaseService(self.ctx)
         self.learning_service = LearningService(self.ctx)
         self.outbox_service = OutboxService(self.ctx)
         self.report_service = ReportService(self.ctx)
         self.audit_service = AuditService(self.ctx)
         self.schedules = ScheduleRunner(self.ctx, self.case_service)
+        self.work = WorkService(self.ctx, self.case_service, self.learning_service)
+
+    @classmethod
+    def connect(cls, url: str, clock: Clock = system_clock, settings: Settings | None = None) -> Reviewflow:
+        """The façade over the database at `url` (sqlite:///FILE or postgresql+psycopg://...)."""
+        return cls(Database(url), clock, settings)
 
     @property
     def db(self) -> Database:
@@ -77,18 +94,27 @@ class Reviewflow:
 
     # --- the database and workflow definitions ---------------------------------------------------
 
-    def init(self, extra: Iterable[Path] = ()) -> list[LoadResult]:
+    def init(self, extra: Iterable[Path] = (), by: Identity | None = None) -> list[LoadResult]:
         """Create the tables (if missing) and load the shipped workflows plus `extra` files."""
-        return self.definitions.init(extra)
+        return self.definitions.init(extra, by)
 
-    def upgrade_schema(self) -> tuple[str | None, str]:
-        return self.definitions.upgrade_schema()
+    def has_admin(self) -> bool:
+        """Whether the database exists, is at this version's schema and has an active administrator."""
+        return self.accounts.has_admin()
 
-    def load_workflow_file(self, path: Path) -> LoadResult:
-        return self.definitions.load_file(path)
+    def first_admin(self, name: str, os_account: str | None, email: str | None = None) -> str | None:
+        """When nobody administers the database yet: `name` becomes its first administrator; returns the
+        one-time code with which they set their password (None when there is an administrator already)."""
+        return self.accounts.first_admin(name, os_account, email)
 
-    def load_workflow_text(self, text: str, source_name: str) -> LoadResult:
-        return self.definitions.load_text(text, source_name)
+    def upgrade_schema(self, by: Identity | None = None) -> tuple[str | None, str]:
+        return self.definitions.upgrade_schema(by)
+
+    def load_workflow_file(self, path: Path, by: Identity | None = None) -> LoadResult:
+        return self.definitions.load_file(path, by)
+
+    def load_workflow_text(self, text: str, source_name: str, by: Identity | None = None) -> LoadResult:
+        return self.definitions.load_text(text, source_name, by)
 
     def workflows(self) -> list[StoredDefinition]:
         return self.definitions.workflows()
@@ -102,104 +128,186 @@ class Reviewflow:
     def diff(self, name: str, old: int, new: int) -> DefinitionDiff:
         return self.definitions.diff(name, old, new)
 
-    def migrate(self, name: str, to_version: int, mapping: Mapping[str, str], actor: str | None,
+    def migrate(self, name: str, to_version: int, mapping: Mapping[str, str], actor: Actor | None,
                 dry_run: bool = False) -> migrating.MigrationPlan:
         return self.definitions.migrate(name, to_version, mapping, actor, dry_run)
 
     # --- users -----------------------------------------------------------------------------------
 
     def add_user(self, name: str, roles: Sequence[str], email: str | None = None,
-                 agency: str | None = None) -> User:
-        return self.user_service.add(name, roles, email, agency)
+                 agency: str | None = None, by: Identity | None = None, os_account: str | None = None) -> User:
+        return self.user_service.add(name, roles, email, agency, by, os_account)
 
-    def grant(self, name: str, roles: Sequence[str]) -> User:
-        return self.user_service.grant(name, roles)
+    def grant(self, name: str, roles: Sequence[str], by: Identity | None = None) -> User:
+        return self.user_service.grant(name, roles, by)
 
     def users(self) -> list[User]:
         return self.user_service.list()
 
+    def change_user(self, by: Identity | None, name: str, *, disable: bool | None = None,
+                    email: str | None = None, os_account: str | None = None, admin: bool | None = None,
+                    revoke: Sequence[str] = ()) -> Account:
+        """Disable or enable, change the e-mail address, map an operating-system account, give or take the
+        administrator capability, or revoke roles."""
+        return self.accounts.change(by, name, disable=disable, email=email, os_account=os_account, admin=admin,
+                                    revoke=revoke)
+
+    def accounts_list(self, by: Identity | None = None) -> list[Account]:
+        return self.accounts.accounts(by)
+
+    def account(self, name: str, by: Identity | None = None) -> Account:
+        """One account (administrators only, or the person themselves)."""
+        return self.accounts.account(name, by)
+
+    def admin_events(self, by: Identity | None = None, limit: int = 500) -> list[AdminEvent]:
+        return self.accounts.events(by, limit)
+
+    def set_password(self, by: Identity | None, name: str, password: str) -> None:
+        self.accounts.set_password(by, name, password)
+
+    def setup_code(self, by: Identity | None, name: str) -> str:
+        return self.accounts.setup_code(by, name)
+
+    def use_setup_code(self, code: str, password: str) -> str:
+        return self.accounts.use_setup_code(code, password)
+
+    # --- who is acting ------------------------------------------------------------------------------
+
+    def identify_os(self, os_account: str) -> Identity | None:
+        return self.accounts.identify_os(os_account)
+
+    def identify_token(self, token: str) -> Identity:
+        return self.accounts.identify_token(token)
+
+    def identify_session(self, token: str) -> Identity:
+        return self.accounts.identify_session(token)
+
+    def act_as(self, by: Identity, name: str) -> Identity:
+        return self.accounts.act_as(by, name)
+
+    def sign_in(self, name: str, password: str, address: str) -> SignedIn:
+        return self.accounts.sign_in(name, password, address)
+
+    def sign_in_sso(self, claims: Mapping[str, object], address: str | None) -> SignedIn:
+        return self.accounts.sign_in_sso(claims, address)
+
+    def sign_out(self, token: str) -> None:
+        self.accounts.sign_out(token)
+
+    def create_token(self, by: Identity, name: str, label: str, scope: str, days: int | None = None) -> NewToken:
+        return self.accounts.create_token(by, name, label, scope, days)
+
+    def tokens(self, by: Identity, name: str | None = None) -> list[ApiToken]:
+        return self.accounts.tokens(by, name)
+
+    def revoke_token(self, by: Identity, token_id: int) -> ApiToken:
+        return self.accounts.revoke_token(by, token_id)
+
     # --- cases -----------------------------------------------------------------------------------
 
-    def open_case(self, workflow: str, ref: str, actor: str, fields: Mapping[str, str],
+    def open_case(self, workflow: str, ref: str, actor: Actor, fields: Mapping[str, str],
                   note: str | None = None) -> CaseView:
         return self.case_service.open(workflow, ref, actor, fields, note)
 
-    def fire(self, ref: str, trigger: str, actor: str, fields: Mapping[str, str], note: str | None = None) -> Fired:
-        return self.case_service.fire(ref, trigger, actor, fields, note)
+    def fire(self, ref: str, trigger: str, actor: Actor, fields: Mapping[str, str], note: str | None = None,
+             revision: int | None = None) -> Fired:
+        return self.case_service.fire(ref, trigger, actor, fields, note, revision)
 
     def open_scheduled(self, workflow: str, ref: str, period: str, scheduled_for: datetime,
                        note: str | None = None, fields: Mapping[str, str] | None = None) -> CaseView | None:
         return self.case_service.open_scheduled(workflow, ref, period, scheduled_for, note, fields)
 
-    def pause(self, ref: str, actor: str, reason: str) -> CaseView:
-        return self.case_service.pause(ref, actor, reason)
+    def pause(self, ref: str, actor: Actor, reason: str, revision: int | None = None) -> CaseView:
+        return self.case_service.pause(ref, actor, reason, revision)
 
-    def resume(self, ref: str, actor: str, note: str | None = None) -> CaseView:
-        return self.case_service.resume(ref, actor, note)
+    def resume(self, ref: str, actor: Actor, note: str | None = None, revision: int | None = None) -> CaseView:
+        return self.case_service.resume(ref, actor, note, revision)
 
-    def case(self, ref: str, actor: str | None = None) -> CaseView:
+    def case(self, ref: str, actor: Actor | None = None) -> CaseView:
+        """One case; given an `Identity`, as that person may see it (not found outside their view)."""
         return self.case_service.show(ref, actor)
 
+    def case_diagram(self, ref: str, workflow: str, version: int | None = None,
+                     actor: Actor | None = None) -> tuple[CaseView, WorkflowDefinition]:
+        """Case `ref` and the definition to draw its path on; refused unless it is a case of `workflow`
+        (and of `version`, when given)."""
+        return self.case_service.on_workflow(ref, workflow, version, actor)
+
     def cases(self, workflow: str | None = None, state: str | None = None, overdue: bool = False,
-              include_closed: bool = True) -> list[CaseView]:
-        return self.case_service.list(workflow, state, overdue, include_closed)
+              include_closed: bool = True, actor: Identity | None = None) -> list[CaseView]:
+        """Cases; given an `Identity`, those that person may see."""
+        return self.case_service.list(workflow, state, overdue, include_closed, actor)
 
     def working_days_overdue(self, view: CaseView) -> int:
         return view.working_days_overdue
 
     # --- the learning loop ------------------------------------------------------------------------
 
-    def recommend(self, ref: str, actor: str, text: str, themes: Sequence[str] = (),
-                  agencies: Sequence[str] = ()) -> str:
-        return self.learning_service.recommend(ref, actor, text, themes, agencies)
+    def recommend(self, ref: str, actor: Actor, text: str, themes: Sequence[str] = (),
+                  agencies: Sequence[str] = (), revision: int | None = None) -> str:
+        return self.learning_service.recommend(ref, actor, text, themes, agencies, revision)
 
-    def add_action(self, ref: str, actor: str, recommendation: str, description: str, agency: str,
-                   due: str, owner: str | None = None, measure: str = "") -> str:
-        return self.learning_service.add_action(ref, actor, recommendation, description, agency, due, owner, measure)
+    def add_action(self, ref: str, actor: Actor, recommendation: str, description: str, agency: str,
+                   due: str, owner: str | None = None, measure: str = "", revision: int | None = None) -> str:
+        return self.learning_service.add_action(ref, actor, recommendation, description, agency, due, owner, measure,
+                                                revision)
 
-    def update_action(self, ref: str, number: str, actor: str, status: str | None = None,
+    def update_action(self, ref: str, number: str, actor: Actor, status: str | None = None,
                       reason: str | None = None, due: str | None = None, owner: str | None = None,
-                      agency: str | None = None, measure: str | None = None) -> Action:
-        return self.learning_service.update_action(ref, number, actor, status, reason, due, owner, agency, measure)
+                      agency: str | None = None, measure: str | None = None, revision: int | None = None) -> Action:
+        return self.learning_service.update_action(ref, number, actor, status, reason, due, owner, agency, measure,
+                                                   revision)
 
-    def submit_evidence(self, ref: str, number: str, actor: str, kind: str, description: str,
-                        reference: str) -> str:
-        return self.learning_service.submit_evidence(ref, number, actor, kind, description, reference)
+    def submit_evidence(self, ref: str, number: str, actor: Actor, kind: str, description: str,
+                        reference: str, revision: int | None = None) -> str:
+        return self.learning_service.submit_evidence(ref, number, actor, kind, description, reference, revision)
 
-    def decide_evidence(self, ref: str, evidence: str, actor: str, accept: bool, reason: str | None = None) -> str:
-        return self.learning_service.decide_evidence(ref, evidence, actor, accept, reason)
+    def decide_evidence(self, ref: str, evidence: str, actor: Actor, accept: bool, reason: str | None = None,
+                        revision: int | None = None) -> str:
+        return self.learning_service.decide_evidence(ref, evidence, actor, accept, reason, revision)
 
-    def verify_action(self, ref: str, number: str, actor: str, note: str | None = None) -> Action:
-        return self.learning_service.verify_action(ref, number, actor, note)
+    def verify_action(self, ref: str, number: str, actor: Actor, note: str | None = None,
+                      revision: int | None = None) -> Action:
+        return self.learning_service.verify_action(ref, number, actor, note, revision)
 
-    def evaluate_action(self, ref: str, number: str, actor: str, method: str, measured_on: str,
-                        finding: str) -> Action:
-        return self.learning_service.evaluate_action(ref, number, actor, method, measured_on, finding)
+    def evaluate_action(self, ref: str, number: str, actor: Actor, method: str, measured_on: str,
+                        finding: str, revision: int | None = None) -> Action:
+        return self.learning_service.evaluate_action(ref, number, actor, method, measured_on, finding, revision)
 
-    def record_dissemination(self, ref: str, actor: str, kind: str, audience: str, held_on: str,
-                             reference: str | None = None) -> None:
-        self.learning_service.record_dissemination(ref, actor, kind, audience, held_on, reference)
+    def record_dissemination(self, ref: str, actor: Actor, kind: str, audience: str, held_on: str,
+                             reference: str | None = None, revision: int | None = None) -> None:
+        self.learning_service.record_dissemination(ref, actor, kind, audience, held_on, reference, revision)
 
     def learning(self, ref: str) -> Learning:
         return self.learning_service.learning(ref)
 
     def actions(self, agency: str | None = None, overdue: bool = False, theme: str | None = None,
-                ref: str | None = None, status: str | None = None) -> list[Action]:
-        return self.learning_service.actions(agency, overdue, theme, ref, status)
+                ref: str | None = None, status: str | None = None, actor: Identity | None = None) -> list[Action]:
+        """Actions, filtered; given an `Identity`, those that person may see."""
+        return self.learning_service.actions(agency, overdue, theme, ref, status, actor)
 
-    def action(self, ref: str, number: str) -> Action:
+    def action(self, ref: str, number: str, actor: Identity | None = None) -> Action:
         """One action of a case, with its evidence."""
-        return self.learning_service.action(ref, number)
+        return self.learning_service.action(ref, number, actor)
+
+    def my_work(self, who: Actor) -> MyWork:
+        """What waits on `who`: stages they own through their roles, their and their agency's actions, evidence
+        awaiting their decision; overdue first."""
+        return self.work.my_work(who if isinstance(who, Identity) else Identity(who))
 
     # --- escalation, schedules, delivery and the worker ---------------------------------------------
 
     def sweep(self, dry_run: bool = False, batch: int | None = None,
-              progress: Callable[[SweepReport], None] | None = None) -> SweepReport:
-        """Fire every reminder and ladder level due now, each exactly once."""
+              progress: Callable[[SweepReport], None] | None = None, by: Identity | None = None) -> SweepReport:
+        """Fire every reminder and ladder level due now, each exactly once (the worker's job; by hand,
+        administrators only)."""
+        self.accounts.require_admin(by, "running an escalation sweep by hand")
         return Sweeper(self.ctx, progress).sweep(dry_run=dry_run, batch=batch)
 
-    def open_due_periods(self, dry_run: bool = False) -> ScheduleReport:
-        """Open the case of every period of a recurring workflow that is due and not yet open."""
+    def open_due_periods(self, dry_run: bool = False, by: Identity | None = None) -> ScheduleReport:
+        """Open the case of every period of a recurring workflow that is due and not yet open (the worker's job;
+        by hand, administrators only)."""
+        self.accounts.require_admin(by, "opening scheduled cases by hand")
         return self.schedules.open_due(dry_run)
 
     def upcoming_periods(self) -> list[Upcoming]:
@@ -212,11 +320,19 @@ class Reviewflow:
         """Deliver every notification due now; return what happened."""
         return Deliverer(self.ctx, send).run(limit)
 
-    def outbox(self, status: str | None = None, ref: str | None = None) -> list[OutboxEntry]:
+    def outbox(self, status: str | None = None, ref: str | None = None,
+               by: Identity | None = None) -> list[OutboxEntry]:
+        """Notifications and how their delivery stands (administrators only: they name every recipient)."""
+        self.accounts.require_admin(by, "reading the outbox")
         return self.outbox_service.list(status, ref)
 
-    def retry_outbox(self, ids: list[int]) -> int:
-        return self.outbox_service.retry(ids)
+    def retry_outbox(self, ids: list[int], by: Identity | None = None) -> int:
+        """Put failed notifications back in the queue (administrators only)."""
+        who = self.accounts.require_admin(by, "retrying deliveries")
+        count = self.outbox_service.retry(ids)
+        with self.ctx.transaction() as s:
+            self.accounts.audit(s, who, "outbox.retry", "outbox", {"ids": ids or "all failed", "queued": count})
+        return count
 
     def worker(self, send: Sender | None = None) -> Worker:
         """A worker over this façade's services (`reviewflow run`)."""
@@ -228,27 +344,52 @@ class Reviewflow:
 
     # --- reports, audit, export and import ----------------------------------------------------------
 
-    def report_data(self) -> ReportData:
-        return self.report_service.data()
+    def report_data(self, actor: Identity | None = None) -> ReportData:
+        return self.report_service.data(actor)
 
-    def board_report(self, start: date | None = None, end: date | None = None) -> BoardReport:
-        return self.report_service.board(start, end)
+    def board_report(self, start: date | None = None, end: date | None = None,
+                     actor: Identity | None = None) -> BoardReport:
+        """The Board report; given an `Identity`, over the cases and actions that person may see."""
+        return self.report_service.board(start, end, actor)
 
-    def annual_report(self, year: str) -> AnnualReport:
-        return self.report_service.annual(year)
+    def annual_report(self, year: str, actor: Identity | None = None) -> AnnualReport:
+        return self.report_service.annual(year, actor)
 
-    def verify_audit(self, ref: str | None = None,
-                     progress: Callable[[int, int], None] | None = None) -> AuditReport:
+    def verify_audit(self, ref: str | None = None, progress: Callable[[int, int], None] | None = None,
+                     by: Identity | None = None) -> AuditReport:
+        """Recompute every seal of the audit chain (administrators only)."""
+        self.accounts.require_admin(by, "verifying the audit chain")
         return self.audit_service.verify(ref, progress)
 
-    def export_dump(self) -> tuple[str, dict[str, int]]:
-        return export_dump(self.ctx)
+    def export_dump(self, by: Identity | None = None) -> tuple[str, dict[str, int]]:
+        """Everything, as one dump (administrators only)."""
+        return export_dump(self.ctx, self.accounts, by)
 
-    def import_dump(self, text: str, source: str, dry_run: bool = False) -> ImportResult:
-        return import_dump(self.ctx, text, source, dry_run)
+    def export_dump_to(self, path: Path, by: Identity | None = None) -> dict[str, int]:
+        """Write the dump to `path`, whole or not at all; the number of rows of each table."""
+        text, counts = export_dump(self.ctx, self.accounts, by)
+        write_file(path, text)
+        return counts
 
-    def import_tracker(self, path: Path, mapping_path: Path, actor: str, all_or_nothing: bool = True,
+    def import_dump(self, text: str, source: str, dry_run: bool = False, by: Identity | None = None) -> ImportResult:
+        return import_dump(self.ctx, self.accounts, text, source, dry_run, by)
+
+    def import_dump_file(self, path: Path, dry_run: bool = False, by: Identity | None = None) -> ImportResult:
+        """Load the dump in file `path` (see `import_dump`)."""
+        return import_dump(self.ctx, self.accounts, read_file(path), str(path), dry_run, by)
+
+    def import_tracker(self, path: Path, mapping_path: Path, actor: Actor, all_or_nothing: bool = True,
                        dry_run: bool = False, progress: ProgressFactory | None = None) -> TrackerReport:
-        """Bring in a board's spreadsheet of reviews and action plans, checked row by row."""
-        return import_tracker(self.ctx, path, mapping_path, actor, all_or_nothing, dry_run,
-                              progress or (lambda _label, _total: None))
+        """Bring in a board's spreadsheet of reviews and action plans, checked row by row (administrators only,
+        when the person acting is given as an `Identity`)."""
+        name, recorded = (actor, actor) if isinstance(actor, str) else (actor.name, actor.recorded)
+        if isinstance(actor, Identity):
+            who = self.accounts.require_admin(actor, "importing a tracker")
+            name, recorded = who.name, who.recorded
+        report = import_tracker(self.ctx, path, mapping_path, name, all_or_nothing, dry_run,
+                                progress or (lambda _label, _total: None), recorded)
+        if not dry_run and report.cases:
+            with self.ctx.transaction() as s:
+                self.accounts.audit(s, actor if isinstance(actor, Identity) else None, "tracker.import", path.name,
+                                    {"cases": report.cases, "actions": report.actions, "rows": report.rows})
+        return report

@@ -15,15 +15,17 @@ from typing import Any
 import structlog
 
 from reviewflow.engine.core import learning as rules
+from reviewflow.engine.core.access import Identity, may_see_action
 from reviewflow.engine.core.clock import parse_date
 from reviewflow.engine.core.definition import WorkflowDefinition
 from reviewflow.engine.core.durations import local_date
-from reviewflow.engine.core.errors import InvalidValue, TransitionNotAllowed
+from reviewflow.engine.core.errors import InvalidValue, NotFound, TransitionNotAllowed
 from reviewflow.engine.core.escalation import action_checkpoints, next_check
 from reviewflow.engine.core.notices import expand, for_agency
 from reviewflow.engine.core.records import Action, CaseRecord, Dissemination, Recommendation
-from reviewflow.engine.services.cases import not_before
+from reviewflow.engine.services.cases import check_revision, not_before
 from reviewflow.engine.services.context import ServiceContext
+from reviewflow.engine.services.visibility import note_agencies, require_visible
 from reviewflow.store import learning as store
 from reviewflow.store import ledger, outbox, repo
 
@@ -68,8 +70,13 @@ class _Work:
     record: CaseRecord
     definition: WorkflowDefinition
     actor: str
+    """The name of the person whose rights apply."""
     held: frozenset[str]
     now: datetime
+    recorded: str
+    """Who the records say did it ('ADMIN for USER' when an administrator acts for someone)."""
+    who: Identity | None = None
+    """The person acting, when a front end established them (then only what they may see is found)."""
 
     @property
     def case_id(self) -> int:
@@ -87,70 +94,77 @@ class LearningService:
         self.ctx = ctx
 
     @contextmanager
-    def _learning_work(self, ref: str, actor: str) -> Iterator[_Work]:
+    def _learning_work(self, ref: str, actor: str | Identity, revision: int | None = None) -> Iterator[_Work]:
         now = self.ctx.clock()
         with self.ctx.transaction() as s:
             record = repo.get_case_record(s, ref)
             d = self.ctx.definition_in(s, record.workflow, record.version)
-            who = repo.get_actor(s, actor)
+            who = self.ctx.who(s, actor)
+            limited = who if isinstance(actor, Identity) else None
+            require_visible(s, limited, d, record)
+            check_revision(record, revision)
             if not record.is_open:
                 raise TransitionNotAllowed(f"case {ref} is closed: its learning records can no longer change",
                                            ref=ref, state=record.state)
             not_before(ref, repo.last_change(s, ref), now)
-            yield _Work(s, record, d, actor, who.roles, now)
+            yield _Work(s, record, d, who.name, who.roles, now, who.recorded, limited)
 
     @staticmethod
     def _history(w: _Work, trigger: str, fields: dict[str, Any], note: str | None = None) -> None:
-        repo.record_event(w.s, w.record.case, trigger, w.now, w.actor, note, fields)
+        repo.record_event(w.s, w.record.case, trigger, w.now, w.recorded, note, fields)
 
     # --- recommendations ---------------------------------------------------------------------
 
-    def recommend(self, ref: str, actor: str, text: str, themes: Sequence[str] = (),
-                  agencies: Sequence[str] = ()) -> str:
+    def recommend(self, ref: str, actor: str | Identity, text: str, themes: Sequence[str] = (),
+                  agencies: Sequence[str] = (), revision: int | None = None) -> str:
         """Record a recommendation (R1, R2, ...) with its learning themes and the agencies it applies to."""
         body = _text(text, "recommendation's text (--text)", field="text")
         chosen = list(dict.fromkeys(rules.normalise_theme(t) for t in themes if t.strip()))
         named = list(dict.fromkeys(a.strip() for a in agencies if a.strip()))
-        with self._learning_work(ref, actor) as w:
-            rules.check_manage(w.definition.learning, actor, w.held, f"recording a recommendation on {ref}")
+        with self._learning_work(ref, actor, revision) as w:
+            rules.check_manage(w.definition.learning, w.actor, w.held, f"recording a recommendation on {ref}")
             problem = rules.themes_problem(chosen, w.definition.learning)
             if problem:
                 raise InvalidValue(problem, ref=ref, field="theme")
-            number = store.add_recommendation(w.s, w.case_id, body, chosen, named, actor, w.now)
+            number = store.add_recommendation(w.s, w.case_id, body, chosen, named, w.recorded, w.now)
+            note_agencies(w.s, w.definition, w.case_id, named=named)
             self._history(w, "recommend", {"recommendation": number, "themes": chosen})
-        log.info("learning.recommended", ref=ref, recommendation=number, actor=actor)
+        log.info("learning.recommended", ref=ref, recommendation=number, actor=w.recorded)
         return number
 
     # --- actions -----------------------------------------------------------------------------
 
-    def add_action(self, ref: str, actor: str, recommendation: str, description: str, agency: str,
-                   due: str, owner: str | None = None, measure: str = "") -> str:
+    def add_action(self, ref: str, actor: str | Identity, recommendation: str, description: str, agency: str,
+                   due: str, owner: str | None = None, measure: str = "", revision: int | None = None) -> str:
         """Agree an action (A1, A2, ...) for a recommendation: owner agency and person, due date, success measure."""
-        values = {"description": _text(description, "action's description (--description)", field="description"),
-                  "owner_agency": _text(agency, "owning agency (--agency)", limit=120, field="agency"),
-                  "success_measure": _text(measure, "success measure", required=False, field="measure"),
-                  "due_date": parse_date(due, "--due")}
-        with self._learning_work(ref, actor) as w:
-            rules.check_manage(w.definition.learning, actor, w.held, f"adding an action to {ref}")
+        values: dict[str, Any] = {
+            "description": _text(description, "action's description (--description)", field="description"),
+            "owner_agency": _text(agency, "owning agency (--agency)", limit=120, field="agency"),
+            "success_measure": _text(measure, "success measure", required=False, field="measure"),
+            "due_date": parse_date(due, "--due")}
+        with self._learning_work(ref, actor, revision) as w:
+            rules.check_manage(w.definition.learning, w.actor, w.held, f"adding an action to {ref}")
             if owner:
                 repo.get_user(w.s, owner)
             values["owner"] = owner
-            number = store.add_action(w.s, w.case_id, ref, recommendation, values, actor, w.now)
-            action = store.find_action(w.s, w.case_id, ref, number)
+            number = store.add_action(w.s, w.case_id, ref, recommendation, values, w.recorded, w.now)
+            note_agencies(w.s, w.definition, w.case_id, named=[values["owner_agency"]])
+            action = self._find(w, number)
             self._reschedule(w, action)
             self._history(w, "action_add", {"action": number, "recommendation": recommendation.upper(),
                                             "agency": values["owner_agency"], "due": values["due_date"].isoformat()})
             self._tell(w, f"{number}:assigned", "action_assigned", ("owner",), number, action.owner_agency, owner,
                        f"action {number} of {ref} is yours, due {values['due_date'].isoformat()}")
-        log.info("learning.action_added", ref=ref, action=number, actor=actor)
+        log.info("learning.action_added", ref=ref, action=number, actor=w.recorded)
         return number
 
-    def update_action(self, ref: str, number: str, actor: str, status: str | None = None,
+    def update_action(self, ref: str, number: str, actor: str | Identity, status: str | None = None,
                       reason: str | None = None, due: str | None = None, owner: str | None = None,
-                      agency: str | None = None, measure: str | None = None) -> Action:
+                      agency: str | None = None, measure: str | None = None,
+                      revision: int | None = None) -> Action:
         """Change an action's status (in progress, embedded, superseded, not implemented), due date or owner."""
-        with self._learning_work(ref, actor) as w:
-            action = store.find_action(w.s, w.case_id, ref, number)
+        with self._learning_work(ref, actor, revision) as w:
+            action = self._find(w, number)
             facts = action.facts()
             changes: dict[str, Any] = {}
             self._status_change(w, facts, status, reason, changes)
@@ -158,11 +172,13 @@ class LearningService:
             if not changes:
                 raise InvalidValue("nothing to change: give --status, --due, --owner, --agency or --measure", ref=ref)
             store.update_action(w.s, action.id, w.now, **changes)
-            action = self._reschedule(w, store.find_action(w.s, w.case_id, ref, number))
+            if "owner_agency" in changes:
+                note_agencies(w.s, w.definition, w.case_id, named=[changes["owner_agency"]])
+            action = self._reschedule(w, self._find(w, number))
             shown = {k: (v.isoformat() if isinstance(v, date | datetime) else v) for k, v in changes.items()
                      if k in ("status", "due_date", "owner", "owner_agency")}
             self._history(w, "action_update", {"action": action.number, **shown}, reason)
-        log.info("learning.action_updated", ref=ref, action=number, actor=actor, changed=",".join(sorted(shown)))
+        log.info("learning.action_updated", ref=ref, action=number, actor=w.recorded, changed=",".join(sorted(shown)))
         return action
 
     def _status_change(self, w: _Work, facts: rules.ActionFacts, status: str | None, reason: str | None,
@@ -200,20 +216,20 @@ class LearningService:
 
     # --- evidence --------------------------------------------------------------------------------
 
-    def submit_evidence(self, ref: str, number: str, actor: str, kind: str, description: str,
-                        reference: str) -> str:
+    def submit_evidence(self, ref: str, number: str, actor: str | Identity, kind: str, description: str,
+                        reference: str, revision: int | None = None) -> str:
         """Submit evidence (E1, E2, ...) for an action: what it is and where it is kept (a reference or link)."""
         values = {"kind": _choice(kind, rules.EVIDENCE_KINDS, "evidence kind", "kind"),
                   "description": _text(description, "evidence's description (--description)", field="description"),
                   "reference": _text(reference, "reference or link where the evidence is kept (--link)", limit=500,
                                      field="link")}
-        with self._learning_work(ref, actor) as w:
-            action = store.find_action(w.s, w.case_id, ref, number)
+        with self._learning_work(ref, actor, revision) as w:
+            action = self._find(w, number)
             facts = action.facts()
-            rules.check_contribute(w.definition.learning, actor, w.held, facts,
+            rules.check_contribute(w.definition.learning, w.actor, w.held, facts,
                                    f"submitting evidence for action {action.number}")
             status = rules.after_evidence_submitted(facts)
-            evidence = store.add_evidence(w.s, w.case_id, action.id, values, actor, w.now)
+            evidence = store.add_evidence(w.s, w.case_id, action.id, values, w.recorded, w.now)
             store.update_action(w.s, action.id, w.now, status=status)
             self._reschedule(w, replace(action, status=status))
             self._history(w, "evidence_submit",
@@ -221,23 +237,24 @@ class LearningService:
             self._tell(w, f"{evidence}:submitted", "evidence_submitted", w.definition.learning.verify, action.number,
                        action.owner_agency, action.owner,
                        f"evidence {evidence} for action {action.number} awaits verification")
-        log.info("learning.evidence_submitted", ref=ref, action=action.number, evidence=evidence, actor=actor)
+        log.info("learning.evidence_submitted", ref=ref, action=action.number, evidence=evidence, actor=w.recorded)
         return evidence
 
-    def decide_evidence(self, ref: str, evidence: str, actor: str, accept: bool, reason: str | None = None) -> str:
+    def decide_evidence(self, ref: str, evidence: str, actor: str | Identity, accept: bool, reason: str | None = None,
+                        revision: int | None = None) -> str:
         """Accept a piece of evidence, or reject it with a reason; returns the action's status after."""
         why = _text(reason, "reason for rejecting (--reason)", field="reason") if not accept else \
             (reason or "").strip() or None
-        with self._learning_work(ref, actor) as w:
+        with self._learning_work(ref, actor, revision) as w:
             found, action = store.find_evidence(w.s, w.case_id, ref, evidence)
-            rules.check_verify(w.definition.learning, actor, w.held,
+            rules.check_verify(w.definition.learning, w.actor, w.held,
                                f"{'accepting' if accept else 'rejecting'} evidence {found.number}")
             if found.status != "submitted":
                 raise TransitionNotAllowed(f"evidence {found.number} was already {found.status} by {found.decided_by}",
                                            ref=ref, field="evidence", value=found.number)
-            store.decide_evidence(w.s, found.id, "accepted" if accept else "rejected", actor, w.now, why)
+            store.decide_evidence(w.s, found.id, "accepted" if accept else "rejected", w.recorded, w.now, why)
             status = action.status if accept else rules.after_evidence_rejected(
-                store.find_action(w.s, w.case_id, ref, action.number).facts())
+                self._find(w, action.number).facts())
             if status != action.status:
                 store.update_action(w.s, action.id, w.now, status=status)
                 self._reschedule(w, replace(action, status=status))
@@ -247,58 +264,60 @@ class LearningService:
                 self._tell(w, f"{found.number}:rejected", "evidence_rejected", ("owner",), action.number,
                            action.owner_agency, action.owner,
                            f"evidence {found.number} for action {action.number} was not accepted: see the case")
-        log.info("learning.evidence_decided", ref=ref, evidence=evidence, accepted=accept, actor=actor)
+        log.info("learning.evidence_decided", ref=ref, evidence=evidence, accepted=accept, actor=w.recorded)
         return status
 
-    def verify_action(self, ref: str, number: str, actor: str, note: str | None = None) -> Action:
+    def verify_action(self, ref: str, number: str, actor: str | Identity, note: str | None = None,
+                      revision: int | None = None) -> Action:
         """Verify an action on its accepted evidence."""
-        with self._learning_work(ref, actor) as w:
-            action = store.find_action(w.s, w.case_id, ref, number)
-            rules.check_verify(w.definition.learning, actor, w.held, f"verifying action {action.number}")
+        with self._learning_work(ref, actor, revision) as w:
+            action = self._find(w, number)
+            rules.check_verify(w.definition.learning, w.actor, w.held, f"verifying action {action.number}")
             rules.check_verifiable(action.facts())
-            store.update_action(w.s, action.id, w.now, status=rules.VERIFIED, verified_by=actor, verified_at=w.now)
-            action = self._reschedule(w, store.find_action(w.s, w.case_id, ref, number))
+            store.update_action(w.s, action.id, w.now, status=rules.VERIFIED, verified_by=w.recorded, verified_at=w.now)
+            action = self._reschedule(w, self._find(w, number))
             self._history(w, "action_verify", {"action": action.number}, note)
-        log.info("learning.action_verified", ref=ref, action=number, actor=actor)
+        log.info("learning.action_verified", ref=ref, action=number, actor=w.recorded)
         return action
 
-    def evaluate_action(self, ref: str, number: str, actor: str, method: str, measured_on: str,
-                        finding: str) -> Action:
+    def evaluate_action(self, ref: str, number: str, actor: str | Identity, method: str, measured_on: str,
+                        finding: str, revision: int | None = None) -> Action:
         """Record how the action's impact on practice was measured, when, and what it showed."""
         how = _choice(method, rules.IMPACT_METHODS, "impact method", "method")
         when = parse_date(measured_on, "--date")
         summary = _text(finding, "finding (--finding)", field="finding")
-        with self._learning_work(ref, actor) as w:
-            action = store.find_action(w.s, w.case_id, ref, number)
-            rules.check_verify(w.definition.learning, actor, w.held,
+        with self._learning_work(ref, actor, revision) as w:
+            action = self._find(w, number)
+            rules.check_verify(w.definition.learning, w.actor, w.held,
                                f"evaluating the impact of action {action.number}")
             rules.check_evaluable(action.facts(), local_date(action.verified_at) if action.verified_at else None,
                                   when, local_date(w.now))
             store.update_action(w.s, action.id, w.now, status=rules.IMPACT_EVALUATED, impact_method=how,
-                                impact_measured_on=when, impact_summary=summary, impact_by=actor)
+                                impact_measured_on=when, impact_summary=summary, impact_by=w.recorded)
             self._history(w, "action_evaluate",
                           {"action": action.number, "method": how, "measured_on": when.isoformat()})
-            action = store.find_action(w.s, w.case_id, ref, number)
-        log.info("learning.action_evaluated", ref=ref, action=number, actor=actor)
+            action = self._find(w, number)
+        log.info("learning.action_evaluated", ref=ref, action=number, actor=w.recorded)
         return action
 
     # --- dissemination ---------------------------------------------------------------------------
 
-    def record_dissemination(self, ref: str, actor: str, kind: str, audience: str, held_on: str,
-                             reference: str | None = None) -> None:
+    def record_dissemination(self, ref: str, actor: str | Identity, kind: str, audience: str, held_on: str,
+                             reference: str | None = None, revision: int | None = None) -> None:
         """Record that the review's learning was shared: how, with whom, when."""
-        values = {"kind": _choice(kind, rules.DISSEMINATION_KINDS, "dissemination kind", "kind"),
-                  "audience": _text(audience, "audience (--audience)", limit=300, field="audience"),
-                  "held_on": parse_date(held_on, "--date"),
-                  "reference": _text(reference, "reference", required=False, limit=500) or None}
-        with self._learning_work(ref, actor) as w:
-            rules.check_manage(w.definition.learning, actor, w.held, f"recording dissemination for {ref}")
+        values: dict[str, Any] = {
+            "kind": _choice(kind, rules.DISSEMINATION_KINDS, "dissemination kind", "kind"),
+            "audience": _text(audience, "audience (--audience)", limit=300, field="audience"),
+            "held_on": parse_date(held_on, "--date"),
+            "reference": _text(reference, "reference", required=False, limit=500) or None}
+        with self._learning_work(ref, actor, revision) as w:
+            rules.check_manage(w.definition.learning, w.actor, w.held, f"recording dissemination for {ref}")
             if values["held_on"] > local_date(w.now):
                 raise InvalidValue(f"{values['held_on']} is in the future: record dissemination once it has happened",
                                    ref=ref, field="date")
-            store.add_dissemination(w.s, w.case_id, values, actor, w.now)
+            store.add_dissemination(w.s, w.case_id, values, w.recorded, w.now)
             self._history(w, "disseminate", {"kind": values["kind"], "held_on": values["held_on"].isoformat()})
-        log.info("learning.disseminated", ref=ref, kind=values["kind"], actor=actor)
+        log.info("learning.disseminated", ref=ref, kind=values["kind"], actor=w.recorded)
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -309,22 +328,49 @@ class LearningService:
                             store.summary(s, record.case_id, local_date(self.ctx.clock())))
 
     def actions(self, agency: str | None = None, overdue: bool = False, theme: str | None = None,
-                ref: str | None = None, status: str | None = None) -> list[Action]:
-        """Actions across all cases (or one), filtered; `overdue` keeps working actions past their due date."""
+                ref: str | None = None, status: str | None = None, actor: Identity | None = None) -> list[Action]:
+        """Actions across all cases (or one), filtered; `overdue` keeps working actions past their due date.
+        Given an `Identity`, only the actions that person may see."""
         wanted = _choice(status, rules.STATUSES, "action status", "status") if status else None
         with self.ctx.read() as s:
+            who = self.ctx.who(s, actor, write=False) if actor is not None else None
             if ref:
-                repo.get_case_record(s, ref)
-            return store.actions(s, agency, local_date(self.ctx.clock()) if overdue else None,
-                                 rules.normalise_theme(theme) if theme else None, ref, wanted)
+                record = repo.get_case_record(s, ref)
+                if who is not None:
+                    require_visible(s, who, self.ctx.definition_in(s, record.workflow, record.version), record)
+            found = store.actions(s, agency, local_date(self.ctx.clock()) if overdue else None,
+                                  rules.normalise_theme(theme) if theme else None, ref, wanted)
+        if who is None:
+            return found
+        newest: dict[str, WorkflowDefinition] = {}
+        for _key, d in sorted(self.ctx.all_definitions().items()):
+            newest[d.name] = d  # the newest version of each workflow says whose actions are whose
+        return [a for a in found if a.workflow in newest
+                and may_see_action(who, newest[a.workflow], a.owner_agency, a.owner)]
 
-    def action(self, ref: str, number: str) -> Action:
-        """One action of a case, with its evidence."""
+    def action(self, ref: str, number: str, actor: Identity | None = None) -> Action:
+        """One action of a case, with its evidence (given an `Identity`, only one that person may see)."""
         with self.ctx.read() as s:
             record = repo.get_case_record(s, ref)
-            return store.find_action(s, record.case_id, ref, number)
+            d = self.ctx.definition_in(s, record.workflow, record.version)
+            who = self.ctx.who(s, actor, write=False) if actor is not None else None
+            require_visible(s, who, d, record)
+            found = store.find_action(s, record.case_id, ref, number)
+            if who is not None and not may_see_action(who, d, found.owner_agency, found.owner):
+                raise NotFound(f"case {ref} has no action {number} that you may see", ref=ref, field="action",
+                               value=number)
+            return found
 
-    # --- helpers ---------------------------------------------------------------------------------
+    # --- helpers ----
+
+    @staticmethod
+    def _find(w: _Work, number: str) -> Action:
+        """An action of the case, if the person acting may see it (else not found)."""
+        action = store.find_action(w.s, w.case_id, w.ref, number)
+        if w.who is not None and not may_see_action(w.who, w.definition, action.owner_agency, action.owner):
+            raise NotFound(f"case {w.ref} has no action {number} that you may see", ref=w.ref, field="action",
+                           value=number)
+        return action
 
     @staticmethod
     def _reschedule(w: _Work, action: Action) -> Action:

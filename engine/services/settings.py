@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,56 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True)
+class SecuritySettings:
+    """Sign-in and session rules (`[security]` in reviewflow.toml)."""
+
+    password_min_length: int = 12
+    session_idle_minutes: float = 30.0
+    session_hours: float = 12.0
+    """Absolute lifetime of a session, however active."""
+    failures_per_account: int = 5
+    failures_per_address: int = 20
+    lock_minutes: float = 15.0
+    """A run of failures within this many minutes locks sign-in for this long after the last one."""
+    token_days: int = 90
+    token_max_days: int = 366
+    setup_code_hours: float = 72.0
+
+
+@dataclass(frozen=True)
+class OidcSettings:
+    """Single sign-on with an OpenID Connect provider (`[oidc]` in reviewflow.toml)."""
+
+    issuer: str
+    client_id: str
+    client_secret: str | None = None
+    label: str = "Sign in with your organisation's account"
+    match: str = "email"
+    """How the provider's answer finds a registered user: by its verified `email`, or by `subject`."""
+    scopes: str = "openid email profile"
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """`reviewflow serve` (`[web]` in reviewflow.toml)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    base_url: str | None = None
+    """The address people reach reviewflow at, e.g. https://reviewflow.example-lscp.org.uk (for links)."""
+    behind_proxy: bool = False
+    """True when a reverse proxy in front terminates TLS (then a public address may be bound)."""
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    partnership: str = "Safeguarding Children Partnership"
+    """The partnership's name, shown on every page."""
+    logo: str | None = None
+    evidence_dir: str | None = None
+    max_upload_mb: float = 20.0
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the worker and the notification channels need besides the database."""
 
@@ -39,6 +89,9 @@ class Settings:
     lease_seconds: float = 300.0
     interval_seconds: float = 60.0
     batch_size: int = 200
+    security: SecuritySettings = field(default_factory=SecuritySettings)
+    web: WebSettings = field(default_factory=WebSettings)
+    oidc: OidcSettings | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def backoff(self, attempts: int) -> float:
@@ -77,6 +130,9 @@ _KNOWN = {
     "links": {"template"},
     "delivery": {"max_attempts", "backoff_seconds", "backoff_cap_seconds", "lease_seconds"},
     "worker": {"interval_seconds", "batch_size"},
+    "security": {f.name for f in fields(SecuritySettings)},
+    "web": {f.name for f in fields(WebSettings)},
+    "oidc": {f.name for f in fields(OidcSettings)} | {"client_secret_env"},
 }
 
 
@@ -152,4 +208,47 @@ def load_settings(path: Path | None, env: Mapping[str, str]) -> Settings:
         "batch_size": (env.get("REVIEWFLOW_BATCH_SIZE") or worker.get("batch_size"), int),
     }
     given = {k: _number(k, v, kind) for k, (v, kind) in numbers.items() if v is not None}
-    return replace(settings, **given)
+    return replace(settings, **given, security=_section(SecuritySettings, "security", data.get("security", {})),
+                   web=_web(data.get("web", {}), env), oidc=_oidc(data.get("oidc", {}), env))
+
+
+def _section(kind: Any, name: str, table: Mapping[str, Any]) -> Any:
+    """A settings section from its TOML table: numbers checked, flags read as booleans, the rest as text."""
+    values: dict[str, Any] = {}
+    for f in fields(kind):
+        if f.name not in table:
+            continue
+        value, default = table[f.name], f.default
+        if isinstance(default, bool):
+            values[f.name] = _flag(f"{name} {f.name}", value)
+        elif isinstance(default, int | float):
+            values[f.name] = _number(f"{name} {f.name}", value, type(default))
+        else:
+            values[f.name] = str(value)
+    return kind(**values)
+
+
+def _web(table: Mapping[str, Any], env: Mapping[str, str]) -> WebSettings:
+    web = _section(WebSettings, "web", table)
+    if env.get("REVIEWFLOW_BASE_URL"):
+        web = replace(web, base_url=env["REVIEWFLOW_BASE_URL"])
+    if web.base_url and not web.base_url.startswith(("http://", "https://")):
+        raise InvalidValue(f"web base_url {web.base_url!r} must start with https:// (or http:// for a test)",
+                           field="base_url", value=web.base_url)
+    return web
+
+
+def _oidc(table: Mapping[str, Any], env: Mapping[str, str]) -> OidcSettings | None:
+    if not table:
+        return None
+    for key in ("issuer", "client_id"):
+        if not table.get(key):
+            raise InvalidValue(f"[oidc] needs `{key}`: see docs/security.md#single-sign-on", field=key)
+    secret = env.get("REVIEWFLOW_OIDC_CLIENT_SECRET") or table.get("client_secret")
+    if not secret and table.get("client_secret_env"):
+        secret = env.get(str(table["client_secret_env"]))
+    found = _section(OidcSettings, "oidc", {k: v for k, v in table.items() if k != "client_secret_env"})
+    if found.match not in ("email", "subject"):
+        raise InvalidValue(f"[oidc] match = {found.match!r}: write \"email\" or \"subject\"", field="match",
+                           value=found.match, allowed=("email", "subject"))
+    return replace(found, client_secret=secret)

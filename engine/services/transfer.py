@@ -8,7 +8,9 @@ from pathlib import Path
 
 import structlog
 
+from reviewflow.engine.core.access import Identity
 from reviewflow.engine.core.errors import InvalidValue
+from reviewflow.engine.services.accounts import AccountService
 from reviewflow.engine.services.context import ServiceContext
 from reviewflow.store import dump, importing
 
@@ -28,16 +30,25 @@ class _RollBack(Exception):
     """Ends a dry run's transaction after every insert was checked by the database."""
 
 
-def export_dump(ctx: ServiceContext) -> tuple[str, dict[str, int]]:
-    """Every row of every table as dump text (read in one transaction), and the row count of each table."""
+def export_dump(ctx: ServiceContext, accounts: AccountService,
+                by: Identity | None = None) -> tuple[str, dict[str, int]]:
+    """Every row of every table as dump text (read in one transaction), and the row count of each table.
+
+    Everything, sensitive fields included: administrators only; the export is sealed in the audit chain first."""
+    who = accounts.require_admin(by, "exporting everything")
+    with ctx.transaction() as s:
+        accounts.audit(s, who, "dump.export", ctx.db.shown, {})
     with ctx.read() as s:
         text, counts = dump.dump_text(s, ctx.clock())
     log.info("dump.exported", tables=len(counts), rows=sum(counts.values()))
     return text, counts
 
 
-def import_dump(ctx: ServiceContext, text: str, source: str, dry_run: bool = False) -> ImportResult:
-    """Load a dump into an empty, initialised database in one transaction, keeping every id."""
+def import_dump(ctx: ServiceContext, accounts: AccountService, text: str, source: str, dry_run: bool = False,
+                by: Identity | None = None) -> ImportResult:
+    """Load a dump into an empty, initialised database in one transaction, keeping every id. The dump's users,
+    definitions and administration log replace those `init` made; the import is sealed on top of them."""
+    who = accounts.require_admin(by, "importing a dump")
     header, rows = dump.read_dump(text, source)
     ctx.ensure_ready()
     counts = {t.name: len(rows.get(t.name, [])) for t in importing.tables()}
@@ -46,6 +57,8 @@ def import_dump(ctx: ServiceContext, text: str, source: str, dry_run: bool = Fal
         with ctx.transaction() as s:
             replaced = dump.load_rows(s, rows, ctx.db.shown)
             result = ImportResult(counts, replaced, result.exported_at, result.reviewflow_version, dry_run)
+            accounts.audit(s, who, "dump.import", source, {"exported_at": result.exported_at,
+                                                           "rows": sum(counts.values())})
             if dry_run:
                 raise _RollBack
     except _RollBack:

@@ -7,8 +7,10 @@ from collections.abc import Sequence
 
 import structlog
 
+from reviewflow.engine.core.access import Identity
 from reviewflow.engine.core.errors import InvalidValue
 from reviewflow.engine.core.records import User
+from reviewflow.engine.services.accounts import AccountService, check_email
 from reviewflow.engine.services.context import ServiceContext
 from reviewflow.engine.services.definitions import DefinitionService
 from reviewflow.store import repo
@@ -26,23 +28,34 @@ def check_user_name(name: str) -> str:
 
 
 class UserService:
-    def __init__(self, ctx: ServiceContext, definitions: DefinitionService) -> None:
+    def __init__(self, ctx: ServiceContext, definitions: DefinitionService, accounts: AccountService) -> None:
         self.ctx = ctx
         self.definitions = definitions
+        self.accounts = accounts
 
-    def add(self, name: str, roles: Sequence[str], email: str | None = None, agency: str | None = None) -> User:
+    def add(self, name: str, roles: Sequence[str], email: str | None = None, agency: str | None = None,
+            by: Identity | None = None, os_account: str | None = None) -> User:
+        """Register a person with their roles (an administrator's change, sealed in the audit chain)."""
+        who = self.accounts.require_admin(by, "registering users")
         check_user_name(name)
         self._check_roles(roles)
+        address = check_email(email)
         with self.ctx.transaction() as s:
-            user = repo.add_user(s, name, roles, email, self.ctx.clock(), (agency or "").strip() or None)
+            user = repo.add_user(s, name, roles, address, self.ctx.clock(), (agency or "").strip() or None)
+            details = {"roles": list(user.roles), "email": address, "agency": user.agency}
+            if os_account:
+                details["os_account"] = self.accounts.map_os_account(s, name, os_account)
+            self.accounts.audit(s, who, "user.add", name, details)
         log.info("user.added", user=name, roles=",".join(user.roles))
         return user
 
-    def grant(self, name: str, roles: Sequence[str]) -> User:
-        """Give an existing user more roles."""
+    def grant(self, name: str, roles: Sequence[str], by: Identity | None = None) -> User:
+        """Give an existing user more roles (an administrator's change, sealed in the audit chain)."""
+        who = self.accounts.require_admin(by, "granting roles")
         self._check_roles(roles)
         with self.ctx.transaction() as s:
             user = repo.grant_roles(s, name, roles)
+            self.accounts.audit(s, who, "user.grant", name, {"roles": list(dict.fromkeys(roles))})
         log.info("user.granted", user=name, roles=",".join(user.roles))
         return user
 

@@ -49,7 +49,8 @@ class Worker:
         self.deliverer = deliverer
         self.ticks = 0
         self.failing = 0
-        self.stop_signal = signal.SIGTERM
+        self.stop_signal: int = signal.SIGTERM
+        """The number of the signal that stopped the loop (a handler is given a plain int)."""
 
     def tick(self) -> TickResult:
         """Open the due recurring cases, then one sweep and one delivery round.
