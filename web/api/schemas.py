@@ -1,0 +1,349 @@
+"""The API's request and response bodies (they make its OpenAPI document), and records turned into them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from reviewflow.engine.core.access import Identity
+from reviewflow.engine.core.records import Action, ApiToken, CaseView, Evidence, HistoryEntry, LedgerEntry
+
+
+class Me(BaseModel):
+    name: str
+    roles: list[str]
+    agency: str | None
+    admin: bool
+    acting_admin: str | None = None
+    via: str
+    scope: str
+
+
+class FieldOption(BaseModel):
+    name: str
+    type: str
+    label: str = ""
+    options: list[str] = []
+
+
+class NextStep(BaseModel):
+    trigger: str
+    label: str
+    to: str
+    roles: list[str]
+    requires: list[FieldOption]
+    allowed: bool
+
+
+class HistoryOut(BaseModel):
+    seq: int
+    at: datetime
+    actor: str
+    trigger: str
+    from_state: str | None
+    to_state: str
+    fields: dict[str, Any]
+    note: str | None
+
+
+class EscalationOut(BaseModel):
+    key: str
+    level: int | None
+    label: str
+    state: str
+    fired_at: datetime
+    roles: list[str]
+    recipients: list[str]
+    reason: str
+
+
+class EvidenceOut(BaseModel):
+    number: str
+    action: str
+    kind: str
+    description: str
+    reference: str
+    submitted_by: str
+    submitted_at: datetime
+    status: str
+    decided_by: str | None
+    decided_at: datetime | None
+    reason: str | None
+
+
+class ActionOut(BaseModel):
+    ref: str
+    workflow: str
+    number: str
+    recommendation: str
+    description: str
+    owner_agency: str
+    owner: str | None
+    due_date: date
+    success_measure: str
+    status: str
+    status_reason: str | None
+    verified_by: str | None
+    verified_at: datetime | None
+    impact_method: str | None
+    impact_measured_on: date | None
+    impact_summary: str | None
+    themes: list[str]
+    evidence: list[EvidenceOut]
+    overdue: bool
+
+
+class RecommendationOut(BaseModel):
+    number: str
+    text: str
+    themes: list[str]
+    agencies: list[str]
+    created_by: str
+    created_at: datetime
+    actions: list[ActionOut]
+
+
+class DisseminationOut(BaseModel):
+    kind: str
+    audience: str
+    held_on: date
+    reference: str | None
+    recorded_by: str
+
+
+class CaseSummary(BaseModel):
+    ref: str
+    workflow: str
+    workflow_title: str
+    version: int
+    state: str
+    state_label: str
+    is_open: bool
+    opened_at: datetime
+    entered_at: datetime
+    due_date: date | None
+    overdue: bool
+    working_days_overdue: int
+    paused: bool
+    pause_reason: str | None
+    revision: int
+
+
+class CaseOut(CaseSummary):
+    fields: dict[str, Any]
+    opened_by: str
+    closed_at: datetime | None
+    time_limit: str | None
+    owner: str | None
+    agencies: list[str]
+    history: list[HistoryOut]
+    escalations: list[EscalationOut]
+    next_steps: list[NextStep]
+    recommendations: list[RecommendationOut]
+    dissemination: list[DisseminationOut]
+
+
+class Page(BaseModel):
+    page: int
+    per_page: int
+    total: int
+
+
+class CasePage(Page):
+    items: list[CaseSummary]
+
+
+class ActionPage(Page):
+    items: list[ActionOut]
+
+
+class EvidenceToDecideOut(BaseModel):
+    ref: str
+    action: str
+    evidence: EvidenceOut
+
+
+class WorkOut(BaseModel):
+    name: str
+    today: date
+    stages: list[CaseSummary]
+    actions: list[ActionOut]
+    evidence: list[EvidenceToDecideOut]
+    counts: dict[str, int]
+
+
+class TokenOut(BaseModel):
+    id: int
+    user: str
+    name: str
+    prefix: str
+    scope: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class NewTokenOut(TokenOut):
+    token: str = Field(description="The token itself: shown this once only.")
+
+
+class SessionOut(BaseModel):
+    name: str
+    csrf_token: str = Field(description="Send it as the X-CSRF-Token header with every change made with this session.")
+    expires_at: datetime
+
+
+# --- request bodies ----------------------------------------------------------------------------------
+
+_TEXT = Field(default=None, max_length=4000)
+
+
+class SignIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class OpenCase(BaseModel):
+    workflow: str = Field(min_length=1, max_length=100)
+    ref: str = Field(min_length=1, max_length=64)
+    fields: dict[str, str] = {}
+    note: str | None = _TEXT
+
+
+class Fire(BaseModel):
+    trigger: str = Field(min_length=1, max_length=100)
+    fields: dict[str, str] = {}
+    note: str | None = _TEXT
+
+
+class Pause(BaseModel):
+    reason: str = Field(min_length=1, max_length=4000)
+
+
+class Resume(BaseModel):
+    note: str | None = _TEXT
+
+
+class Recommend(BaseModel):
+    text: str = Field(min_length=1, max_length=4000)
+    themes: list[str] = []
+    agencies: list[str] = []
+
+
+class AddAction(BaseModel):
+    recommendation: str = Field(min_length=1, max_length=20)
+    description: str = Field(min_length=1, max_length=4000)
+    agency: str = Field(min_length=1, max_length=120)
+    owner: str | None = Field(default=None, max_length=100)
+    due: str = Field(min_length=1, max_length=40, description="YYYY-MM-DD or DD/MM/YYYY")
+    measure: str = Field(default="", max_length=4000)
+
+
+class UpdateAction(BaseModel):
+    status: str | None = Field(default=None, max_length=40)
+    reason: str | None = _TEXT
+    due: str | None = Field(default=None, max_length=40)
+    owner: str | None = Field(default=None, max_length=100)
+    agency: str | None = Field(default=None, max_length=120)
+    measure: str | None = _TEXT
+
+
+class SubmitEvidence(BaseModel):
+    kind: str = Field(min_length=1, max_length=40)
+    description: str = Field(min_length=1, max_length=4000)
+    link: str = Field(min_length=1, max_length=500)
+
+
+class Decide(BaseModel):
+    reason: str | None = _TEXT
+
+
+class Verify(BaseModel):
+    note: str | None = _TEXT
+
+
+class Evaluate(BaseModel):
+    method: str = Field(min_length=1, max_length=40)
+    date: str = Field(min_length=1, max_length=40)
+    finding: str = Field(min_length=1, max_length=4000)
+
+
+class Disseminate(BaseModel):
+    kind: str = Field(min_length=1, max_length=40)
+    audience: str = Field(min_length=1, max_length=300)
+    date: str = Field(min_length=1, max_length=40)
+    reference: str | None = Field(default=None, max_length=500)
+
+
+class NewToken(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    scope: str = Field(default="read", pattern="^(read|write)$")
+    days: int | None = Field(default=None, ge=1, le=366)
+    user: str | None = Field(default=None, max_length=100, description="Whose token (administrators only).")
+
+
+# --- records to bodies ---------------------------------------------------------------------------------
+
+def me(who: Identity) -> Me:
+    return Me(name=who.name, roles=sorted(who.roles), agency=who.agency, admin=who.admin,
+              acting_admin=who.acting_admin, via=who.via, scope=who.scope)
+
+
+def summary(v: CaseView) -> CaseSummary:
+    return CaseSummary(ref=v.ref, workflow=v.workflow, workflow_title=v.workflow_title, version=v.version,
+                       state=v.state, state_label=v.state_label, is_open=v.is_open, opened_at=v.opened_at,
+                       entered_at=v.entered_at, due_date=date.fromisoformat(v.due_date) if v.due_date else None,
+                       overdue=v.overdue, working_days_overdue=v.working_days_overdue,
+                       paused=v.paused_at is not None, pause_reason=v.pause_reason, revision=v.revision)
+
+
+def evidence(e: Evidence) -> EvidenceOut:
+    return EvidenceOut(number=e.number, action=e.action, kind=e.kind, description=e.description,
+                       reference=e.reference, submitted_by=e.submitted_by, submitted_at=e.submitted_at,
+                       status=e.status, decided_by=e.decided_by, decided_at=e.decided_at, reason=e.reason)
+
+
+def action(a: Action, today: date) -> ActionOut:
+    from reviewflow.engine.core.learning import is_overdue
+
+    return ActionOut(ref=a.ref, workflow=a.workflow, number=a.number, recommendation=a.recommendation,
+                     description=a.description, owner_agency=a.owner_agency, owner=a.owner, due_date=a.due_date,
+                     success_measure=a.success_measure, status=a.status, status_reason=a.status_reason,
+                     verified_by=a.verified_by, verified_at=a.verified_at, impact_method=a.impact_method,
+                     impact_measured_on=a.impact_measured_on, impact_summary=a.impact_summary,
+                     themes=list(a.themes), evidence=[evidence(e) for e in a.evidence],
+                     overdue=is_overdue(a.facts(), today))
+
+
+def _history(h: HistoryEntry) -> HistoryOut:
+    return HistoryOut(seq=h.seq, at=h.at, actor=h.actor, trigger=h.trigger, from_state=h.from_state,
+                      to_state=h.to_state, fields=dict(h.fields), note=h.note)
+
+
+def _escalation(e: LedgerEntry) -> EscalationOut:
+    return EscalationOut(key=e.key, level=e.level, label=e.label, state=e.state, fired_at=e.fired_at,
+                         roles=list(e.roles), recipients=list(e.recipients), reason=e.reason)
+
+
+def case(v: CaseView, today: date) -> CaseOut:
+    return CaseOut(
+        **summary(v).model_dump(), fields=dict(v.fields), opened_by=v.opened_by, closed_at=v.closed_at,
+        time_limit=v.time_limit, owner=v.owner, agencies=list(v.agencies),
+        history=[_history(h) for h in v.history], escalations=[_escalation(e) for e in v.escalations],
+        next_steps=[NextStep(trigger=o.trigger, label=o.label, to=o.dest, roles=list(o.roles), allowed=o.allowed,
+                             requires=[FieldOption(name=f.name, type=f.type, label=f.label, options=list(f.options))
+                                       for f in o.requires]) for o in v.options],
+        recommendations=[RecommendationOut(number=r.number, text=r.text, themes=list(r.themes),
+                                           agencies=list(r.agencies), created_by=r.created_by,
+                                           created_at=r.created_at, actions=[action(a, today) for a in r.actions])
+                         for r in v.recommendations],
+        dissemination=[DisseminationOut(kind=d.kind, audience=d.audience, held_on=d.held_on, reference=d.reference,
+                                        recorded_by=d.recorded_by) for d in v.dissemination])
+
+
+def token(t: ApiToken) -> TokenOut:
+    return TokenOut(id=t.id, user=t.user, name=t.name, prefix=t.prefix, scope=t.scope, created_at=t.created_at,
+                    expires_at=t.expires_at, revoked_at=t.revoked_at, last_used_at=t.last_used_at)
