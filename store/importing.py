@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.engine import CursorResult
 from sqlmodel import Session, SQLModel, col
 
+from reviewflow.engine.core.records import NewAction
 from reviewflow.store.models import ActionRow, CaseRow, DefinitionRow, HistoryRow, RecommendationRow
 
 _CHUNK = 500
@@ -137,19 +138,6 @@ def insert_recommendation(s: Session, case_id: int, number: str, text: str, them
                           agencies: Sequence[str], actor: str, now: datetime) -> int:
     return _insert(s, RecommendationRow, case_id=case_id, number=number, text=text, themes=list(themes),
                    agencies=list(agencies), created_by=actor, created_at=now)
-
-
-@dataclass(frozen=True)
-class NewAction:
-    number: str
-    description: str
-    owner_agency: str
-    owner: str | None
-    due_date: date
-    success_measure: str
-    status: str
-    status_reason: str | None
-    next_check_at: datetime | None
 
 
 def insert_actions(s: Session, case_id: int, recommendation_id: int, actions: Sequence[NewAction], actor: str,

@@ -193,6 +193,21 @@ class Action:
 
 
 @dataclass(frozen=True)
+class NewAction:
+    """An action as an import writes it: its case and recommendation are given beside it."""
+
+    number: str
+    description: str
+    owner_agency: str
+    owner: str | None
+    due_date: date
+    success_measure: str
+    status: str
+    status_reason: str | None
+    next_check_at: datetime | None
+
+
+@dataclass(frozen=True)
 class DueAction:
     """A working action whose next ladder level is due."""
 
@@ -394,6 +409,8 @@ class Account:
     has_password: bool
     os_account: str | None
     created_at: datetime
+    notify: str = "immediate"
+    """How their notifications reach them: `immediate` (one e-mail each) or `daily` (one digest a day)."""
 
     @property
     def active(self) -> bool:
@@ -413,3 +430,22 @@ class ApiToken:
     expires_at: datetime
     revoked_at: datetime | None
     last_used_at: datetime | None
+
+
+@dataclass(frozen=True)
+class EvidenceFile:
+    """A file attached to a piece of evidence: what it is and who attached it (its bytes are kept apart, by hash)."""
+
+    id: int
+    ref: str
+    evidence: str
+    action: str
+    name: str
+    """The file name as uploaded, made safe (no path, no control characters), with its type's extension."""
+    media_type: str
+    size: int
+    sha256: str
+    uploaded_by: str
+    uploaded_at: datetime
+    case_id: int = 0
+    evidence_id: int = 0

@@ -23,7 +23,7 @@ from reviewflow.engine.core.durations import due_at, local_date, start_of_day
 from reviewflow.engine.core.errors import InvalidValue, ReviewflowError, UserNotFound
 from reviewflow.engine.core.escalation import action_checkpoints, checkpoints, next_check
 from reviewflow.engine.core.learning import WORKING
-from reviewflow.engine.core.records import User
+from reviewflow.engine.core.records import NewAction, User
 from reviewflow.engine.core.tracker.cells import Sheet, cell_text
 from reviewflow.engine.core.tracker.mapping import (
     InvalidMapping,
@@ -106,7 +106,7 @@ def _write(job: _Job, s: Any, case: PlannedCase) -> tuple[int, int]:
             count += 1
             number = f"A{count}"
             when = next_check(action_checkpoints(d, number, a.due), ()) if a.status in WORKING else None
-            actions.append(importing.NewAction(number, a.description, a.agency, a.owner, a.due, a.measure, a.status,
+            actions.append(NewAction(number, a.description, a.agency, a.owner, a.due, a.measure, a.status,
                                                a.reason, when))
         importing.insert_actions(s, case_id, rec_id, actions, job.recorded, job.now)
     return len(case.recommendations), count

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any
+from typing import Any, get_args, get_origin, get_type_hints
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
 from reviewflow.engine.core.access import Identity
 from reviewflow.engine.core.records import Action, ApiToken, CaseView, Evidence, HistoryEntry, LedgerEntry
@@ -37,62 +39,40 @@ class NextStep(BaseModel):
     allowed: bool
 
 
-class HistoryOut(BaseModel):
-    seq: int
-    at: datetime
-    actor: str
-    trigger: str
-    from_state: str | None
-    to_state: str
-    fields: dict[str, Any]
-    note: str | None
+def public(record: type, name: str, *, exclude: frozenset[str] = frozenset(), **extra: Any) -> type[BaseModel]:
+    """The response body of a core record: its fields, as the record declares them (one declaration, in
+    engine/core/records.py), less the store's internal ids and what the API does not show, plus `extra`
+    (name=(type, default) as in `pydantic.create_model`). Tuples and mappings become lists and objects."""
+    hints = get_type_hints(record)
+    fields: dict[str, Any] = {f.name: (_as_json(hints[f.name]), ...) for f in dataclasses.fields(record)
+                              if f.name not in exclude and f.name not in extra}
+    fields.update(extra)
+    return create_model(name, **fields)
 
 
-class EscalationOut(BaseModel):
-    key: str
-    level: int | None
-    label: str
-    state: str
-    fired_at: datetime
-    roles: list[str]
-    recipients: list[str]
-    reason: str
+def _as_json(hint: Any) -> Any:
+    """tuple[X, ...] as list[X] and Mapping[K, V] as dict[K, V] in the schema."""
+    origin = get_origin(hint)
+    if origin is tuple:
+        return list[get_args(hint)[0]]  # type: ignore[misc]
+    if origin is not None and isinstance(origin, type) and issubclass(origin, Mapping):
+        return dict[get_args(hint)]  # type: ignore[misc]
+    return hint
 
 
-class EvidenceOut(BaseModel):
-    number: str
-    action: str
-    kind: str
-    description: str
-    reference: str
-    submitted_by: str
-    submitted_at: datetime
-    status: str
-    decided_by: str | None
-    decided_at: datetime | None
-    reason: str | None
+def shown(model: type[BaseModel], record: object, **values: Any) -> Any:
+    """`record` as `model`: its fields read from the record, with `values` instead where given."""
+    return model.model_validate({name: values[name] if name in values else getattr(record, name)
+                                 for name in model.model_fields})
 
 
-class ActionOut(BaseModel):
-    ref: str
-    workflow: str
-    number: str
-    recommendation: str
-    description: str
-    owner_agency: str
-    owner: str | None
-    due_date: date
-    success_measure: str
-    status: str
-    status_reason: str | None
-    verified_by: str | None
-    verified_at: datetime | None
-    impact_method: str | None
-    impact_measured_on: date | None
-    impact_summary: str | None
-    themes: list[str]
-    evidence: list[EvidenceOut]
-    overdue: bool
+IDS = frozenset({"id", "case_id", "action_id", "recommendation_id"})
+HistoryOut = public(HistoryEntry, "HistoryOut", exclude=IDS)
+EscalationOut = public(LedgerEntry, "EscalationOut", exclude=IDS | {"entry_seq", "due_at", "scheduled_at", "ref"})
+EvidenceOut = public(Evidence, "EvidenceOut", exclude=IDS)
+ActionOut = public(Action, "ActionOut", exclude=IDS | {"created_by", "created_at", "updated_at", "impact_by",
+                                                        "embedded_at"},
+                   evidence=(list[EvidenceOut], ...), overdue=(bool, ...))  # type: ignore[valid-type]
 
 
 class RecommendationOut(BaseModel):
@@ -102,7 +82,7 @@ class RecommendationOut(BaseModel):
     agencies: list[str]
     created_by: str
     created_at: datetime
-    actions: list[ActionOut]
+    actions: list[ActionOut]  # type: ignore[valid-type]
 
 
 class DisseminationOut(BaseModel):
@@ -138,8 +118,8 @@ class CaseOut(CaseSummary):
     time_limit: str | None
     owner: str | None
     agencies: list[str]
-    history: list[HistoryOut]
-    escalations: list[EscalationOut]
+    history: list[HistoryOut]  # type: ignore[valid-type]
+    escalations: list[EscalationOut]  # type: ignore[valid-type]
     next_steps: list[NextStep]
     recommendations: list[RecommendationOut]
     dissemination: list[DisseminationOut]
@@ -156,20 +136,20 @@ class CasePage(Page):
 
 
 class ActionPage(Page):
-    items: list[ActionOut]
+    items: list[ActionOut]  # type: ignore[valid-type]
 
 
 class EvidenceToDecideOut(BaseModel):
     ref: str
     action: str
-    evidence: EvidenceOut
+    evidence: EvidenceOut  # type: ignore[valid-type]
 
 
 class WorkOut(BaseModel):
     name: str
     today: date
     stages: list[CaseSummary]
-    actions: list[ActionOut]
+    actions: list[ActionOut]  # type: ignore[valid-type]
     evidence: list[EvidenceToDecideOut]
     counts: dict[str, int]
 
@@ -300,39 +280,21 @@ def summary(v: CaseView) -> CaseSummary:
                        paused=v.paused_at is not None, pause_reason=v.pause_reason, revision=v.revision)
 
 
-def evidence(e: Evidence) -> EvidenceOut:
-    return EvidenceOut(number=e.number, action=e.action, kind=e.kind, description=e.description,
-                       reference=e.reference, submitted_by=e.submitted_by, submitted_at=e.submitted_at,
-                       status=e.status, decided_by=e.decided_by, decided_at=e.decided_at, reason=e.reason)
+def evidence(e: Evidence) -> Any:
+    return shown(EvidenceOut, e)
 
 
-def action(a: Action, today: date) -> ActionOut:
+def action(a: Action, today: date) -> Any:
     from reviewflow.engine.core.learning import is_overdue
 
-    return ActionOut(ref=a.ref, workflow=a.workflow, number=a.number, recommendation=a.recommendation,
-                     description=a.description, owner_agency=a.owner_agency, owner=a.owner, due_date=a.due_date,
-                     success_measure=a.success_measure, status=a.status, status_reason=a.status_reason,
-                     verified_by=a.verified_by, verified_at=a.verified_at, impact_method=a.impact_method,
-                     impact_measured_on=a.impact_measured_on, impact_summary=a.impact_summary,
-                     themes=list(a.themes), evidence=[evidence(e) for e in a.evidence],
-                     overdue=is_overdue(a.facts(), today))
-
-
-def _history(h: HistoryEntry) -> HistoryOut:
-    return HistoryOut(seq=h.seq, at=h.at, actor=h.actor, trigger=h.trigger, from_state=h.from_state,
-                      to_state=h.to_state, fields=dict(h.fields), note=h.note)
-
-
-def _escalation(e: LedgerEntry) -> EscalationOut:
-    return EscalationOut(key=e.key, level=e.level, label=e.label, state=e.state, fired_at=e.fired_at,
-                         roles=list(e.roles), recipients=list(e.recipients), reason=e.reason)
+    return shown(ActionOut, a, evidence=[evidence(e) for e in a.evidence], overdue=is_overdue(a.facts(), today))
 
 
 def case(v: CaseView, today: date) -> CaseOut:
     return CaseOut(
         **summary(v).model_dump(), fields=dict(v.fields), opened_by=v.opened_by, closed_at=v.closed_at,
         time_limit=v.time_limit, owner=v.owner, agencies=list(v.agencies),
-        history=[_history(h) for h in v.history], escalations=[_escalation(e) for e in v.escalations],
+        history=[shown(HistoryOut, h) for h in v.history], escalations=[shown(EscalationOut, e) for e in v.escalations],
         next_steps=[NextStep(trigger=o.trigger, label=o.label, to=o.dest, roles=list(o.roles), allowed=o.allowed,
                              requires=[FieldOption(name=f.name, type=f.type, label=f.label, options=list(f.options))
                                        for f in o.requires]) for o in v.options],
