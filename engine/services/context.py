@@ -26,7 +26,7 @@ from reviewflow.store.db import Database
 
 def system_clock() -> datetime:
     """The current instant, aware UTC: the one place reviewflow reads the wall clock."""
-    return datetime.now(UTC)
+    return datetime.now(UTC)  # the system clock: every other reading goes through ctx.clock
 
 
 class ServiceContext:
