@@ -14,7 +14,12 @@ from reviewflow.commands.cases import case
 
 @click.group("report")
 def report_group() -> None:
-    """Board report and annual report figures, as HTML, Markdown, CSV or JSON."""
+    """Board report and annual report figures, as HTML, Markdown, CSV, JSON or an Excel workbook."""
+
+
+REPORT_FORMATS = ("html", "md", "csv", "json", "xlsx")
+"""The shipped report formats (engine/render/reports; a test keeps the two lists equal), named here so that
+`--help` needs no renderer imported."""
 
 
 def _report_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -23,25 +28,27 @@ def _report_options(func: Callable[..., Any]) -> Callable[..., Any]:
                         help="With --format csv: only this table (e.g. open_reviews; see docs/reports.md).")(func)
     func = click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
                         help="Write the report to this file (default: standard output).")(func)
-    return click.option("--format", "fmt", type=click.Choice(["html", "md", "csv", "json"]),
+    return click.option("--format", "fmt", type=click.Choice(list(REPORT_FORMATS)),
                         help="Output format (default: from the --out file's name, else md).")(func)
 
 
 def _emit_report(report: Any, fmt: str | None, out: Path | None, table: str | None) -> None:
     from reviewflow.engine.core.errors import InvalidValue
-    from reviewflow.engine.render.reports import choose_format, render
+    from reviewflow.engine.render.reports import choose_format, render, render_bytes, report_format
 
     chosen = choose_format(fmt, out)
-    text = render(report, chosen, table)
     if out is None:
-        click.echo(text, nl=False)
+        if report_format(chosen).binary:
+            raise InvalidValue(f"an {chosen} report is a file, not text: add --out FILE.{chosen}", field="out")
+        click.echo(render(report, chosen, table), nl=False)
         return
+    data = render_bytes(report, chosen, table)
     try:
-        out.write_text(text, "utf-8", newline="")
+        out.write_bytes(data)
     except OSError as exc:
         raise InvalidValue(f"cannot write the report to {out}: {exc.strerror}", field="out", value=str(out)) \
             from None
-    click.echo(f"wrote {out} ({chosen}, {len(text.encode('utf-8'))} bytes)", err=True)
+    click.echo(f"wrote {out} ({chosen}, {len(data)} bytes)", err=True)
 
 
 @report_group.command("board")

@@ -184,6 +184,23 @@ def test_report_period_and_format_choices(demo_db: str, tmp_path: Path) -> None:
     assert report(demo_db, "board").stdout.startswith("# Board report")
 
 
+def test_the_board_report_as_an_excel_workbook_from_the_command_line(demo_db: str, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    from reviewflow.commands.reports import REPORT_FORMATS
+    from reviewflow.engine.render.reports import formats
+
+    assert REPORT_FORMATS == formats()
+    workbook_file = tmp_path / "board.xlsx"
+    written = report(demo_db, "board", "--out", str(workbook_file))
+    assert written.stderr.startswith(f"wrote {workbook_file} (xlsx, ")
+    workbook = load_workbook(workbook_file)
+    assert len(workbook.sheetnames) > 1
+    numbers = [c.value for sheet in workbook.worksheets for row in sheet.iter_rows() for c in row
+               if isinstance(c.value, int | float)]
+    assert numbers, "the figures are numbers, not text"
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (("annual", "--year", "2026/28"), "Error: --year '2026/28' is not a year: write 2026 for the calendar year, "
                                       "or 2026-27 for the financial year from 1 April 2026 to 31 March 2027"),
@@ -193,10 +210,12 @@ def test_report_period_and_format_choices(demo_db: str, tmp_path: Path) -> None:
                                         "an earlier --from, or a later --to"),
     (("board", "--to", "14/13/2027"), "Error: --to '14/13/2027' is not a date: write e.g. 2026-03-31 or 31/03/2026"),
     (("board", "--table", "exceptions"), "Error: --table picks one table of the CSV output: add --format csv"),
+    (("board", "--format", "xlsx"), "Error: an xlsx report is a file, not text: add --out FILE.xlsx"),
     (("annual", "--year", "2026", "--format", "csv", "--table", "nope"),
      "Error: no table 'nope' in this report; tables: key_figures, reviews_by_type, decisions_by_outcome, decisions, "
      "recommendations, actions, not_progressed, impact_by_method, impact, timeliness, themes"),
-], ids=["bad-year", "future-year", "from-after-to", "bad-date", "table-without-csv", "unknown-table"])
+], ids=["bad-year", "future-year", "from-after-to", "bad-date", "table-without-csv", "xlsx-to-a-terminal",
+        "unknown-table"])
 def test_report_refusals_are_one_line(demo_db: str, args: tuple[str, ...], message: str) -> None:
     result = report(demo_db, *args, ok=False)
     assert result.exit_code in (1, 2)
