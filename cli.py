@@ -206,9 +206,20 @@ def cli(ctx: click.Context, db: str, now: str | None, config: Path | None, log_j
 
 def _add_commands(group: click.Group) -> None:
     """Register the command families (each module imports only click when loaded)."""
-    from reviewflow.commands import cases, demo, learning, operations, reports, serve, transfer, users, workflows
+    from reviewflow.commands import (
+        calendar,
+        cases,
+        demo,
+        learning,
+        operations,
+        reports,
+        serve,
+        transfer,
+        users,
+        workflows,
+    )
 
-    for family in (operations, workflows, users, cases, learning, reports, transfer, serve, demo):
+    for family in (operations, workflows, users, cases, learning, reports, transfer, serve, demo, calendar):
         for command in family.COMMANDS:
             group.add_command(command)
 

@@ -55,20 +55,28 @@ def user_grant(ctx: click.Context, name: str, roles: tuple[str, ...], as_json: b
 @click.option("--os-account", help='The operating-system account they use (give "" to unmap).')
 @click.option("--admin/--no-admin", "admin", default=None, help="Give or take the administrator capability.")
 @click.option("--revoke", "revoke", multiple=True, metavar="ROLE", help="A role to take away; repeat for several.")
+@click.option("--notify", type=click.Choice(["immediate", "daily"]),
+              help="immediate: an e-mail per notification; daily: one digest a day (yourself, or administrators).")
 @json_option
 @click.pass_context
 def user_change(ctx: click.Context, name: str, disable: bool | None, email: str | None, os_account: str | None,
-                admin: bool | None, revoke: tuple[str, ...], as_json: bool) -> None:
+                admin: bool | None, revoke: tuple[str, ...], notify: str | None, as_json: bool) -> None:
     """Disable or enable a user, change their e-mail address or operating-system account, give or take the
-    administrator capability, or revoke roles (administrators)."""
-    account = service(ctx).change_user(acting(), name, disable=disable, email=email, os_account=os_account,
-                                       admin=admin, revoke=revoke)
+    administrator capability, or revoke roles (administrators); choose how they are notified (they may too)."""
+    rf = service(ctx)
+    others = revoke or any(v is not None for v in (disable, email, os_account, admin))
+    if notify is not None:
+        account = rf.set_notification_preference(acting(), name, notify)
+    if others or notify is None:
+        account = rf.change_user(acting(), name, disable=disable, email=email, os_account=os_account, admin=admin,
+                                 revoke=revoke)
     if as_json:
         echo_json(account)
         return
     state = "disabled" if account.disabled_at else "active"
     extras = [f"email {account.email}" if account.email else "no email",
-              f"os account {account.os_account}" if account.os_account else "no os account"]
+              f"os account {account.os_account}" if account.os_account else "no os account",
+              f"notified {'daily' if account.notify == 'daily' else 'at once'}"]
     click.echo(f"{account.name} ({state}{', administrator' if account.admin else ''}): "
                f"{', '.join(account.roles) or 'no roles'}; {'; '.join(extras)}")
 

@@ -38,7 +38,7 @@ def roles_of(s: Session, user_id: int) -> tuple[str, ...]:
 
 def _account(s: Session, row: Any) -> Account:
     return Account(row.name, row.email, roles_of(s, row.id), row.agency, bool(row.is_admin), row.disabled_at,
-                   row.password_hash is not None, row.os_account, row.created_at)
+                   row.password_hash is not None, row.os_account, row.created_at, row.notify)
 
 
 def user_row(s: Session, name: str) -> Any:

@@ -134,6 +134,8 @@ class UserRow(SQLModel, table=True):
     """The operating-system account the command line acts as this user from."""
     sso_subject: str | None = Field(default=None, unique=True)
     """The single sign-on provider's subject for this user, remembered at their first sign-in."""
+    notify: str = Field(default="immediate", sa_column_kwargs={"server_default": "immediate"})
+    """`immediate`: each notification is an e-mail of its own; `daily`: their e-mails are gathered into one a day."""
 
 
 class UserRoleRow(SQLModel, table=True):
@@ -395,3 +397,33 @@ class CaseAgencyRow(SQLModel, table=True):
     case_id: int = Field(foreign_key="cases.id", index=True)
     agency_key: str
     name: str
+
+
+class EvidenceFileRow(SQLModel, table=True):
+    """A file attached to evidence. Its bytes are kept outside the database, in the evidence folder, under
+    their SHA-256 (the same content is kept once however often it is attached)."""
+
+    __tablename__ = "evidence_files"
+
+    id: int | None = Field(default=None, primary_key=True)
+    evidence_id: int = Field(foreign_key="evidence.id", index=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    name: str
+    """The file name as uploaded, made safe (no path, no control characters)."""
+    media_type: str
+    """What the content was found to be (never what the name or the browser said)."""
+    size: int
+    sha256: str = Field(index=True)
+    uploaded_by: str
+    uploaded_at: datetime = _time(nullable=False)
+
+
+class CalendarFeedRow(SQLModel, table=True):
+    """A person's private calendar feed: the address holds a secret, the database only its hash."""
+
+    __tablename__ = "calendar_feeds"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", unique=True)
+    secret_hash: str = Field(unique=True)
+    created_at: datetime = _time(nullable=False)

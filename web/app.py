@@ -23,7 +23,8 @@ with every change). Errors are RFC 9457 problem details. Every change to a case 
 
 def create_app(rf: Reviewflow, secure_cookies: bool = True) -> FastAPI:
     """The application over the façade `rf` (one per process: it holds the database connection pool)."""
-    from reviewflow.web.api import admin, cases, people
+    from reviewflow.web import calendar
+    from reviewflow.web.api import admin, cases, files, people
     from reviewflow.web.sso import router as sso_router
 
     app = FastAPI(title="reviewflow", version=_version(), description=API_DESCRIPTION,
@@ -32,9 +33,10 @@ def create_app(rf: Reviewflow, secure_cookies: bool = True) -> FastAPI:
     app.state.secure_cookies = secure_cookies
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     problems.install(app)
-    for router in (people.router, cases.router, admin.router):
+    for router in (people.router, cases.router, files.router, admin.router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(sso_router)
+    app.include_router(calendar.router)
     _install_pages(app)
     return app
 
@@ -101,7 +103,7 @@ def app_from_environment() -> FastAPI:
     """The application as each `reviewflow serve` worker process builds it: database, settings and clock from
     the environment `serve` sets (REVIEWFLOW_DB, REVIEWFLOW_CONFIG, REVIEWFLOW_NOW)."""
     from reviewflow.engine.core.clock import fixed_clock, parse_instant
-    from reviewflow.engine.services.context import system_clock
+    from reviewflow.engine.services.context import running_clock, system_clock
     from reviewflow.engine.services.logs import configure_logging
     from reviewflow.engine.services.settings import load_settings
 
@@ -110,7 +112,10 @@ def app_from_environment() -> FastAPI:
     config = os.environ.get("REVIEWFLOW_CONFIG")
     settings = load_settings(Path(config) if config else None, os.environ)
     now = os.environ.get("REVIEWFLOW_NOW")
-    clock = fixed_clock(parse_instant(now)) if now else system_clock
+    clock = system_clock
+    if now:
+        start = parse_instant(now)
+        clock = running_clock(start) if os.environ.get("REVIEWFLOW_NOW_RUNS") == "1" else fixed_clock(start)
     rf = Reviewflow.connect(os.environ.get("REVIEWFLOW_DB", "sqlite:///reviewflow.db"), clock, settings)
     rf.ensure_ready()
     return create_app(rf)

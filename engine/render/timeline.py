@@ -302,7 +302,7 @@ def _learning(h: HistoryEntry, r: _Records) -> Event:
     handlers = {"recommend": _recommended, "action_add": _action_added, "action_update": _action_changed,
                 "action_verify": _action_changed, "action_evaluate": _action_changed,
                 "evidence_submit": _evidence, "evidence_accept": _evidence, "evidence_reject": _evidence,
-                "disseminate": _shared}
+                "disseminate": _shared, "evidence_file": _file, "file_download": _file}
     handler = handlers.get(h.trigger)
     if handler is None:
         return Event(h.at, "other", h.trigger, h.actor, (*shown_fields(h.fields), *_notes(h)))
@@ -324,6 +324,18 @@ def _evidence(h: HistoryEntry, r: _Records) -> Event:
     verdict = "accepted" if h.trigger == "evidence_accept" else "rejected"
     notes = (f"reason: {flat(h.note)}",) if h.note and verdict == "rejected" else _notes(h)
     return Event(h.at, "evidence", f"Evidence {number} for action {action} {verdict}", h.actor, notes)
+
+
+def _file(h: HistoryEntry, _r: _Records) -> Event:
+    """An evidence file attached, or downloaded by someone (each download is in the history)."""
+    f = h.fields
+    if h.trigger == "file_download":
+        return Event(h.at, "evidence", f"File {f.get('file')} of evidence {f.get('evidence')} (action "
+                     f"{f.get('action')}) downloaded", h.actor, ())
+    size = f.get("size")
+    shown = f"{size / 1_000_000:.1f} MB" if isinstance(size, int) and size >= 100_000 else f"{size} bytes"
+    return Event(h.at, "evidence", f"File {f.get('file')} attached to evidence {f.get('evidence')} of action "
+                 f"{f.get('action')}", h.actor, (f"{flat(str(f.get('media_type', '')))}, {shown}",))
 
 
 def _shared(h: HistoryEntry, r: _Records) -> Event:

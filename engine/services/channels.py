@@ -62,18 +62,20 @@ def message_id_part(key: str) -> str:
     return key.replace(":", ".").replace("@", ".at.")
 
 
-def send_email(smtp: SmtpSettings, m: Message, when: Any) -> None:
-    """Send one e-mail; the Message-ID is derived from the idempotency key."""
+def send_email(smtp: SmtpSettings, m: Message, when: Any, text: tuple[str, str] | None = None) -> None:
+    """Send one e-mail: `text` is its subject and body (by default the notification's own); the Message-ID is
+    derived from the idempotency key."""
     if not m.address:
         raise DeliveryFailed("no e-mail address")
+    title, content = text or (subject(m), body(m))
     msg = EmailMessage()
     msg["From"] = smtp.sender
     msg["To"] = m.address
-    msg["Subject"] = subject(m)
+    msg["Subject"] = title
     msg["Message-ID"] = f"<{message_id_part(m.key)}@reviewflow>"
     msg["X-Reviewflow-Key"] = m.key
     msg["Date"] = format_datetime(when)
-    msg.set_content(body(m))
+    msg.set_content(content)
     try:
         client = (smtplib.SMTP_SSL if smtp.ssl else smtplib.SMTP)(smtp.host, smtp.port, timeout=smtp.timeout)
         with client:

@@ -14,6 +14,7 @@ from reviewflow.engine.core.notices import Outgoing, expand
 from reviewflow.engine.core.records import OutboxEntry
 from reviewflow.engine.services.channels import DeliveryFailed, Message, available_channels, deliver
 from reviewflow.engine.services.context import ServiceContext
+from reviewflow.engine.services.digest import hold_for_digest
 from reviewflow.store import outbox, repo
 
 if TYPE_CHECKING:
@@ -51,8 +52,9 @@ class Deliverer:
         while True:
             now = self.ctx.clock()
             with self.ctx.transaction() as s:
-                batch = outbox.claim(s, now, size, self.settings.lease_seconds, self._channels())
-            if not batch:
+                claimed = outbox.claim(s, now, size, self.settings.lease_seconds, self._channels())
+                batch = hold_for_digest(s, claimed)
+            if not claimed:
                 break
             for entry in batch:
                 self._one(entry, report)

@@ -166,7 +166,7 @@ class Sweeper:
                        "level": p.level, "level_label": p.label, "headline": reason, "timing": reason,
                        "working_days_overdue": max(late, 0), "due_date": action.due_date.isoformat(),
                        "needed": f"update action {action.number} of {action.ref} or submit its evidence",
-                       "link": self.ctx.settings.link(action.ref)}
+                       "link": self.ctx.settings.link(action.ref, f"action-{action.number}")}
             new = expand(f"{action.ref}:{p.key}", "action_overdue", p.roles, payload, people,
                          self.ctx.settings.webhooks)
             items.extend(new)

@@ -23,6 +23,7 @@ from reviewflow.engine.core.records import (
     ApiToken,
     AuditReport,
     CaseView,
+    EvidenceFile,
     Fired,
     OutboxEntry,
     ScheduleRun,
@@ -34,11 +35,14 @@ from reviewflow.engine.core.reports.board import BoardReport
 from reviewflow.engine.core.reports.data import ReportData
 from reviewflow.engine.services.accounts import AccountService, NewToken, SignedIn
 from reviewflow.engine.services.audit import AuditService
+from reviewflow.engine.services.calendars import CalendarService
 from reviewflow.engine.services.cases import CaseService
 from reviewflow.engine.services.context import ServiceContext, system_clock
-from reviewflow.engine.services.definitions import DefinitionService, LoadResult
+from reviewflow.engine.services.definitions import DefinitionService, LoadResult, WorkflowPreview
 from reviewflow.engine.services.delivery import Deliverer, DeliveryReport, OutboxService, Sender
+from reviewflow.engine.services.digest import DigestService
 from reviewflow.engine.services.escalation import Sweeper, SweepReport
+from reviewflow.engine.services.files import FileService
 from reviewflow.engine.services.learning import Learning, LearningService
 from reviewflow.engine.services.reports import ReportService
 from reviewflow.engine.services.schedules import ScheduleReport, ScheduleRunner, Upcoming
@@ -70,6 +74,9 @@ class Reviewflow:
         self.audit_service = AuditService(self.ctx)
         self.schedules = ScheduleRunner(self.ctx, self.case_service)
         self.work = WorkService(self.ctx, self.case_service, self.learning_service)
+        self.files = FileService(self.ctx)
+        self.calendars = CalendarService(self.ctx, self.work)
+        self.digests = DigestService(self.ctx, self.accounts)
 
     @classmethod
     def connect(cls, url: str, clock: Clock = system_clock, settings: Settings | None = None) -> Reviewflow:
@@ -116,8 +123,17 @@ class Reviewflow:
     def load_workflow_text(self, text: str, source_name: str, by: Identity | None = None) -> LoadResult:
         return self.definitions.load_text(text, source_name, by)
 
+    def preview_workflow_text(self, text: str, source_name: str, by: Identity | None = None) -> WorkflowPreview:
+        """What `load_workflow_text` would do (every located problem, or the version and the differences from
+        the newest loaded one), without loading anything (administrators only)."""
+        return self.definitions.preview_text(text, source_name, by)
+
     def workflows(self) -> list[StoredDefinition]:
         return self.definitions.workflows()
+
+    def known_roles(self) -> list[str]:
+        """Every role a loaded workflow uses (the roles a person may be given), sorted."""
+        return sorted(self.definitions.known_roles())
 
     def definition(self, name: str, version: int | None = None) -> WorkflowDefinition:
         return self.ctx.definition(name, version)
@@ -141,8 +157,9 @@ class Reviewflow:
     def grant(self, name: str, roles: Sequence[str], by: Identity | None = None) -> User:
         return self.user_service.grant(name, roles, by)
 
-    def users(self) -> list[User]:
-        return self.user_service.list()
+    def users(self, active: bool = False) -> list[User]:
+        """Every registered person, or (`active`) those who may sign in: the people an action can be given to."""
+        return self.user_service.list(active)
 
     def change_user(self, by: Identity | None, name: str, *, disable: bool | None = None,
                     email: str | None = None, os_account: str | None = None, admin: bool | None = None,
@@ -158,6 +175,10 @@ class Reviewflow:
     def account(self, name: str, by: Identity | None = None) -> Account:
         """One account (administrators only, or the person themselves)."""
         return self.accounts.account(name, by)
+
+    def check_admin(self, by: Identity, what: str) -> Identity:
+        """`by` as an administrator now, else NotPermitted naming `what` (before offering an administrator's form)."""
+        return self.accounts.require_admin(by, what)
 
     def admin_events(self, by: Identity | None = None, limit: int = 500) -> list[AdminEvent]:
         return self.accounts.events(by, limit)
@@ -234,9 +255,11 @@ class Reviewflow:
         return self.case_service.on_workflow(ref, workflow, version, actor)
 
     def cases(self, workflow: str | None = None, state: str | None = None, overdue: bool = False,
-              include_closed: bool = True, actor: Identity | None = None) -> list[CaseView]:
-        """Cases; given an `Identity`, those that person may see."""
-        return self.case_service.list(workflow, state, overdue, include_closed, actor)
+              include_closed: bool = True, actor: Identity | None = None, theme: str | None = None,
+              agency: str | None = None) -> list[CaseView]:
+        """Cases (of a learning `theme`, with an `agency` taking part, when given); given an `Identity`, those
+        that person may see."""
+        return self.case_service.list(workflow, state, overdue, include_closed, actor, theme, agency)
 
     def working_days_overdue(self, view: CaseView) -> int:
         return view.working_days_overdue
@@ -259,8 +282,19 @@ class Reviewflow:
                                                    revision)
 
     def submit_evidence(self, ref: str, number: str, actor: Actor, kind: str, description: str,
-                        reference: str, revision: int | None = None) -> str:
-        return self.learning_service.submit_evidence(ref, number, actor, kind, description, reference, revision)
+                        reference: str, revision: int | None = None,
+                        files: Sequence[tuple[str, bytes]] = ()) -> str:
+        """Submit evidence (E1, E2, ...) for an action, with `files` ((name, content) pairs) attached to it: every file
+        is checked before anything is written."""
+        for name, content in files:
+            self.files.check(name, content)
+        if files:
+            self.files.folder()
+        number_given = self.learning_service.submit_evidence(ref, number, actor, kind, description, reference,
+                                                             revision)
+        for name, content in files:
+            self.files.attach(ref, number_given, actor, name, content)
+        return number_given
 
     def decide_evidence(self, ref: str, evidence: str, actor: Actor, accept: bool, reason: str | None = None,
                         revision: int | None = None) -> str:
@@ -294,6 +328,49 @@ class Reviewflow:
         """What waits on `who`: stages they own through their roles, their and their agency's actions, evidence
         awaiting their decision; overdue first."""
         return self.work.my_work(who if isinstance(who, Identity) else Identity(who))
+
+    # --- evidence files, calendar feeds and daily digests -----------------------------------------
+
+    def attach_evidence_file(self, ref: str, evidence: str, actor: Actor, filename: str | None, content: bytes,
+                             revision: int | None = None) -> EvidenceFile:
+        """Attach a file (PDF, Word, Excel or an image, told from its content) to evidence awaiting its decision;
+        whoever may submit evidence for the action may."""
+        return self.files.attach(ref, evidence, actor, filename, content, revision)
+
+    def evidence_file(self, ref: str, file_id: int, actor: Actor) -> tuple[EvidenceFile, bytes]:
+        """A file of a case's evidence and its bytes, for someone who may see it; the download is sealed in the
+        case's history."""
+        return self.files.download(ref, file_id, actor)
+
+    def evidence_files(self, ref: str, actor: Actor) -> list[EvidenceFile]:
+        """The files of a case's evidence that `actor` may see."""
+        return self.files.listing(ref, actor)
+
+    def calendar_url_secret(self, actor: Identity, reset: bool = False) -> str:
+        """Make (or with `reset`, replace) `actor`'s private calendar feed: the secret of its address, shown once."""
+        return self.calendars.url_secret(actor, reset)
+
+    def calendar_url(self, secret: str) -> str:
+        """The full address of the calendar feed with this secret (on `[web] base_url`, else where `serve` listens)."""
+        web = self.settings.web
+        return self.settings.page(f"/calendar/{secret}.ics") or f"http://{web.host}:{web.port}/calendar/{secret}.ics"
+
+    def calendar_made_at(self, actor: Identity) -> datetime | None:
+        """When `actor`'s calendar feed address was made (None when they have none)."""
+        return self.calendars.made_at(actor)
+
+    def calendar_feed(self, secret: str) -> bytes:
+        """The iCalendar feed at the address holding `secret` (not found when unknown, reset or disabled)."""
+        return self.calendars.feed(secret)
+
+    def set_notification_preference(self, by: Identity | None, name: str, choice: str) -> Account:
+        """`immediate` (an e-mail per notification) or `daily` (one digest a day) for `name`: set by themselves
+        or by an administrator."""
+        return self.digests.set_preference(by, name, choice)
+
+    def send_digests(self) -> int:
+        """Write the daily digests that are due into the outbox (the worker's job); how many."""
+        return self.digests.run()
 
     # --- escalation, schedules, delivery and the worker ---------------------------------------------
 
@@ -336,7 +413,7 @@ class Reviewflow:
 
     def worker(self, send: Sender | None = None) -> Worker:
         """A worker over this façade's services (`reviewflow run`)."""
-        return Worker(self.ctx, self.schedules, Sweeper(self.ctx), Deliverer(self.ctx, send))
+        return Worker(self.ctx, self.schedules, Sweeper(self.ctx), Deliverer(self.ctx, send), self.digests)
 
     def run_worker(self, interval: float | None = None, once: bool = False) -> int:
         """Tick until stopped (or once); the exit status."""

@@ -390,7 +390,7 @@ class LearningService:
             "ref": w.ref, "workflow": w.definition.name, "workflow_title": w.definition.title,
             "state": w.record.case.state, "state_label": w.definition.states[w.record.case.state].label,
             "action": number, "headline": headline, "timing": None, "needed": headline,
-            "link": self.ctx.settings.link(w.ref)}
+            "link": self.ctx.settings.link(w.ref, f"action-{number}")}
         directory = for_agency(outbox.directory(w.s, {*roles, "business_manager"}), agency,
                                outbox.person(w.s, owner))
         items = expand(f"{w.ref}:{key}", event, roles, dict(payload), directory, self.ctx.settings.webhooks)

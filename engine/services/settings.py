@@ -64,7 +64,8 @@ class WebSettings:
     port: int = 8000
     workers: int = 1
     base_url: str | None = None
-    """The address people reach reviewflow at, e.g. https://reviewflow.example-lscp.org.uk (for links)."""
+    """The address people reach reviewflow at, e.g. https://reviewflow.example-lscp.org.uk: links in e-mails and
+    calendar feeds open its pages (`/cases/REF`)."""
     behind_proxy: bool = False
     """True when a reverse proxy in front terminates TLS (then a public address may be bound)."""
     tls_cert: str | None = None
@@ -73,7 +74,10 @@ class WebSettings:
     """The partnership's name, shown on every page."""
     logo: str | None = None
     evidence_dir: str | None = None
+    """The folder evidence files are kept in (default: `evidence-files` beside a SQLite database; required with
+    PostgreSQL)."""
     max_upload_mb: float = 20.0
+    """The largest evidence file accepted, in megabytes."""
 
 
 @dataclass(frozen=True)
@@ -92,14 +96,29 @@ class Settings:
     security: SecuritySettings = field(default_factory=SecuritySettings)
     web: WebSettings = field(default_factory=WebSettings)
     oidc: OidcSettings | None = None
+    digest_time: str = "08:00"
+    """When the worker sends the daily digests (HH:MM in `digest_timezone`)."""
+    digest_timezone: str = "Europe/London"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def backoff(self, attempts: int) -> float:
         """Seconds to wait after the `attempts`-th failure: doubling, capped."""
         return float(min(self.backoff_seconds * 2 ** min(max(attempts - 1, 0), 60), self.backoff_cap_seconds))
 
-    def link(self, ref: str) -> str | None:
-        return self.link_template.replace("{ref}", ref) if self.link_template else None
+    def link(self, ref: str, anchor: str | None = None) -> str | None:
+        """The address of case `ref`'s page (at `anchor` on it, e.g. `action-A1`): from `[links] template` when
+        set, else `[web] base_url` + `/cases/REF`; None when neither is set."""
+        from urllib.parse import quote
+
+        if self.link_template:
+            return self.link_template.replace("{ref}", quote(ref, safe=""))
+        if self.web.base_url:
+            return f"{self.web.base_url.rstrip('/')}/cases/{quote(ref, safe='')}" + (f"#{anchor}" if anchor else "")
+        return None
+
+    def page(self, path: str) -> str | None:
+        """The full address of one of the web app's pages (`path` starting with /), when `[web] base_url` is set."""
+        return f"{self.web.base_url.rstrip('/')}{path}" if self.web.base_url else None
 
 
 _BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
@@ -128,7 +147,8 @@ _KNOWN = {
     "smtp": {"host", "port", "starttls", "ssl", "username", "password", "password_env", "sender"},
     "webhooks": {"urls"},
     "links": {"template"},
-    "delivery": {"max_attempts", "backoff_seconds", "backoff_cap_seconds", "lease_seconds"},
+    "delivery": {"max_attempts", "backoff_seconds", "backoff_cap_seconds", "lease_seconds", "digest_time",
+                 "digest_timezone"},
     "worker": {"interval_seconds", "batch_size"},
     "security": {f.name for f in fields(SecuritySettings)},
     "web": {f.name for f in fields(WebSettings)},
@@ -208,8 +228,29 @@ def load_settings(path: Path | None, env: Mapping[str, str]) -> Settings:
         "batch_size": (env.get("REVIEWFLOW_BATCH_SIZE") or worker.get("batch_size"), int),
     }
     given = {k: _number(k, v, kind) for k, (v, kind) in numbers.items() if v is not None}
+    digest_time, digest_zone = _digest(delivery, env)
     return replace(settings, **given, security=_section(SecuritySettings, "security", data.get("security", {})),
-                   web=_web(data.get("web", {}), env), oidc=_oidc(data.get("oidc", {}), env))
+                   web=_web(data.get("web", {}), env), oidc=_oidc(data.get("oidc", {}), env),
+                   digest_time=digest_time, digest_timezone=digest_zone)
+
+
+def _digest(delivery: Mapping[str, Any], env: Mapping[str, str]) -> tuple[str, str]:
+    """When the daily digests go: `[delivery] digest_time` (HH:MM) in `digest_timezone`."""
+    import re
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    at = str(env.get("REVIEWFLOW_DIGEST_TIME") or delivery.get("digest_time", "08:00")).strip()
+    found = re.fullmatch(r"(\d{1,2}):(\d{2})", at)
+    if not found or int(found.group(1)) > 23 or int(found.group(2)) > 59:
+        raise InvalidValue(f"digest_time {at!r}: write the time of day as HH:MM, e.g. 08:00", field="digest_time",
+                           value=at)
+    zone = str(delivery.get("digest_timezone", "Europe/London")).strip()
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidValue(f"digest_timezone {zone!r} is not a time zone: write one such as Europe/London",
+                           field="digest_timezone", value=zone) from None
+    return f"{int(found.group(1)):02d}:{found.group(2)}", zone
 
 
 def _section(kind: Any, name: str, table: Mapping[str, Any]) -> Any:
@@ -232,6 +273,8 @@ def _web(table: Mapping[str, Any], env: Mapping[str, str]) -> WebSettings:
     web = _section(WebSettings, "web", table)
     if env.get("REVIEWFLOW_BASE_URL"):
         web = replace(web, base_url=env["REVIEWFLOW_BASE_URL"])
+    if env.get("REVIEWFLOW_EVIDENCE_DIR"):
+        web = replace(web, evidence_dir=env["REVIEWFLOW_EVIDENCE_DIR"])
     if web.base_url and not web.base_url.startswith(("http://", "https://")):
         raise InvalidValue(f"web base_url {web.base_url!r} must start with https:// (or http:// for a test)",
                            field="base_url", value=web.base_url)

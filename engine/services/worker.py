@@ -1,8 +1,9 @@
 """`reviewflow run`: the unattended worker.
 
 Deadlines are our own rows, found by the sweep's indexed query, so the worker only has to tick:
-each tick opens the recurring cases that are due, sweeps escalations, then delivers the outbox,
-and the next starts `interval` seconds after the last one started (at once if it ran longer).
+each tick opens the recurring cases that are due, sweeps escalations, writes the daily digests that are
+due, then delivers the outbox, and the next starts `interval` seconds after the last one started (at once
+if it ran longer).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from reviewflow.engine.core.errors import ReviewflowError
 from reviewflow.engine.services.context import ServiceContext
 from reviewflow.engine.services.delivery import Deliverer
+from reviewflow.engine.services.digest import DigestService
 from reviewflow.engine.services.escalation import Sweeper
 from reviewflow.engine.services.schedules import ScheduleRunner
 
@@ -34,6 +36,7 @@ log = structlog.get_logger("reviewflow.worker")
 class TickResult:
     opened: int = 0
     fired: int = 0
+    digests: int = 0
     sent: int = 0
     retrying: int = 0
     failed: int = 0
@@ -41,8 +44,10 @@ class TickResult:
 
 
 class Worker:
-    def __init__(self, ctx: ServiceContext, schedule: ScheduleRunner, sweeper: Sweeper, deliverer: Deliverer) -> None:
+    def __init__(self, ctx: ServiceContext, schedule: ScheduleRunner, sweeper: Sweeper, deliverer: Deliverer,
+                 digests: DigestService | None = None) -> None:
         self.ctx = ctx
+        self.digests = digests
         self.stop = threading.Event()
         self.schedule = schedule
         self.sweeper = sweeper
@@ -53,7 +58,7 @@ class Worker:
         """The number of the signal that stopped the loop (a handler is given a plain int)."""
 
     def tick(self) -> TickResult:
-        """Open the due recurring cases, then one sweep and one delivery round.
+        """Open the due recurring cases, then one sweep, the daily digests that are due, and one delivery round.
 
         A database fault (server down, connection dropped, SQLite locked) is one log line; the
         tick's transaction was rolled back, the pool is emptied, and the next tick reconnects and
@@ -65,6 +70,8 @@ class Worker:
             result.opened = len(self.schedule.open_due().opened)
             report = self.sweeper.sweep(should_stop=self.stop.is_set)
             result.fired = len(report.fired)
+            if self.digests is not None and not self.stop.is_set():
+                result.digests = self.digests.run()
             if not self.stop.is_set():
                 sent = self.deliverer.run()
                 result.sent, result.retrying, result.failed = sent.sent, sent.retrying, sent.failed
@@ -78,8 +85,8 @@ class Worker:
             if self.failing:
                 log.warning("worker.recovered", tick=self.ticks, failed_ticks=self.failing)
                 self.failing = 0
-            log.info("worker.tick", tick=self.ticks, opened=result.opened, fired=result.fired, sent=result.sent,
-                     retrying=result.retrying, failed=result.failed)
+            log.info("worker.tick", tick=self.ticks, opened=result.opened, fired=result.fired,
+                     digests=result.digests, sent=result.sent, retrying=result.retrying, failed=result.failed)
         return result
 
 
