@@ -130,6 +130,13 @@ def _evidence_by_action(s: Session, action_ids: Sequence[int]) -> dict[int, list
     return found
 
 
+def case_ids_with_theme(s: Session, theme: str) -> set[int]:
+    """The ids of the cases with a recommendation of learning theme `theme` (already normalised), in one query
+    (themes are a JSON list on each recommendation, so they are matched here rather than in SQL)."""
+    rows = s.exec(select(RecommendationRow.case_id, RecommendationRow.themes)).all()
+    return {case_id for case_id, themes in rows if theme in (themes or ())}
+
+
 def recommendations(s: Session, case_id: int) -> list[Recommendation]:
     """The case's recommendations in order, each with its actions and their evidence."""
     case = s.exec(select(CaseRow).where(CaseRow.id == case_id)).one()

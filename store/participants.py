@@ -20,6 +20,12 @@ def agency_keys(s: Session, case_id: int) -> set[str]:
     return {k for (k,) in s.connection().execute(select(_T.c.agency_key).where(_T.c.case_id == case_id))}
 
 
+def case_ids_with_agency(s: Session, agency: str) -> set[int]:
+    """The ids of the cases `agency` takes part in, in one indexed query."""
+    rows = s.connection().execute(select(_T.c.case_id).where(_T.c.agency_key == agency_key(agency)))
+    return {case_id for (case_id,) in rows}
+
+
 def agencies(s: Session, case_id: int) -> list[str]:
     """The names of the agencies taking part, as first written."""
     rows = s.connection().execute(select(_T.c.name).where(_T.c.case_id == case_id).order_by(_T.c.name))

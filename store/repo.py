@@ -131,8 +131,12 @@ def get_actor(s: Session, name: str) -> Actor:
     return Actor(name, frozenset(role for _, role in rows if role is not None))
 
 
-def list_users(s: Session) -> list[User]:
-    rows = s.exec(select(UserRow).order_by(UserRow.name)).all()
+def list_users(s: Session, active: bool = False) -> list[User]:
+    """Every registered person, or (`active`) those who are not disabled."""
+    query = select(UserRow).order_by(UserRow.name)
+    if active:
+        query = query.where(col(UserRow.disabled_at).is_(None))
+    rows = s.exec(query).all()
     return [User(r.name, r.email, _roles_of(s, r.id), r.agency) for r in rows]
 
 

@@ -15,6 +15,7 @@ from reviewflow.engine.core.clock import SteppingClock
 from reviewflow.engine.services.facade import Reviewflow
 from reviewflow.store.db import Database
 
+from tests.browser import browser_page, chromium
 from tests.databases import PG_URL, REQUIRE_PG, Templates, drop_schemas, pg_url_or_skip
 from tests.databases import templates as process_templates
 from tests.servers import SmtpServer, WebhookServer
@@ -28,6 +29,8 @@ CEL_RECURSION_LIMIT = 2500
 """The recursion limit celpy sets as it builds its CEL parser (once per process, in whichever test first checks
 an expression). Set now, it is not changed inside a Hypothesis test, which would warn that it was."""
 sys.setrecursionlimit(CEL_RECURSION_LIMIT)
+BROWSER_FIXTURES = (browser_page, chromium)
+"""The browser fixtures (tests/browser.py), shared from here so that a test process starts Playwright once."""
 ADMIN = os_account()
 """The operating-system account running the tests: `reviewflow init` on a new database makes it the first
 administrator, so the command line acts as it, and `--as NAME` is recorded as 'ADMIN for NAME'."""

@@ -181,9 +181,9 @@ def test_lists_hold_only_what_each_person_may_see(front: str, url_of: Callable[[
     for who, token in tokens.items():
         if front == "cli":
             env = {"REVIEWFLOW_TOKEN": token, "REVIEWFLOW_USER": None, "REVIEWFLOW_NOW": None}
-            cases = json.loads(CliRunner().invoke(cli, ["--db", url, "--now", NOW.isoformat(), "case", "list", "--json"], env=env).stdout)
-            actions = json.loads(CliRunner().invoke(cli, ["--db", url, "--now", NOW.isoformat(), "action", "list", "--json"],
-                                               env=env).stdout)
+            at = ["--db", url, "--now", NOW.isoformat()]
+            cases = json.loads(CliRunner().invoke(cli, [*at, "case", "list", "--json"], env=env).stdout)
+            actions = json.loads(CliRunner().invoke(cli, [*at, "action", "list", "--json"], env=env).stdout)
             shown = [c["fields"].get("family_context") for c in cases]
         else:
             rf = Reviewflow.connect(url, fixed_clock(NOW))

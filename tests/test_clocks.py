@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from reviewflow.engine.core.clock import SteppingClock
 from reviewflow.engine.core.errors import NotPermitted, TransitionNotAllowed
+from reviewflow.engine.services.context import running_clock
 from reviewflow.engine.services.escalation import Sweeper
 from reviewflow.engine.services.facade import Reviewflow
 
@@ -143,3 +145,15 @@ def test_dry_run_previews_without_writing(scr: Reviewflow, clock: SteppingClock)
     assert [f.key for f in preview.fired] == ["reminder", "level-1", "level-2", "level-3"]
     assert scr.case("SCR-1").escalations == []
     assert [f.key for f in Sweeper(scr.ctx).sweep().fired] == ["reminder", "level-1", "level-2", "level-3"]
+
+
+def test_the_served_demo_clock_starts_on_its_last_day_and_runs_on() -> None:
+    """`reviewflow demo --serve` serves as of the demo's last simulated day, with a clock that moves, so that
+    sessions time out and a sign-in lock lifts while it runs."""
+    start = datetime(2027, 2, 26, 17, 0, tzinfo=UTC)
+    clock = running_clock(start)
+    first = clock()
+    time.sleep(0.01)
+    second = clock()
+    assert start <= first < start + timedelta(minutes=1)
+    assert second > first

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -30,6 +31,16 @@ def service(request: Request) -> Reviewflow:
     """The façade the application was made with."""
     found: Reviewflow = request.app.state.reviewflow
     return found
+
+
+def from_another_site(request: Request) -> bool:
+    """A browser's request sent from a page of another site (its Origin names another host, or is opaque): the
+    sign-in form refuses it, so no other site can sign someone in under an account of its choosing. A request
+    with no Origin (not from a browser's cross-site form) is not refused here."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return False
+    return origin == "null" or urlsplit(origin).netloc.lower() != request.headers.get("host", "").lower()
 
 
 def client_address(request: Request) -> str:

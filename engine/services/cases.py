@@ -15,6 +15,7 @@ from reviewflow.engine.core.definition import WorkflowDefinition
 from reviewflow.engine.core.durations import LOCAL_ZONE, due_date_of, local_date
 from reviewflow.engine.core.errors import CaseExists, InvalidValue, NotPermitted, StaleRevision, TransitionNotAllowed
 from reviewflow.engine.core.escalation import checkpoints, next_check, shift_for_pause
+from reviewflow.engine.core.learning import normalise_theme
 from reviewflow.engine.core.notices import expand
 from reviewflow.engine.core.records import CaseRecord, CaseView, Fired, HistoryEntry, LedgerEntry
 from reviewflow.engine.services.context import ServiceContext
@@ -57,6 +58,18 @@ def _guards_read_learning(d: WorkflowDefinition, state: str, trigger: str) -> bo
     (anything but `fields_present`); only then are they loaded."""
     t = d.transition(state, trigger)
     return t is not None and any(c.name != "fields_present" for c in t.when)
+
+
+def _with_part(s: Any, theme: str | None, agency: str | None) -> set[int] | None:
+    """The ids of the cases with a recommendation of learning theme `theme` and with agency `agency` taking part
+    (each when given); None when neither is given."""
+    found: set[int] | None = None
+    if agency:
+        found = participants.case_ids_with_agency(s, agency)
+    if theme:
+        themed = learning_store.case_ids_with_theme(s, normalise_theme(theme))
+        found = themed if found is None else found & themed
+    return found
 
 
 def first_check(d: WorkflowDefinition, move: Move) -> datetime | None:
@@ -282,9 +295,11 @@ class CaseService:
         )
 
     def list(self, workflow: str | None = None, state: str | None = None, overdue: bool = False,
-             include_closed: bool = True, actor: Identity | None = None) -> list[CaseView]:
-        """Cases in opening order; `overdue` keeps open cases past their stage's time limit. Given an
-        `Identity`, only the cases that person may see."""
+             include_closed: bool = True, actor: Identity | None = None, theme: str | None = None,
+             agency: str | None = None) -> list[CaseView]:
+        """Cases in opening order; `overdue` keeps open cases past their stage's time limit; `theme` those with a
+        recommendation of that learning theme; `agency` those that agency takes part in. Given an `Identity`,
+        only the cases that person may see."""
         if workflow:
             self.ctx.definition(workflow)
         definitions = self.ctx.all_definitions() if actor is not None else {}
@@ -297,6 +312,9 @@ class CaseService:
                                                      who.recorded)
             records = repo.list_cases(s, workflow, state, self.ctx.clock() if overdue else None, include_closed,
                                       seen)
+            wanted = _with_part(s, theme, agency)
+            if wanted is not None:
+                records = [r for r in records if r.case_id in wanted]
         views = [self.view(r, [], None) for r in records]
         if actor is not None:
             views = [shown_view(who, definitions[(v.workflow, v.version)], v) for v in views]

@@ -24,6 +24,13 @@ from reviewflow.store import accounts, repo
 from reviewflow.store.db import Database
 
 
+def running_clock(start: datetime) -> Clock:
+    """A clock that says `start` now and then runs on with the system clock: the served demo, set on its last
+    simulated day, in which sessions still time out and sign-in locks still lift."""
+    offset = start - system_clock()
+    return lambda: system_clock() + offset
+
+
 def system_clock() -> datetime:
     """The current instant, aware UTC: the one place reviewflow reads the wall clock."""
     return datetime.now(UTC)  # the system clock: every other reading goes through ctx.clock

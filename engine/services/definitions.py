@@ -4,7 +4,7 @@ cases from one version to another (`workflow migrate`)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import structlog
@@ -13,7 +13,7 @@ from reviewflow.engine.core import migration as migrating
 from reviewflow.engine.core.access import Identity
 from reviewflow.engine.core.definition import WorkflowDefinition
 from reviewflow.engine.core.diff import DefinitionDiff, Placement, diff_definitions, meaning_hash, place_version
-from reviewflow.engine.core.errors import InvalidValue, StoreError
+from reviewflow.engine.core.errors import InvalidDefinition, InvalidValue, Problem, StoreError
 from reviewflow.engine.core.parse import parse_definition
 from reviewflow.engine.core.records import StoredDefinition
 from reviewflow.engine.services.accounts import SYSTEM, AccountService
@@ -33,6 +33,29 @@ class LoadResult:
     note: str = ""
     """Why the version differs from the file's `version`, e.g. 'the file says version 2; v2 is already
     loaded with other content'; empty when they agree."""
+
+
+@dataclass(frozen=True)
+class WorkflowPreview:
+    """What loading a definition would do, worked out without loading it: every problem found (then nothing
+    else), or the version it would become and what differs from the newest loaded version."""
+
+    source: str
+    problems: tuple[Problem, ...] = ()
+    name: str | None = None
+    title: str | None = None
+    version: int | None = None
+    """The version it would be stored as (an existing one when `status` is `unchanged`)."""
+    status: str | None = None
+    """`added` (a new workflow or a new version) or `unchanged` (that meaning is loaded already)."""
+    note: str = ""
+    loaded: int | None = None
+    """The newest loaded version of the workflow, compared in `diff`; None for a workflow not yet loaded."""
+    diff: DefinitionDiff | None = None
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems
 
 
 def read_definition_file(path: Path) -> str:
@@ -93,6 +116,26 @@ class DefinitionService:
         log.info("workflow.loaded", workflow=definition.name, version=placed.version, status=placed.status,
                  file_version=definition.version)
         return LoadResult(definition.name, placed.version, placed.status, source_name, placed.note)
+
+    def preview_text(self, text: str, source_name: str, by: Identity | None = None) -> WorkflowPreview:
+        """Check a definition as `load_text` would and say what loading it would change; writes nothing."""
+        self.accounts.require_admin(by, "loading workflows")
+        try:
+            definition = parse_definition(text, source_name)
+        except InvalidDefinition as exc:
+            return WorkflowPreview(source_name, tuple(exc.problems))
+        digest = meaning_hash(text, source_name)
+        with self.ctx.read() as s:
+            stored = migration_store.stored_versions(s, definition.name)
+        hashes = {d.version: meaning_hash(d.source, d.source_name) for d in stored}
+        placed = place_version(definition.version, hashes, digest)
+        newest = stored[-1] if stored else None
+        diff = None
+        if newest is not None:
+            parsed = definition if definition.version == placed.version else replace(definition, version=placed.version)
+            diff = diff_definitions(self.ctx.parsed(newest), parsed)
+        return WorkflowPreview(source_name, (), definition.name, definition.title, placed.version, placed.status,
+                               placed.note, newest.version if newest else None, diff)
 
     def _store_version(self, definition: WorkflowDefinition, text: str, source_name: str,
                        digest: str, who: Identity) -> Placement:

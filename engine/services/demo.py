@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -309,14 +310,41 @@ class DemoRun:
                   f"[{item.trigger} by {actor}]{due}")
 
 
-def run_demo(folder: Path | None, echo: Callable[[str], None]) -> Path:
-    """Create the demo database in `folder` (or a temporary one), play the script, summarise."""
+SIGN_INS = (("business manager", "a.khan"), ("sub-group chair", "d.osei"), ("Police action owner", "p.officer"),
+            ("Health action owner", "h.nurse"), ("Board member", "lscp.board"))
+"""The demo people who get a password for the web pages (with the administrator), and what each of them is."""
+
+
+@dataclass(frozen=True)
+class DemoSignIn:
+    """A demo account's sign-in for the web pages."""
+
+    what: str
+    name: str
+    password: str
+
+
+def give_passwords(service: Reviewflow) -> list[DemoSignIn]:
+    """Give the demo's administrator and the people in SIGN_INS a new random password each (the demo is a fresh
+    database on this computer; the passwords are printed once)."""
+    admin = os_account()
+    made = []
+    for what, name in (("administrator", admin), *SIGN_INS):
+        password = secrets.token_urlsafe(12)
+        service.set_password(None, name, password)
+        made.append(DemoSignIn(what, name, password))
+    return made
+
+
+def run_demo(folder: Path | None, echo: Callable[[str], None], clock: SteppingClock | None = None) -> Path:
+    """Create the demo database in `folder` (or a temporary one), play the script, summarise. `clock` (starting
+    at START) is left at the demo's last simulated moment."""
     folder = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="reviewflow-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "reviewflow-demo.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
-    clock = SteppingClock(START)
+    clock = clock or SteppingClock(START)
     service = Reviewflow(Database(f"sqlite:///{path}"), clock)
     loaded = service.init()
     echo(f"Demo database: {path}")

@@ -69,6 +69,6 @@ class UserService:
                                f"known roles: {', '.join(sorted(known)) or 'none (run reviewflow init)'}",
                                field="role", value=", ".join(unknown), allowed=sorted(known))
 
-    def list(self) -> list[User]:
+    def list(self, active: bool = False) -> list[User]:
         with self.ctx.read() as s:
-            return repo.list_users(s)
+            return repo.list_users(s, active)
