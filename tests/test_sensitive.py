@@ -100,3 +100,14 @@ def test_sensitive_values_never_leave_the_record(db_url: str, tmp_path: Path, cl
     for text in leaving:
         assert SECRET not in text
         assert SECRET_TOO not in text
+
+
+def test_agency_fields_by_default_are_the_text_fields_naming_an_agency_never_a_date() -> None:
+    """The serious case review has `notifying_agency` (text) and `agency_reports_date` (a date): only the first
+    names agencies taking part, so a date never shows as an agency nor widens who sees the case."""
+    root = Path(__file__).parent.parent / "workflows"
+    scr = parse_definition((root / "serious_case_review.yaml").read_text(encoding="utf-8"))
+    assert scr.agency_fields == ("notifying_agency",)
+    for path in sorted(root.glob("*.yaml")):
+        d = parse_definition(path.read_text(encoding="utf-8"), path.name)
+        assert all(d.field_specs[name].type not in ("date", "yesno") for name in d.agency_fields), path.name

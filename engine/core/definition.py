@@ -209,10 +209,12 @@ class WorkflowDefinition:
 
     @cached_property
     def agency_fields(self) -> tuple[str, ...]:
-        """Fields whose values name the agencies taking part in a case."""
+        """Fields whose values name the agencies taking part in a case: `access: agency_fields`, else the text and
+        choice fields whose names speak of an agency (not `agency_reports_date`, a date)."""
         if self.access.agency_fields is not None:
             return self.access.agency_fields
-        return tuple(name for name in self.field_specs if "agenc" in name.lower())
+        return tuple(name for name, spec in self.field_specs.items()
+                     if "agenc" in name.lower() and spec.type not in ("date", "yesno"))
 
     def shareable(self, fields: Mapping[str, Any]) -> dict[str, Any]:
         """`fields` without the sensitive ones: what notifications, logs and reports may carry."""

@@ -61,6 +61,8 @@ def _value(spec: FieldSpec, today: str) -> str:
         return "yes"
     if spec.type == "choice":
         return spec.options[0]
+    if "agenc" in spec.name.lower():
+        return "Children's social care"
     return f"recorded by the demo ({spec.label or spec.name})"
 
 
