@@ -24,6 +24,10 @@ GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
     "sweep-throughput": ("bench.sweeps:sweep_throughput", ("sweep-throughput",)),
     "cli-startup": ("bench.startup:cli_startup", ("cli-help", "cli-case-show", "cli-import-floor")),
     "worker-memory": ("bench.memory:worker_memory", ("worker-rss", "worker-growth")),
+    "api-fire-postgres": ("bench.api:api_fire_postgres", ("api-fire-postgres",)),
+    "fire-scaling-postgres": ("bench.scaling:fire_scaling_postgres",
+                              ("fire-scaling-postgres-2", "fire-scaling-postgres-4", "fire-scaling-audit-head")),
+    "latency": ("bench.latency:latency", ("latency-case-get", "latency-mywork-get")),
 }
 FIGURES = [name for _, names in GROUPS.values() for name in names]
 

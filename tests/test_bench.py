@@ -59,3 +59,29 @@ def test_unknown_figure_is_refused(tmp_path: Path) -> None:
     done = _bench("--only", "nonsense", tmp=tmp_path)
     assert done.returncode != 0
     assert "unknown figure nonsense" in done.stderr
+
+
+def test_api_and_concurrency_figures(tmp_path: Path) -> None:
+    done = _bench("--only", "api-fire-postgres,fire-scaling-postgres,latency", "--json", tmp=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = {f["name"]: f for f in json.loads(done.stdout)["figures"]}
+    assert list(figures) == ["api-fire-postgres", "fire-scaling-postgres-2", "fire-scaling-postgres-4",
+                             "fire-scaling-audit-head", "latency-case-get", "latency-mywork-get"]
+    for name in ("latency-case-get", "latency-mywork-get"):  # SQLite: always measured
+        figure = figures[name]
+        assert figure["status"] in ("ok", "MISSED"), figure
+        assert figure["unit"] == "ms"
+        assert "p50/p95/p99 api " in figure["note"]
+        assert figure["a"] > 0
+        assert figure["b"] > 0
+    for name in ("api-fire-postgres", "fire-scaling-postgres-2", "fire-scaling-postgres-4", "fire-scaling-audit-head"):
+        figure = figures[name]
+        assert figure["status"] in STATUSES, figure
+        if figure["status"] != "SKIPPED":
+            assert figure["unit"] == "fires/s"
+            assert figure["a"] > 0
+            assert figure["b"] > 0
+    if figures["fire-scaling-postgres-2"]["status"] != "SKIPPED":
+        assert "with the head: 1: " in figures["fire-scaling-postgres-2"]["note"]
+        assert "through the head" in figures["fire-scaling-audit-head"]["note"]
+        assert "serve --workers 2" in figures["api-fire-postgres"]["note"]
