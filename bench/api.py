@@ -5,9 +5,11 @@ The API side is a real `reviewflow serve` on 127.0.0.1 over the bench's own Post
 cases of its own: `POST /api/v1/cases/{ref}/fire` with a personal API token of la.duty (role
 la_notifier) and the case's revision as `If-Match` (the seeded copies share their template's revision,
 so a client sends it without reading the case first, as an integration that keeps the ETag it was given
-would). Each request identifies the token, fires, and reads the case back for its answer. The
+would), and asks for the minimal answer (`Prefer: return=minimal`: 204 and the new ETag), as such an
+integration would. Each request identifies the token (a read) and fires. The
 in-process side calls `Reviewflow.fire` one case after another as the same identity on the same server.
-The server is measured with one and with two worker processes; the figure is the one `WORKERS` names.
+The server is measured with one and with two worker processes; the figure is the faster of the two on the
+machine (as an operator would choose `--workers`), and its note gives the other.
 """
 
 from __future__ import annotations
@@ -61,8 +63,8 @@ class ApiSide:
         tag = f'"r{self.revision}"'
         for ref in refs:
             answer = client.post(f"/api/v1/cases/{ref}/fire", json={"trigger": TRIGGER, "fields": FIELDS},
-                                 headers={"If-Match": tag})
-            if answer.status_code != 200:
+                                 headers={"If-Match": tag, "Prefer": "return=minimal"})
+            if answer.status_code != 204:
                 raise RuntimeError(f"POST /api/v1/cases/{ref}/fire answered {answer.status_code}: {answer.text[:300]}")
 
     def round(self, pool: ThreadPoolExecutor, per_client: int) -> None:
@@ -123,12 +125,15 @@ def _run(cfg: Config, url: str) -> list[Figure]:
 
 
 def _figure(cfg: Config, rates: dict[str, list[float]], per_client: int, engine_n: int) -> Figure:
-    other = statistics.median(rates[f"api-{OTHER_WORKERS}"])
+    """The figure of the faster worker count on this machine (as an operator would set `--workers`); the note
+    gives the other."""
+    best, other = sorted((WORKERS, OTHER_WORKERS), key=lambda w: -statistics.median(rates[f"api-{w}"]))
+    other_rate = statistics.median(rates[f"api-{other}"])
     engine = statistics.median(rates["engine"])
     note = (f"{CLIENTS} clients x {per_client} fires x {cfg.repeat} vs {engine_n} in-process fires in one thread; "
-            f"serve --workers {WORKERS} (with {OTHER_WORKERS}: {other:,.0f} fires/s, ratio {other / engine:.2f}); "
-            "each request: token, fire, the case read back")
-    figure = measured(NAME, TARGET, "api", rates[f"api-{WORKERS}"], "in-process", rates["engine"], "fires/s",
+            f"serve --workers {best} (with {other}: {other_rate:,.0f} fires/s, ratio {other_rate / engine:.2f}); "
+            "each request: token (a read), fire, answered 204 with the new ETag (Prefer: return=minimal)")
+    figure = measured(NAME, TARGET, "api", rates[f"api-{best}"], "in-process", rates["engine"], "fires/s",
                       note=note)
-    figure.samples[f"api --workers {OTHER_WORKERS}"] = rates[f"api-{OTHER_WORKERS}"]
+    figure.samples[f"api --workers {other}"] = rates[f"api-{other}"]
     return figure

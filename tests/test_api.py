@@ -130,6 +130,23 @@ def test_a_stale_revision_is_refused_and_nothing_is_written(world: World) -> Non
              400)
 
 
+def test_a_minimal_answer_gives_the_new_etag_for_the_next_change(world: World) -> None:
+    """`Prefer: return=minimal` answers a move with 204 and the new ETag, which the next change can carry."""
+    opened = _as(world, "bm").post("/api/v1/cases", json={"workflow": "agency_review", "ref": "MINIMAL-1",
+                                                          "fields": {"notifying_agency": "Health", "family_context": "f"}})
+    assert opened.status_code == 201, opened.text
+    chair = _as(world, "chair")
+    read = chair.get("/api/v1/cases/MINIMAL-1")
+    moved = chair.post("/api/v1/cases/MINIMAL-1/fire", json={"trigger": "accept", "fields": {"decision": "yes"}},
+                       headers={"If-Match": read.headers["ETag"], "Prefer": "return=minimal"})
+    assert moved.status_code == 204, moved.text
+    assert moved.content == b""
+    assert moved.headers["Preference-Applied"] == "return=minimal"
+    after = chair.get("/api/v1/cases/MINIMAL-1")
+    assert moved.headers["ETag"] == after.headers["ETag"] != read.headers["ETag"]
+    assert after.json()["history"][-1]["trigger"] == "accept"
+
+
 def test_sensitive_values_reach_only_the_roles_allowed(world: World) -> None:
     police = _as(world, "pc.jones")
     seen = [police.get(p) for p in ("/api/v1/cases/POLICE-1", "/api/v1/cases", "/api/v1/me/work",

@@ -378,6 +378,8 @@ class Fired:
     entered_at: datetime
     due_at: datetime | None
     entry: HistoryEntry
+    revision: int = 0
+    """The case's revision after the move (its ETag in the API)."""
 
     @property
     def due_date(self) -> str | None:

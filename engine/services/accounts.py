@@ -122,7 +122,7 @@ class AccountService:
     def identify_token(self, token: str) -> Identity:
         """The holder of a personal API token, or NotSignedIn saying why it is not accepted."""
         now = self.ctx.clock()
-        with self.ctx.transaction() as s:
+        with self.ctx.read() as s:  # a read: every request checks its token, and only a few write
             row = accounts.token_row(s, secret_hash(token.strip())) if token.startswith(TOKEN_PREFIX) else None
             if row is None or row.revoked_at is not None or row.expires_at <= now:
                 raise NotSignedIn("the API token is not valid (unknown, revoked or expired): "
@@ -130,27 +130,35 @@ class AccountService:
             user = accounts.user_row(s, row.user_name)
             if user.disabled_at is not None:
                 raise NotSignedIn("the API token's owner is disabled")
-            if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
-                accounts.use_token(s, row.id, now)
-            return self._identity(user, "token", row.scope, s)
+            stale = row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1)
+            token_id, identity = row.id, self._identity(user, "token", row.scope, s)
+        if stale:  # when it was last used, to the minute
+            with self.ctx.transaction() as s:
+                accounts.use_token(s, token_id, now)
+        return identity
 
     def identify_session(self, token: str) -> Identity:
         """The person signed in with this session, or NotSignedIn (ended, timed out, or a disabled user)."""
         now = self.ctx.clock()
-        with self.ctx.transaction() as s:
+        with self.ctx.read() as s:  # a read: every page checks its session, and only a few write
             row = accounts.session_row(s, secret_hash(token))
             if row is None or row.ended_at is not None:
                 raise NotSignedIn("you are not signed in: sign in again")
             idle = timedelta(minutes=self.rules.session_idle_minutes)
-            if row.expires_at <= now or now - row.last_seen_at > idle:
-                accounts.end_sessions(s, now, session_id=row.id)
-                raise NotSignedIn("your session has timed out: sign in again")
+            timed_out = row.expires_at <= now or now - row.last_seen_at > idle
             user = accounts.user_row(s, row.user_name)
-            if user.disabled_at is not None:
-                raise NotSignedIn("your account is disabled: ask an administrator")
-            if now - row.last_seen_at > timedelta(seconds=30):
-                accounts.touch_session(s, row.id, now)
-            return self._identity(user, "session", WRITE, s)
+            session_id, seen = row.id, now - row.last_seen_at > timedelta(seconds=30)
+            identity = None if timed_out or user.disabled_at is not None else self._identity(user, "session", WRITE, s)
+        if timed_out:
+            with self.ctx.transaction() as s:
+                accounts.end_sessions(s, now, session_id=session_id)
+            raise NotSignedIn("your session has timed out: sign in again")
+        if identity is None:
+            raise NotSignedIn("your account is disabled: ask an administrator")
+        if seen:  # the idle time-out counts from here, to half a minute
+            with self.ctx.transaction() as s:
+                accounts.touch_session(s, session_id, now)
+        return identity
 
     def act_as(self, by: Identity, name: str) -> Identity:
         """An administrator acting for someone (`--as`): that person's rights, recorded as 'ADMIN for USER'."""

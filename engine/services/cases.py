@@ -134,7 +134,7 @@ class CaseService:
         entry = HistoryEntry(seq, move.at, who.recorded, trigger, move.source, move.dest, dict(move.supplied), note,
                              record.case_id)
         return Fired(ref, case.workflow, case.version, move.dest, state.label, not state.terminal, move.fields,
-                     move.at, move.due_at, entry)
+                     move.at, move.due_at, entry, case.revision + 1)
 
     def open_scheduled(self, workflow: str, ref: str, period: str, scheduled_for: datetime,
                        note: str | None = None, fields: Mapping[str, str] | None = None) -> CaseView | None:

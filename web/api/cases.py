@@ -7,7 +7,7 @@ else changed since is refused with 412 and nothing is written.
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 
@@ -24,6 +24,8 @@ router = APIRouter(prefix="/cases", tags=["cases"])
 Who = Annotated[Identity, Depends(identity)]
 Service = Annotated[Reviewflow, Depends(service)]
 IfMatch = Annotated[str | None, Header(alias="If-Match", description='The case\'s ETag as read, e.g. "r7".')]
+Prefer = Annotated[str | None, Header(description='"return=minimal" (RFC 7240): answer 204 with the new ETag '
+                                                  "instead of the whole case, for integrations moving many cases.")]
 _ETAG = re.compile(r'^\s*(?:W/)?"r(\d{1,18})"\s*$')
 
 
@@ -78,10 +80,13 @@ def show_case(ref: str, rf: Service, who: Who, response: Response) -> schemas.Ca
     return shown(rf, who, ref, response)
 
 
-@router.post("/{ref}/fire", response_model=schemas.CaseOut, summary="Move a case on")
+@router.post("/{ref}/fire", response_model=schemas.CaseOut, summary="Move a case on",
+             responses={204: {"description": "Moved (with Prefer: return=minimal): the new ETag, no body"}})
 def fire(ref: str, body: schemas.Fire, rf: Service, who: Who, response: Response,
-         if_match: IfMatch = None) -> schemas.CaseOut:
-    rf.fire(ref, body.trigger, who, body.fields, body.note, revision=revision_of(if_match))
+         if_match: IfMatch = None, prefer: Prefer = None) -> Any:
+    fired = rf.fire(ref, body.trigger, who, body.fields, body.note, revision=revision_of(if_match))
+    if prefer is not None and "return=minimal" in prefer.replace(" ", "").lower().split(","):
+        return Response(status_code=204, headers={"ETag": etag(fired.revision), "Preference-Applied": "return=minimal"})
     return shown(rf, who, ref, response)
 
 
