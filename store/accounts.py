@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlmodel import Session
 
 from reviewflow.engine.core.errors import UserNotFound
@@ -34,6 +34,20 @@ _CODES: Any = SetupCodeRow.__table__  # type: ignore[attr-defined]
 def roles_of(s: Session, user_id: int) -> tuple[str, ...]:
     rows = s.connection().execute(select(_ROLES.c.role).where(_ROLES.c.user_id == user_id).order_by(_ROLES.c.role))
     return tuple(r for (r,) in rows)
+
+
+_PERSON = (select(_USERS.c.id, _USERS.c.agency, _USERS.c.is_admin, _USERS.c.disabled_at, _ROLES.c.role)
+           .select_from(_USERS.outerjoin(_ROLES, _ROLES.c.user_id == _USERS.c.id))
+           .where(_USERS.c.name == bindparam("name")).order_by(_ROLES.c.role))
+"""Built once: every change reads the person acting."""
+
+
+def person(s: Session, name: str) -> tuple[Any, tuple[str, ...]] | None:
+    """The user's row and roles in one statement (every change reads them), or None when nobody has the name."""
+    rows = list(s.connection().execute(_PERSON, {"name": name}))
+    if not rows:
+        return None
+    return rows[0], tuple(r.role for r in rows if r.role is not None)
 
 
 def _account(s: Session, row: Any) -> Account:

@@ -132,8 +132,9 @@ def test_a_stale_revision_is_refused_and_nothing_is_written(world: World) -> Non
 
 def test_a_minimal_answer_gives_the_new_etag_for_the_next_change(world: World) -> None:
     """`Prefer: return=minimal` answers a move with 204 and the new ETag, which the next change can carry."""
+    fields = {"notifying_agency": "Health", "family_context": "f"}
     opened = _as(world, "bm").post("/api/v1/cases", json={"workflow": "agency_review", "ref": "MINIMAL-1",
-                                                          "fields": {"notifying_agency": "Health", "family_context": "f"}})
+                                                          "fields": fields})
     assert opened.status_code == 201, opened.text
     chair = _as(world, "chair")
     read = chair.get("/api/v1/cases/MINIMAL-1")

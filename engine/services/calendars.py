@@ -9,23 +9,19 @@ numbers, due dates and links to the case pages: never anything typed into a case
 from __future__ import annotations
 
 import secrets
-from datetime import date, datetime, timedelta
+from datetime import datetime
 
 import structlog
-from icalendar import Calendar, Event
 
 from reviewflow.engine.core.access import READ, Identity
-from reviewflow.engine.core.durations import due_date_of
 from reviewflow.engine.core.errors import InvalidValue, NotFound
 from reviewflow.engine.services.accounts import secret_hash
 from reviewflow.engine.services.context import ServiceContext
-from reviewflow.engine.services.settings import Settings
-from reviewflow.engine.services.work import MyWork, WorkService
+from reviewflow.engine.services.work import WorkService
 from reviewflow.store import accounts, calendars
 
 log = structlog.get_logger("reviewflow")
 
-PRODID = "-//reviewflow//due dates//EN"
 _SECRET_LENGTH = 43
 """What `secrets.token_urlsafe(32)` makes: longer or shorter is not one of ours."""
 
@@ -33,54 +29,6 @@ _SECRET_LENGTH = 43
 def _unknown() -> NotFound:
     return NotFound("no calendar at this address: it was reset or never existed; get the current address with "
                     "'reviewflow calendar url' or from your work page")
-
-
-def stage_uid(ref: str, state: str) -> str:
-    return f"case-{ref}-stage-{state}@reviewflow"
-
-
-def action_uid(ref: str, number: str) -> str:
-    return f"action-{ref}-{number}@reviewflow"
-
-
-def _event(uid: str, day: date, summary: str, description: str, url: str | None,
-           now: datetime) -> Event:
-    event = Event()
-    event.add("uid", uid)
-    event.add("dtstamp", now)
-    event.add("dtstart", day)
-    event.add("dtend", day + timedelta(days=1))
-    event.add("summary", summary)
-    event.add("description", description + (f"\n{url}" if url else ""))
-    event.add("transp", "TRANSPARENT")
-    if url:
-        event.add("url", url)
-    return event
-
-
-def render_feed(work: MyWork, settings: Settings, now: datetime) -> bytes:
-    """The iCalendar text of one person's due dates: each stage they own (while its clock runs) and each action
-    they or their agency own, as an all-day event on its due date."""
-    cal = Calendar()
-    cal.add("prodid", PRODID)
-    cal.add("version", "2.0")
-    cal.add("calscale", "GREGORIAN")
-    cal.add("method", "PUBLISH")
-    cal.add("x-wr-calname", f"reviewflow: due dates for {work.who.name}")
-    cal.add("x-published-ttl", "PT1H")
-    for view in work.stages:
-        if view.due_at is None or view.paused_at is not None:
-            continue
-        cal.add_component(_event(
-            stage_uid(view.ref, view.state), due_date_of(view.due_at), f"{view.ref}: {view.state_label} due",
-            f"{view.workflow_title}, stage {view.state_label}: due {due_date_of(view.due_at).isoformat()}",
-            settings.link(view.ref), now))
-    for a in work.actions:
-        cal.add_component(_event(
-            action_uid(a.ref, a.number), a.due_date, f"{a.ref}: action {a.number} due",
-            f"Action {a.number} of {a.ref} ({a.owner_agency}): due {a.due_date.isoformat()}",
-            settings.link(a.ref, f"action-{a.number}"), now))
-    return bytes(cal.to_ical())
 
 
 class CalendarService:
@@ -120,4 +68,6 @@ class CalendarService:
         if row is None or row.disabled_at is not None:
             raise _unknown()
         work = self.work.my_work(Identity(row.name, via="calendar", scope=READ))
-        return render_feed(work, self.ctx.settings, self.ctx.clock())
+        from reviewflow.engine.render.calendar import render_feed  # icalendar only when a feed is asked for
+
+        return render_feed(work.who.name, work.stages, work.actions, self.ctx.settings.link, self.ctx.clock())

@@ -90,12 +90,13 @@ class ServiceContext:
         Either way the user must be registered and not disabled, and a change needs a write scope.
         """
         name = actor.name if isinstance(actor, Identity) else actor
-        row = accounts.find_user(s, name=name)
-        if row is None:
+        found = accounts.person(s, name)
+        if found is None:
             raise UserNotFound(name)
+        row, held = found
         if row.disabled_at is not None:
             raise NotSignedIn(f"user {name} is disabled: ask an administrator", user=name)
-        roles = frozenset(accounts.roles_of(s, row.id))
+        roles = frozenset(held)
         if not isinstance(actor, Identity):
             return Identity(name, roles, row.agency, bool(row.is_admin), None, "system")
         if write and not actor.may_write:
