@@ -29,7 +29,9 @@ def _entry(r: OutboxRow) -> OutboxEntry:
 _USERS: Any = UserRow.__table__  # type: ignore[attr-defined]
 _ROLES: Any = UserRoleRow.__table__  # type: ignore[attr-defined]
 _HOLDERS = (sa_select(_ROLES.c.role, _USERS.c.name, _USERS.c.email, _USERS.c.agency)
-            .select_from(_ROLES.join(_USERS, _USERS.c.id == _ROLES.c.user_id)).order_by(_USERS.c.name))
+            .select_from(_ROLES.join(_USERS, _USERS.c.id == _ROLES.c.user_id))
+            .where(_USERS.c.disabled_at.is_(None)).order_by(_USERS.c.name))
+"""The holders of roles who may be told: a disabled person (a leaver) is told nothing."""
 _HOLDERS_OF = _HOLDERS.where(_ROLES.c.role.in_(bindparam("roles", expanding=True)))
 
 
@@ -45,7 +47,8 @@ def directory(s: Session, roles: set[str] | None = None) -> dict[str, list[Recip
 
 def person(s: Session, name: str | None) -> Recipient | None:
     """A registered user as a recipient (None when not registered)."""
-    row = s.exec(select(UserRow).where(UserRow.name == name)).first() if name else None
+    row = s.exec(select(UserRow).where(UserRow.name == name, col(UserRow.disabled_at).is_(None))).first() \
+        if name else None
     return Recipient(row.name, row.email, row.agency) if row else None
 
 
@@ -55,7 +58,8 @@ def people(s: Session, names: Iterable[str | None]) -> dict[str | None, Recipien
     wanted = sorted(n for n in found if n)
     if wanted:
         for name, email, agency in s.exec(select(UserRow.name, UserRow.email, UserRow.agency)
-                                          .where(col(UserRow.name).in_(wanted))).all():
+                                          .where(col(UserRow.name).in_(wanted),
+                                                 col(UserRow.disabled_at).is_(None))).all():
             found[name] = Recipient(name, email, agency)
     return found
 

@@ -135,6 +135,20 @@ def test_entering_a_state_queues_a_row_per_person_and_per_webhook(make: Make, cl
     assert all("Zebrafield" not in json.dumps(r.payload) for r in rows)
 
 
+def test_a_disabled_person_is_told_nothing(make: Make, clock: SteppingClock) -> None:
+    """A leaver's account is disabled, not deleted: the history keeps their name, and notifications go to the
+    others who hold the role."""
+    svc = make()
+    _people(svc, NOTIFIER, MANAGER, ("d.osei", "subgroup_chair", "d.osei@example.org"),
+            ("m.left", "subgroup_chair", "m.left@example.org"))
+    svc.change_user(None, "m.left", disable=True)
+    _open(svc)
+    clock.advance(days=1)
+    svc.fire(REF, "notify", "la.duty", {"notification_date": "06/01/2026"})
+    told = {r.recipient for r in svc.outbox() if r.role == "subgroup_chair"}
+    assert told == {"d.osei"}
+
+
 def test_entered_state_notifications_are_delivered(make: Make, clock: SteppingClock, smtp: SmtpServer,
                                                     hook: WebhookServer) -> None:
     svc = make(smtp.port, webhooks=(hook.url(),))
