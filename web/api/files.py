@@ -7,12 +7,10 @@ never to be shown in the page, and is recorded in the case's sealed history.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Request, Response
-from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -22,6 +20,7 @@ from reviewflow.engine.core.filetypes import ALLOWED
 from reviewflow.engine.core.records import EvidenceFile
 from reviewflow.engine.services.facade import Reviewflow
 from reviewflow.web.api.cases import IfMatch, etag, revision_of
+from reviewflow.web.api.schemas import public, shown
 from reviewflow.web.security import identity, service
 
 router = APIRouter(prefix="/cases", tags=["evidence files"])
@@ -32,26 +31,12 @@ _MULTIPART_SLACK = 64 * 1024
 """What a multipart body may hold besides the file (boundaries, headers, the file name)."""
 
 
-class EvidenceFileOut(BaseModel):
-    """A file attached to evidence (its content is at `href`)."""
-
-    id: int
-    ref: str
-    evidence: str
-    action: str
-    name: str
-    media_type: str
-    size: int
-    sha256: str
-    uploaded_by: str
-    uploaded_at: datetime
-    href: str
+EvidenceFileOut = public(EvidenceFile, "EvidenceFileOut", exclude=frozenset({"case_id", "evidence_id"}),
+                         doc="A file attached to evidence (its content is at `href`).", href=(str, ...))
 
 
-def file_out(f: EvidenceFile) -> EvidenceFileOut:
-    return EvidenceFileOut(id=f.id, ref=f.ref, evidence=f.evidence, action=f.action, name=f.name,
-                           media_type=f.media_type, size=f.size, sha256=f.sha256, uploaded_by=f.uploaded_by,
-                           uploaded_at=f.uploaded_at, href=f"/api/v1/cases/{quote(f.ref, safe='')}/files/{f.id}")
+def file_out(f: EvidenceFile) -> Any:
+    return shown(EvidenceFileOut, f, href=f"/api/v1/cases/{quote(f.ref, safe='')}/files/{f.id}")
 
 
 def content_disposition(name: str) -> str:
@@ -93,7 +78,7 @@ async def _upload(request: Request, limit: float) -> tuple[str, bytes]:
              summary="Attach a file to evidence", openapi_extra=_UPLOAD_BODY)
 async def attach_file(request: Request, ref: Annotated[str, Path(max_length=64)],
                       evidence: Annotated[str, Path(max_length=16)], rf: Service, who: Who, response: Response,
-                      if_match: IfMatch = None) -> EvidenceFileOut:
+                      if_match: IfMatch = None) -> Any:
     revision = revision_of(if_match)
     name, content = await _upload(request, rf.settings.web.max_upload_mb * 1024 * 1024)
     attached = await run_in_threadpool(rf.attach_evidence_file, ref, evidence, who, name, content, revision)
@@ -103,8 +88,9 @@ async def attach_file(request: Request, ref: Annotated[str, Path(max_length=64)]
     return file_out(attached)
 
 
-@router.get("/{ref}/files", response_model=list[EvidenceFileOut], summary="The files of a case's evidence")
-def list_files(ref: Annotated[str, Path(max_length=64)], rf: Service, who: Who) -> list[EvidenceFileOut]:
+@router.get("/{ref}/files", response_model=list[EvidenceFileOut],  # type: ignore[valid-type]
+            summary="The files of a case's evidence")
+def list_files(ref: Annotated[str, Path(max_length=64)], rf: Service, who: Who) -> Any:
     return [file_out(f) for f in rf.evidence_files(ref, who)]
 
 

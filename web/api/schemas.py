@@ -39,7 +39,8 @@ class NextStep(BaseModel):
     allowed: bool
 
 
-def public(record: type, name: str, *, exclude: frozenset[str] = frozenset(), **extra: Any) -> type[BaseModel]:
+def public(record: type, name: str, *, exclude: frozenset[str] = frozenset(), doc: str | None = None,
+           **extra: Any) -> type[BaseModel]:
     """The response body of a core record: its fields, as the record declares them (one declaration, in
     engine/core/records.py), less the store's internal ids and what the API does not show, plus `extra`
     (name=(type, default) as in `pydantic.create_model`). Tuples and mappings become lists and objects."""
@@ -47,7 +48,7 @@ def public(record: type, name: str, *, exclude: frozenset[str] = frozenset(), **
     fields: dict[str, Any] = {f.name: (_as_json(hints[f.name]), ...) for f in dataclasses.fields(record)
                               if f.name not in exclude and f.name not in extra}
     fields.update(extra)
-    return create_model(name, **fields)
+    return create_model(name, __doc__=doc, **fields)
 
 
 def _as_json(hint: Any) -> Any:
@@ -154,19 +155,10 @@ class WorkOut(BaseModel):
     counts: dict[str, int]
 
 
-class TokenOut(BaseModel):
-    id: int
-    user: str
-    name: str
-    prefix: str
-    scope: str
-    created_at: datetime
-    expires_at: datetime
-    revoked_at: datetime | None
-    last_used_at: datetime | None
+TokenOut = public(ApiToken, "TokenOut")
 
 
-class NewTokenOut(TokenOut):
+class NewTokenOut(TokenOut):  # type: ignore[valid-type,misc]
     token: str = Field(description="The token itself: shown this once only.")
 
 
@@ -306,6 +298,5 @@ def case(v: CaseView, today: date) -> CaseOut:
                                         recorded_by=d.recorded_by) for d in v.dissemination])
 
 
-def token(t: ApiToken) -> TokenOut:
-    return TokenOut(id=t.id, user=t.user, name=t.name, prefix=t.prefix, scope=t.scope, created_at=t.created_at,
-                    expires_at=t.expires_at, revoked_at=t.revoked_at, last_used_at=t.last_used_at)
+def token(t: ApiToken) -> Any:
+    return shown(TokenOut, t)
