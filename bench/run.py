@@ -28,6 +28,7 @@ GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
     "fire-scaling-postgres": ("bench.scaling:fire_scaling_postgres",
                               ("fire-scaling-postgres-2", "fire-scaling-postgres-4", "fire-scaling-audit-head")),
     "latency": ("bench.latency:latency", ("latency-case-get", "latency-mywork-get")),
+    "pages": ("bench.pages:pages", ("page-mywork", "page-case")),
 }
 FIGURES = [name for _, names in GROUPS.values() for name in names]
 

@@ -20,7 +20,15 @@ from reviewflow.engine.core.clock import SteppingClock, parse_instant
 from reviewflow.engine.services.accounts import os_account
 from reviewflow.engine.services.facade import Reviewflow
 from reviewflow.store.db import Database
-from reviewflow.store.models import CaseRow, HistoryRow
+from reviewflow.store.models import (
+    ActionRow,
+    CaseAgencyRow,
+    CaseRow,
+    DisseminationRow,
+    EvidenceRow,
+    HistoryRow,
+    RecommendationRow,
+)
 
 WORKFLOW = "serious_case_review"
 PEOPLE = {"la.duty": "la_notifier", "a.khan": "business_manager", "d.osei": "subgroup_chair",
@@ -84,24 +92,27 @@ class Seeder:
             return int(s.execute(text("SELECT id FROM cases WHERE ref = :r"), {"r": ref}).scalar_one())
 
     def copy(self, template: str, prefix: str, count: int, history: bool = True,
-             progress: Callable[[str], None] | None = None) -> tuple[int, int]:
+             progress: Callable[[str], None] | None = None, learning: bool = False) -> tuple[int, int]:
         """Insert `count` copies of case `template` as PREFIX0000001...; return their (first id, last id).
 
         Copied history rows are not sealed into the audit chain (its position and seal are left
-        empty): the engine starts each copied case's chain afresh when it writes to it.
+        empty): the engine starts each copied case's chain afresh when it writes to it. With `learning`,
+        each copy also gets the template's agencies taking part, recommendations, actions, evidence and
+        dissemination (`_copy_learning`).
         """
         first = last = 0
         done = 0
         while done < count:
             n = min(CHUNK, count - done)
-            lo, hi = self._copy_chunk(template, prefix, done + 1, n, history)
+            lo, hi = self._copy_chunk(template, prefix, done + 1, n, history, learning)
             first, last = first or lo, hi
             done += n
             if progress and count > CHUNK:
                 progress(f"seeded {done:,} of {count:,} {prefix}* cases")
         return first, last
 
-    def _copy_chunk(self, template: str, prefix: str, start: int, n: int, history: bool) -> tuple[int, int]:
+    def _copy_chunk(self, template: str, prefix: str, start: int, n: int, history: bool,
+                    learning: bool = False) -> tuple[int, int]:
         cases: Any = CaseRow.__table__  # type: ignore[attr-defined]
         hist: Any = HistoryRow.__table__  # type: ignore[attr-defined]
         cols = [c.name for c in cases.columns if c.name not in ("id", "ref")]
@@ -126,7 +137,45 @@ class Seeder:
                     f"SELECT n.id, {', '.join(f'h.{c}' for c in hcols)} FROM cases n "
                     "JOIN cases t ON t.ref = :template JOIN case_history h ON h.case_id = t.id "
                     "WHERE n.id > :before"), {"template": template, "before": before})
+            if learning:
+                _copy_learning(conn, template, before)
         return before + 1, after
 
     def close(self) -> None:
         self.service.db.dispose()
+
+
+def _columns(model: Any, *skip: str) -> list[str]:
+    table: Any = model.__table__
+    return [c.name for c in table.columns if c.name not in ("id", *skip)]
+
+
+_NEW_CASES = "FROM cases n JOIN cases t ON t.ref = :template "
+"""The copies made after id :before, each joined to its template `t` (SQL shared by every learning table)."""
+
+
+def _copy_learning(conn: Any, template: str, before: int) -> None:
+    """Copy the learning records of case `template` to every case with an id above `before`.
+
+    One `INSERT ... SELECT` per table. A copied action points at its own case's copy of its recommendation,
+    and copied evidence at its own case's copy of its action, matched by number (R1, A1: unique in a case).
+    """
+    params = {"template": template, "before": before}
+    for model in (CaseAgencyRow, RecommendationRow, DisseminationRow):
+        cols = _columns(model, "case_id")
+        conn.execute(text(
+            f"INSERT INTO {model.__tablename__} (case_id, {', '.join(cols)}) "
+            f"SELECT n.id, {', '.join(f'r.{c}' for c in cols)} {_NEW_CASES}"
+            f"JOIN {model.__tablename__} r ON r.case_id = t.id WHERE n.id > :before"), params)
+    cols = _columns(ActionRow, "case_id", "recommendation_id")
+    conn.execute(text(
+        f"INSERT INTO actions (case_id, recommendation_id, {', '.join(cols)}) "
+        f"SELECT n.id, nr.id, {', '.join(f'a.{c}' for c in cols)} {_NEW_CASES}"
+        "JOIN actions a ON a.case_id = t.id JOIN recommendations tr ON tr.id = a.recommendation_id "
+        "JOIN recommendations nr ON nr.case_id = n.id AND nr.number = tr.number WHERE n.id > :before"), params)
+    cols = _columns(EvidenceRow, "case_id", "action_id")
+    conn.execute(text(
+        f"INSERT INTO evidence (case_id, action_id, {', '.join(cols)}) "
+        f"SELECT n.id, na.id, {', '.join(f'e.{c}' for c in cols)} {_NEW_CASES}"
+        "JOIN evidence e ON e.case_id = t.id JOIN actions ta ON ta.id = e.action_id "
+        "JOIN actions na ON na.case_id = n.id AND na.number = ta.number WHERE n.id > :before"), params)

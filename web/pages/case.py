@@ -105,8 +105,9 @@ def _may(who: Identity, roles: tuple[str, ...]) -> bool:
     return bool(who.roles & set(roles))
 
 
-def field_label(d: WorkflowDefinition, name: str) -> str:
-    spec = d.field_specs.get(name)
+def field_label(d: WorkflowDefinition, name: str, specs: Mapping[str, FieldSpec] | None = None) -> str:
+    """A field's label (`specs`: the definition's `field_specs`, worked out once by a caller labelling many)."""
+    spec = (d.field_specs if specs is None else specs).get(name)
     return (spec.label if spec and spec.label else name.replace("_", " ")).strip()
 
 
@@ -124,13 +125,14 @@ def _action_links(who: Identity, d: WorkflowDefinition, action: Action) -> dict[
             "decide": _may(who, rules.verify)}
 
 
-def _files(request: Request, ref: str, who: Identity) -> dict[str, list[Any]]:
-    """The files attached to each piece of evidence (by evidence number), when this build stores files."""
+def _files(request: Request, view: CaseView, who: Identity) -> dict[str, list[Any]]:
+    """The files attached to each piece of evidence (by evidence number), when this build stores files. Files
+    hang on evidence, and the page shows them only under the evidence shown: none to look up without any."""
     listing = getattr(reviewflow(request), "evidence_files", None)
-    if listing is None:
+    if listing is None or not any(a.evidence for r in view.recommendations for a in r.actions):
         return {}
     found: dict[str, list[Any]] = {}
-    for item in listing(ref, who):
+    for item in listing(view.ref, who):
         found.setdefault(str(getattr(item, "evidence", "")), []).append(item)
     return found
 
@@ -138,13 +140,14 @@ def _files(request: Request, ref: str, who: Identity) -> dict[str, list[Any]]:
 def _history(d: WorkflowDefinition, view: CaseView) -> list[dict[str, Any]]:
     """The timeline, newest first, each entry in words."""
     labels = {t.trigger: t.label for t in d.transitions}
+    specs = d.field_specs
     items = []
     for h in reversed(view.history):
         moved = h.from_state != h.to_state and h.trigger in labels or h.trigger == "open"
         items.append({
             "entry": h, "what": labels.get(h.trigger) or h.trigger.replace("_", " ").capitalize(),
             "move": (d.states[h.to_state].label if h.to_state in d.states else h.to_state) if moved else None,
-            "fields": [(field_label(d, k), _shown_value(v)) for k, v in h.fields.items()]})
+            "fields": [(field_label(d, k, specs), _shown_value(v)) for k, v in h.fields.items()]})
     return items
 
 
@@ -155,19 +158,20 @@ def case_page(request: Request, ref: str, who: Who, done: str = "", n: str = "")
     view = rf.case(ref, who)
     d = rf.definition(view.workflow, view.version)
     today = local_date(view.now)
-    files = _files(request, ref, who)
+    files = _files(request, view, who)
     recommendations = [{"rec": r, "actions": [{"action": a, "status": action_status(a, today),
                                                "links": _action_links(who, d, a)} for a in r.actions]}
                        for r in view.recommendations]
     banner = DONE.get(done, "").format(n=n if _NUMBER.match(n) else "").replace("  ", " ")
     open_case = view.is_open
+    specs = d.field_specs
     return page(
         request, "case.html", view=view, definition=d, status_info=case_status(view), in_stage=time_in_stage(view),
         banner=banner, moves=[o for o in view.options if o.allowed] if open_case else [],
         others=[o for o in view.options if not o.allowed] if open_case else [],
         may_pause=open_case and _may(who, d.may_pause(view.state)),
         manage=open_case and _may(who, d.learning.manage), recommendations=recommendations, files=files,
-        details=[(field_label(d, k), _shown_value(v)) for k, v in view.fields.items()],
+        details=[(field_label(d, k, specs), _shown_value(v)) for k, v in view.fields.items()],
         history=_history(d, view), role_names=d.roles)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -115,6 +115,7 @@ def check_csrf(request: Request, form: Mapping[str, Any]) -> None:
     token = getattr(request.state, "session_token", None) or request.cookies.get(SESSION_COOKIE)
     value = form.get(CSRF_FIELD)
     check_caller_csrf(request, Caller(who, token or ""), value if isinstance(value, str) else None)
+    forget_counts(request, who)
 
 
 # --- rendering -------------------------------------------------------------------------------------
@@ -169,6 +170,24 @@ def partnership(request: Request) -> str:
     return reviewflow(request).settings.web.partnership
 
 
+COUNTS_FOR = timedelta(seconds=60)
+"""How long the navigation's counts are kept for a person between pages: working them out is a whole My work
+list (most of a case page's time, for someone who sees every case). My work itself always works them out, and
+a form the person sends forgets them, so their own changes show at once and others' within a minute."""
+
+
+def _counts_kept(request: Request) -> dict[str, tuple[datetime, dict[str, int]]]:
+    kept: dict[str, tuple[datetime, dict[str, int]]] | None = getattr(request.app.state, "nav_counts", None)
+    if kept is None:
+        kept = request.app.state.nav_counts = {}
+    return kept
+
+
+def forget_counts(request: Request, who: Identity) -> None:
+    """The person changed something: their counts are worked out afresh on the next page."""
+    _counts_kept(request).pop(who.name, None)
+
+
 def navigation_counts(request: Request, who: Identity | None, work: Any = None) -> dict[str, int] | None:
     """The counts the navigation shows beside My work (None when nobody is signed in)."""
     if who is None:
@@ -176,14 +195,20 @@ def navigation_counts(request: Request, who: Identity | None, work: Any = None) 
     cached: dict[str, int] | None = getattr(request.state, "counts", None)
     if cached is not None and work is None:
         return cached
+    rf = reviewflow(request)
+    now, kept = rf.clock(), _counts_kept(request)
+    if work is None and who.name in kept and now - kept[who.name][0] < COUNTS_FOR:
+        request.state.counts = kept[who.name][1]
+        return request.state.counts
     if work is None:
         try:
-            work = reviewflow(request).my_work(who)
+            work = rf.my_work(who)
         except ReviewflowError:
             return None
     counts = {"all": work.count, "stages": len(work.stages), "actions": len(work.actions),
               "evidence": len(work.evidence), "overdue": work.overdue_stages + work.overdue_actions}
     request.state.counts = counts
+    kept[who.name] = (now, counts)
     return counts
 
 
