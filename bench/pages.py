@@ -98,7 +98,7 @@ def _template(seeder: Seeder, ref: str, j: int) -> None:
                  ["neglect", "information sharing"], ["Police", "Children's social care"])
     rf.recommend(ref, MANAGER, "Practitioners record the child's own words at every visit", ["voice of the child"],
                  ["Health", small])
-    due = at(NOW).date() + timedelta(weeks=2 * j - 5)  # the first three templates' actions are overdue by NOW
+    due = at(NOW).date() + timedelta(weeks=2 * j - 5)  # from five weeks before NOW: the first templates' are overdue
     plans = (("R1", "Police", "Police referral policy requires a same-day referral for neglect", None),
              ("R1", "Children's social care", "Neglect toolkit training for all social workers", None),
              ("R2", "Health", "Health visiting template asks for the child's own words", None),
