@@ -126,14 +126,13 @@ def _action_links(who: Identity, d: WorkflowDefinition, action: Action) -> dict[
 
 
 def _files(request: Request, view: CaseView, who: Identity) -> dict[str, list[Any]]:
-    """The files attached to each piece of evidence (by evidence number), when this build stores files. Files
-    hang on evidence, and the page shows them only under the evidence shown: none to look up without any."""
-    listing = getattr(reviewflow(request), "evidence_files", None)
-    if listing is None or not any(a.evidence for r in view.recommendations for a in r.actions):
+    """The files attached to each piece of evidence (by evidence number). Files hang on evidence, and the page
+    shows them only under the evidence shown: none to look up without any."""
+    if not any(a.evidence for r in view.recommendations for a in r.actions):
         return {}
     found: dict[str, list[Any]] = {}
-    for item in listing(view.ref, who):
-        found.setdefault(str(getattr(item, "evidence", "")), []).append(item)
+    for item in reviewflow(request).evidence_files(view.ref, who):
+        found.setdefault(item.evidence, []).append(item)
     return found
 
 
