@@ -11,7 +11,7 @@ from sqlmodel import SQLModel
 from reviewflow.engine.core.errors import StoreError
 
 FIRST = "0001"
-HEAD = "0004"
+HEAD = "0008"
 """The newest migration in store/upgrades (a test keeps the two equal): checking a database against
 it needs no Alembic import, which every command would otherwise pay for at start-up."""
 
