@@ -169,17 +169,24 @@ def echo_lines(lines: Iterable[Line]) -> None:
         click.echo(line.text, err=line.err)
 
 
-def write_document(text: str, out: Path | None, what: str) -> None:
-    """Print `text`, or write it to `out` and say so on stderr."""
-    if out is None:
-        click.echo(text, nl=False)
-        return
-    try:
-        out.write_text(text, "utf-8")
-    except OSError as exc:
-        from reviewflow.engine.core.errors import InvalidValue
+def echo_document(text: str) -> None:
+    """Print a document (a report, a page, a diagram); on a terminal its control characters are shown as escapes
+    (\\x1b), so a value in it cannot drive the terminal. Piped or redirected, it is printed as rendered."""
+    if sys.stdout.isatty():
+        from reviewflow.engine.render.escape import printable_lines
 
-        raise InvalidValue(f"cannot write {out}: {exc.strerror or exc}", field="out", value=str(out)) from None
+        text = printable_lines(text)
+    click.echo(text, nl=False)
+
+
+def write_document(text: str, out: Path | None, what: str) -> None:
+    """Print `text` (see `echo_document`), or write it to `out` (mode 0600, atomically) and say so on stderr."""
+    if out is None:
+        echo_document(text)
+        return
+    from reviewflow.engine.services.private_files import write_private
+
+    write_private(out, text)  # readable by its owner only, whole or not at all
     click.echo(f"{what} written to {out}", err=True)
 
 
@@ -207,6 +214,7 @@ def cli(ctx: click.Context, db: str, now: str | None, config: Path | None, log_j
 def _add_commands(group: click.Group) -> None:
     """Register the command families (each module imports only click when loaded)."""
     from reviewflow.commands import (
+        agencies,
         calendar,
         cases,
         demo,
@@ -218,8 +226,10 @@ def _add_commands(group: click.Group) -> None:
         users,
         workflows,
     )
+    from reviewflow.commands import settings as database_settings
 
-    for family in (operations, workflows, users, cases, learning, reports, transfer, serve, demo, calendar):
+    for family in (operations, workflows, users, agencies, cases, learning, reports, transfer, serve, demo, calendar,
+                   database_settings):
         for command in family.COMMANDS:
             group.add_command(command)
 

@@ -115,7 +115,10 @@ def _template(seeder: Seeder, ref: str, j: int) -> None:
 def _people(seeder: Seeder) -> None:
     rf = seeder.service
     rf.add_user(LEAD_REVIEWER, ["lead_reviewer"], f"{LEAD_REVIEWER}@example.org")
+    registered = set(rf.agencies())
     for agency in (*LARGE, *SMALL):
+        if agency not in registered:  # a person's agency is one of the partnership's register
+            rf.add_agency(agency)
         rf.add_user(owner_of(agency), ["action_owner"], f"{owner_of(agency)}@example.org", agency)
 
 

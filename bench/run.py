@@ -90,6 +90,20 @@ def run_groups(cfg: Config, groups: Sequence[str], emit: Callable[[Figure], None
     return figures
 
 
+def _audit_key(workdir: Path) -> None:
+    """The audit key the benchmark's databases are sealed with (PostgreSQL needs one named): the caller's, else
+    a new one in the working folder, named for every database and process the run starts."""
+    if os.environ.get("REVIEWFLOW_AUDIT_KEY_FILE"):
+        return
+    import secrets
+
+    key = workdir / "audit-key"
+    if not key.exists():
+        with open(os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+            out.write(secrets.token_hex(32))
+    os.environ["REVIEWFLOW_AUDIT_KEY_FILE"] = str(key)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from reviewflow.engine.services.logs import configure_logging
@@ -102,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="reviewflow-bench-") as tmp:
         workdir = args.dir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
+        _audit_key(workdir)
         cfg = Config(args.quick, repeat, workdir, Progress(args.quiet), args.pg_url, args.profile)
 
         def emit(figure: Figure) -> None:

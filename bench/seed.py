@@ -6,6 +6,7 @@ real stored values of the template case; only the reference changes.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 from collections.abc import Callable
@@ -44,6 +45,7 @@ def at(text_: str) -> datetime:
 def _initialise(db: Database, clock: SteppingClock) -> None:
     service = Reviewflow(db, clock)
     service.init()
+    service.switch_off_time_limits()  # its changes are dated in 2026, whatever the day it runs
     service.first_admin(os_account(), os_account())  # the command-line figures act as this administrator
     for name, role in PEOPLE.items():
         service.add_user(name, [role], f"{name}@example.org")
@@ -62,7 +64,13 @@ def _copy_pristine(path: Path, clock: SteppingClock) -> None:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         conn.close()
         partial.rename(pristine)
+        key = Path(f"{partial}.audit-key")
+        if key.exists():  # made beside it unless REVIEWFLOW_AUDIT_KEY_FILE names the key
+            key.rename(f"{pristine}.audit-key")
     shutil.copyfile(pristine, path)
+    if Path(f"{pristine}.audit-key").exists():
+        shutil.copyfile(f"{pristine}.audit-key", f"{path}.audit-key")
+        os.chmod(f"{path}.audit-key", 0o600)
 
 
 @dataclass
@@ -115,7 +123,7 @@ class Seeder:
                     learning: bool = False) -> tuple[int, int]:
         cases: Any = CaseRow.__table__  # type: ignore[attr-defined]
         hist: Any = HistoryRow.__table__  # type: ignore[attr-defined]
-        cols = [c.name for c in cases.columns if c.name not in ("id", "ref")]
+        cols = [c.name for c in cases.columns if c.name not in ("id", "ref", "ref_key")]
         picked = ", ".join(f"c.{c}" for c in cols)
         if self.service.db.is_sqlite:
             series = ("WITH RECURSIVE seq(i) AS (SELECT :start UNION ALL SELECT i + 1 FROM seq WHERE i < :stop) ",
@@ -127,8 +135,9 @@ class Seeder:
         hcols = [c.name for c in hist.columns if c.name not in ("id", "case_id", "chain_seq", "hash")]
         with self.service.db.engine.begin() as conn:
             before = conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM cases")).scalar_one()
-            conn.execute(text(f"{series[0]}INSERT INTO cases (ref, {', '.join(cols)}) "
-                              f"SELECT {series[2]}, {picked} FROM {series[1]}, cases c WHERE c.ref = :template"),
+            conn.execute(text(f"{series[0]}INSERT INTO cases (ref, ref_key, {', '.join(cols)}) "
+                              f"SELECT {series[2]}, lower({series[2]}), {picked} FROM {series[1]}, cases c "
+                              "WHERE c.ref = :template"),
                          params)
             after = conn.execute(text("SELECT MAX(id) FROM cases")).scalar_one()
             if history:

@@ -28,10 +28,11 @@ def reviewflow_command() -> list[str]:
 
 
 def _env() -> dict[str, str]:
-    """The environment of a user's shell: no REVIEWFLOW_* settings, and compiled modules cached
-    (__pycache__), as after any normal install, even where PYTHONDONTWRITEBYTECODE is set."""
+    """The environment of a user's shell: no REVIEWFLOW_* settings but the audit key the run's databases are
+    sealed with, and compiled modules cached (__pycache__), as after any normal install, even where
+    PYTHONDONTWRITEBYTECODE is set."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith("REVIEWFLOW_") and k != "PYTHONDONTWRITEBYTECODE"}
+           if (not k.startswith("REVIEWFLOW_") or k == "REVIEWFLOW_AUDIT_KEY_FILE") and k != "PYTHONDONTWRITEBYTECODE"}
     root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
     return env

@@ -75,7 +75,7 @@ def outbox_group() -> None:
 
 
 @outbox_group.command("list")
-@click.option("--status", type=click.Choice(["pending", "sent", "failed"]), help="Only rows in this status.")
+@click.option("--status", type=click.Choice(["pending", "sent", "failed", "skipped"]), help="Only rows in this status.")
 @click.option("--ref", help="Only notifications about this case.")
 @json_option
 @click.pass_context
@@ -109,12 +109,15 @@ def audit_group() -> None:
 
 @audit_group.command("verify")
 @click.argument("ref", required=False)
+@click.option("--against", "checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Also check the database still holds the head of this checkpoint (from 'audit checkpoint').")
 @json_option
 @click.pass_context
-def audit_verify(ctx: click.Context, ref: str | None, as_json: bool) -> None:
-    """Recompute the seals of every history and escalation row (or those of case REF).
+def audit_verify(ctx: click.Context, ref: str | None, checkpoint: Path | None, as_json: bool) -> None:
+    """Recompute the seals of every history, escalation and administration row (or those of case REF), and check
+    the cases, their learning records, the users and the outbox against what the sealed rows record.
 
-    Exits 0 when every chain is intact, 1 naming the first altered, deleted or inserted row of each case.
+    Exits 0 when everything is intact, 1 naming each altered, deleted or inserted row, case, record or user.
     """
     from reviewflow.engine.render.lines import audit_json, audit_lines
 
@@ -122,13 +125,59 @@ def audit_verify(ctx: click.Context, ref: str | None, as_json: bool) -> None:
         if total >= 2000 and (done % 2000 == 0 or done == total):
             click.echo(f"checked {done} of {total} cases", err=True)
 
-    report = service(ctx).verify_audit(ref, progress, by=acting())
+    against = _read_checkpoint(checkpoint) if checkpoint else None
+    report = service(ctx).verify_audit(ref, progress, by=acting(), checkpoint=against)
+    unkeyed = report.scheme != "hmac-sha256"
     if as_json:
-        echo_json(audit_json(report))
+        echo_json({**audit_json(report), "scheme": report.scheme})
     else:
         echo_lines(audit_lines(report))
+        if unkeyed:
+            click.echo("unkeyed seals: run 'reviewflow audit rekey'", err=True)
     if not report.ok:
         raise click.exceptions.Exit(1)
+
+
+def _read_checkpoint(path: Path) -> dict[str, object]:
+    import json
+
+    from reviewflow.engine.core.errors import InvalidValue
+
+    try:
+        found = json.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidValue(f"cannot read the checkpoint {path} ({exc}): give a file written by "
+                           "'reviewflow audit checkpoint'") from None
+    if not isinstance(found, dict):
+        raise InvalidValue(f"{path} is not an audit checkpoint: give a file written by 'reviewflow audit checkpoint'")
+    return found
+
+
+@audit_group.command("rekey")
+@click.pass_context
+def audit_rekey(ctx: click.Context) -> None:
+    """Reseal an old database's unkeyed audit chain with the audit key (administrators; back up first).
+
+    The old chain is verified first; nothing changes unless it is intact."""
+    resealed = service(ctx).rekey_audit(by=acting())
+    click.echo(f"resealed {resealed} rows with the audit key")
+
+
+@audit_group.command("checkpoint")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the signed checkpoint to this file (made readable by you only).")
+@click.pass_context
+def audit_checkpoint(ctx: click.Context, out: Path) -> None:
+    """Write the audit chain's head, counts and time, signed with the audit key: keep it off the server, and
+    check the database against it later with 'audit verify --against FILE'."""
+    import json
+
+    from reviewflow.engine.services.private_files import write_private
+
+    found = service(ctx).audit_checkpoint(by=acting())
+    text = json.dumps(found, indent=2, sort_keys=True) + "\n"
+    write_private(out, text, what=f"the checkpoint {out}")  # mode 0600, whole or not at all
+    click.echo(f"checkpoint of {found['head_seq']} sealed rows written to {out}")
 
 
 @audit_group.command("log")
@@ -201,6 +250,21 @@ def schedule_run(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
         echo_lines(schedule_run_lines(report, dry_run))
     if report.failed:
         sys.exit(1)
+
+
+@schedule_group.command("cover")
+@click.argument("schedule")
+@click.argument("period")
+@click.argument("ref")
+@json_option
+@click.pass_context
+def schedule_cover(ctx: click.Context, schedule: str, period: str, ref: str, as_json: bool) -> None:
+    """Record that case REF, opened by hand, is the case of SCHEDULE's PERIOD: no worker opens it again."""
+    run_ = service(ctx).cover_period(schedule, period, ref, by=acting())
+    if as_json:
+        echo_json(run_)
+    else:
+        click.echo(f"{schedule} period {run_.period} is covered by case {run_.case_ref}")
 
 
 COMMANDS = [init, escalate, run, outbox_group, audit_group, db_group, schedule_group]

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from reviewflow.cli import acting, service, write_document
+from reviewflow.cli import acting, echo_document, service, write_document
 from reviewflow.commands.cases import case
 
 
@@ -35,19 +35,16 @@ def _report_options(func: Callable[..., Any]) -> Callable[..., Any]:
 def _emit_report(report: Any, fmt: str | None, out: Path | None, table: str | None) -> None:
     from reviewflow.engine.core.errors import InvalidValue
     from reviewflow.engine.render.reports import choose_format, render, render_bytes, report_format
+    from reviewflow.engine.services.private_files import write_private
 
     chosen = choose_format(fmt, out)
     if out is None:
         if report_format(chosen).binary:
             raise InvalidValue(f"an {chosen} report is a file, not text: add --out FILE.{chosen}", field="out")
-        click.echo(render(report, chosen, table), nl=False)
+        echo_document(render(report, chosen, table))
         return
     data = render_bytes(report, chosen, table)
-    try:
-        out.write_bytes(data)
-    except OSError as exc:
-        raise InvalidValue(f"cannot write the report to {out}: {exc.strerror}", field="out", value=str(out)) \
-            from None
+    write_private(out, data, what=f"the report to {out}")
     click.echo(f"wrote {out} ({chosen}, {len(data)} bytes)", err=True)
 
 

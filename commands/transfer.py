@@ -13,21 +13,43 @@ from reviewflow.cli import acting, as_option, echo_lines, service
 if TYPE_CHECKING:
     from reviewflow.engine.render.progress import TextProgress
 
+PASSPHRASE_ENV = "REVIEWFLOW_EXPORT_PASSPHRASE"
+"""Gives scripts the passphrase of an encrypted export or import (named in engine/services/transfer.py too)."""
+
 
 @click.command("export")
 @click.option("--format", "fmt", type=click.Choice(["json"]), default="json", show_default=True,
               help="File format: JSON, every table and column.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to FILE (default: standard output).")
+              help="Write to FILE, readable by you only (default: standard output).")
+@click.option("--encrypt", is_flag=True,
+              help=f"Encrypt the file with a passphrase (asked twice, or ${PASSPHRASE_ENV}); needs --out.")
 @click.pass_context
-def export_command(ctx: click.Context, fmt: str, out: Path | None) -> None:
+def export_command(ctx: click.Context, fmt: str, out: Path | None, encrypt: bool) -> None:
     """Write everything in the database (cases, history, learning records, ledgers, users...) as one dump."""
     if out is None:
+        if encrypt:
+            from reviewflow.engine.core.errors import UsageError
+
+            raise UsageError("--encrypt writes an encrypted file: add --out FILE", field="out")
         text, _counts = service(ctx).export_dump(by=acting())
         click.echo(text.encode("utf-8"), nl=False)
         return
-    counts = service(ctx).export_dump_to(out, by=acting())
-    click.echo(f"exported {sum(counts.values())} rows of {len(counts)} tables to {out}", err=True)
+    passphrase = _passphrase(confirm=True) if encrypt else None
+    counts = service(ctx).export_dump_to(out, by=acting(), passphrase=passphrase)
+    sealed = " (encrypted)" if encrypt else ""
+    click.echo(f"exported {sum(counts.values())} rows of {len(counts)} tables to {out}{sealed}", err=True)
+
+
+def _passphrase(confirm: bool) -> str:
+    """The passphrase from $REVIEWFLOW_EXPORT_PASSPHRASE, else typed (twice when `confirm`), never shown."""
+    import os
+
+    given = os.environ.get(PASSPHRASE_ENV)
+    if given:
+        return given
+    typed: str = click.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm, err=True)
+    return typed
 
 
 @click.group("import")
@@ -43,7 +65,8 @@ def import_dump_command(ctx: click.Context, file: Path, dry_run: bool) -> None:
     """Load a dump into a new, initialised database in one transaction, keeping every id."""
     from reviewflow.engine.render.lines import dump_import_lines
 
-    echo_lines(dump_import_lines(service(ctx).import_dump_file(file, dry_run, by=acting()), file, dry_run))
+    result = service(ctx).import_dump_file(file, dry_run, by=acting(), passphrase=lambda: _passphrase(confirm=False))
+    echo_lines(dump_import_lines(result, file, dry_run))
 
 
 @import_group.command("tracker")

@@ -1,9 +1,12 @@
-"""The audit chain: every history and escalation-ledger row is sealed when it is written.
+"""The audit chain: every history, escalation-ledger and administration row is sealed when it is written.
 
-A row's seal is SHA-256 over the previous row of the same case's chain (history and ledger are two
-chains per case) and the row's own content, including its position in the database-wide sequence.
-The `audit_head` row holds how many rows are sealed and a running hash over all seals in order, so a
-deleted row (even the last of a case) leaves a gap. Sealing happens in a `before_flush` hook (or, for
+A row's seal is HMAC-SHA256, with the audit key kept outside the database (`AuditKey`), over the previous
+row of the same chain (history and ledger are two chains per case, the administration log one) and the
+row's own content, including its position in the database-wide sequence. The `audit_head` row holds how
+many rows are sealed, a running keyed hash over all seals in order and how many notifications were ever
+queued, and is sealed itself (`head_mac`), so a deleted row (even the last of a case) leaves a gap. A
+database made before keyed seals (`scheme` `sha256`) goes on sealing with plain SHA-256 until
+`audit rekey` reseals it. Sealing happens in a `before_flush` hook (or, for
 rows inserted with Core statements, in `seal_rows`), after taking the head row's lock: writers append
 one at a time, so chains never fork.
 """
@@ -11,7 +14,10 @@ one at a time, so chains never fork.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import os
+import secrets
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -20,6 +26,7 @@ from typing import Any
 from sqlalchemy import bindparam, event, func, insert, select, update
 from sqlalchemy.orm import Session as OrmSession
 
+from reviewflow.engine.core.errors import StoreError
 from reviewflow.engine.core.records import AuditFinding
 from reviewflow.store.models import AdminEventRow, AuditHeadRow, EscalationRow, HistoryRow
 
@@ -27,6 +34,78 @@ HISTORY = "history"
 LEDGER = "ledger"
 ADMIN = "admin"
 """Administrators' changes: one chain for the whole database (its rows carry case id 0)."""
+
+UNKEYED = "sha256"
+"""The sealing scheme of databases made before keyed seals: plain SHA-256 (`audit rekey` moves them on)."""
+KEYED = "hmac-sha256"
+"""HMAC-SHA256 with the audit key, which is kept outside the database."""
+KEY_ENV = "REVIEWFLOW_AUDIT_KEY_FILE"
+AUDIT_KEY = "reviewflow_audit_key"
+"""Where a session's `info` holds the database's `AuditKey` (set by store/db.py's Database)."""
+_KEY_BYTES = 32
+
+
+class AuditKey:
+    """Where the audit key is kept, read when first needed: a configured file, else (SQLite) `<db file>.audit-key`.
+
+    A missing file is created (mode 0600, a fresh random key) only while the database has nothing sealed with a
+    key yet; afterwards a missing key is refused, since a new one could not verify what was sealed."""
+
+    def __init__(self, file: str | None, beside: str | None) -> None:
+        self.file = file or beside
+        self.configured = bool(file)
+        self._key: bytes | None = None
+
+    def get(self, may_create: bool) -> bytes:
+        if self._key is not None:
+            return self._key
+        if self.file is None:
+            raise StoreError(f"no audit key: a PostgreSQL database needs a key file named by {KEY_ENV} or by "
+                             "`key_file` in the [audit] section of reviewflow.toml (make one with "
+                             "'openssl rand -hex 32 > FILE' and 'chmod 600 FILE'; keep a copy off the server)")
+        if not os.path.exists(self.file):
+            if not may_create:
+                raise StoreError(f"the audit key file {self.file} is missing but this database's seals are keyed: "
+                                 "restore the key file from where you keep its copy")
+            self._create(self.file)
+        self._key = self._read(self.file)
+        return self._key
+
+    @staticmethod
+    def _create(path: str) -> None:
+        try:
+            handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first: use theirs
+            return
+        except OSError as exc:
+            raise StoreError(f"cannot create the audit key file {path} ({exc.strerror}): check the folder is "
+                             f"writable, or name a key file with {KEY_ENV}") from None
+        with os.fdopen(handle, "w") as out:
+            out.write(secrets.token_hex(_KEY_BYTES) + "\n")
+
+    @staticmethod
+    def _read(path: str) -> bytes:
+        try:
+            with open(path, "rb") as source:
+                raw = source.read().strip()
+        except OSError as exc:
+            raise StoreError(f"cannot read the audit key file {path} ({exc.strerror}): check its permissions") from None
+        try:
+            key = bytes.fromhex(raw.decode("ascii"))
+        except (UnicodeDecodeError, ValueError):
+            key = raw
+        if len(key) < 16:
+            raise StoreError(f"the audit key file {path} holds too short a key: write at least 32 random bytes "
+                             "to it, e.g. 'openssl rand -hex 32 > FILE', before anything is sealed with it")
+        return key
+
+
+def session_key(session: OrmSession, may_create: bool = False) -> bytes:
+    """The audit key of the database `session` works on."""
+    source = session.info.get(AUDIT_KEY)
+    if not isinstance(source, AuditKey):
+        raise StoreError("no audit key is known for this database session: open it through reviewflow's Database")
+    return source.get(may_create)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -43,7 +122,18 @@ def _utc_iso(value: datetime) -> str:
 
 
 def content(kind: str, row: Any) -> dict[str, Any]:
-    """The sealed content of a history, ledger or administration row (columns as the database returns them)."""
+    """The sealed content of a history, ledger or administration row (columns as the database returns them).
+
+    The server's `recorded_at` is sealed when the row has one: rows written before it was kept have none and
+    keep their seals."""
+    found = _columns(kind, row)
+    recorded = getattr(row, "recorded_at", None)
+    if recorded is not None:
+        found["recorded_at"] = _iso(recorded)
+    return found
+
+
+def _columns(kind: str, row: Any) -> dict[str, Any]:
     if kind == ADMIN:
         return {"seq": row.seq, "at": _iso(row.at), "actor": row.actor, "action": row.action, "target": row.target,
                 "details": row.details, "chain_seq": row.chain_seq}
@@ -66,14 +156,34 @@ _JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":
 """What json.dumps(..., sort_keys=True, ensure_ascii=False, separators=(",", ":")) writes, made once."""
 
 
-def seal(previous: str, kind: str, row: Any) -> str:
+@lru_cache(maxsize=8)
+def _keyed(key: bytes) -> Any:
+    return hmac.new(key, digestmod=hashlib.sha256)
+
+
+def digest(key: bytes | None, text: str) -> str:
+    """SHA-256 of `text` (unkeyed, the old scheme) or its HMAC-SHA256 with `key`."""
+    if key is None:
+        return hashlib.sha256(text.encode()).hexdigest()
+    mac = _keyed(key).copy()
+    mac.update(text.encode())
+    return str(mac.hexdigest())
+
+
+def seal(previous: str, kind: str, row: Any, key: bytes | None = None) -> str:
     body = _JSON.encode(content(kind, row))
-    return hashlib.sha256(f"{previous}\n{body}".encode()).hexdigest()
+    return digest(key, f"{previous}\n{body}")
 
 
-def fold(head: str, row_seal: str) -> str:
+def fold(head: str, row_seal: str, key: bytes | None = None) -> str:
     """The running head hash after one more sealed row."""
-    return hashlib.sha256(f"{head}\n{row_seal}".encode()).hexdigest()
+    return digest(key, f"{head}\n{row_seal}")
+
+
+def head_mac(key: bytes, seq: int, head_hash: str, queued: int) -> str:
+    """The keyed seal of the head row itself: how many rows are sealed, their running hash, and how many
+    notifications were ever queued (so a deleted notification, or a rewound head, is found)."""
+    return digest(key, f"reviewflow:head:{KEYED}:{seq}:{head_hash}:{queued}")
 
 
 def _last_seals_query(model: Any) -> Any:
@@ -115,20 +225,53 @@ def _pending(session: OrmSession) -> list[tuple[str, Any]]:
 
 
 _HEAD: Any = AuditHeadRow.__table__  # type: ignore[attr-defined]
-_READ_HEAD = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()
-_NEW_HEAD = insert(_HEAD).values(id=1, seq=0, hash="")
-_WRITE_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(seq=bindparam("head_seq"), hash=bindparam("head_hash"))
+_READ_HEAD = (select(_HEAD.c.seq, _HEAD.c.hash, _HEAD.c.scheme, _HEAD.c.queued).where(_HEAD.c.id == 1)
+              .with_for_update())
+_NEW_HEAD = insert(_HEAD).values(id=1, seq=0, hash="", scheme=KEYED, queued=0)
+_WRITE_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(
+    seq=bindparam("head_seq"), hash=bindparam("head_hash"), queued=bindparam("head_queued"), mac=bindparam("head_mac"))
+
+
+def _lock_head(session: OrmSession) -> tuple[int, str, bytes | None, int]:
+    """Lock the head row (making it on a new database): (sealed rows, running hash, key or None, queued)."""
+    connection = session.connection()
+    head = connection.execute(_READ_HEAD).first()
+    if head is None:
+        connection.execute(_NEW_HEAD)
+        seq, running, scheme, queued = 0, "", KEYED, 0
+    else:
+        seq, running, scheme, queued = (*head, KEYED, 0)[:4]  # (a benchmark reads the first two alone)
+    key = session_key(session, may_create=seq == 0 and not queued) if scheme == KEYED else None
+    return seq, running, key, queued or 0
+
+
+def _write_head(session: OrmSession, seq: int, running: str, key: bytes | None, queued: int) -> None:
+    session.connection().execute(_WRITE_HEAD, {"head_seq": seq, "head_hash": running, "head_queued": queued,
+                                               "head_mac": head_mac(key, seq, running, queued) if key else None})
+
+
+_QUEUED = "reviewflow_queued"
+
+
+def note_queued(session: OrmSession, count: int) -> None:
+    """Count `count` more notifications queued: added to the head (and sealed with it) as the transaction
+    commits, so the head is still the last row a writer locks, as when rows are sealed."""
+    session.info[_QUEUED] = session.info.get(_QUEUED, 0) + count
+
+
+@event.listens_for(OrmSession, "before_commit")
+def _count_queued(session: OrmSession) -> None:
+    count = session.info.pop(_QUEUED, 0)
+    if count:
+        seq, running, key, queued = _lock_head(session)
+        _write_head(session, seq, running, key, queued + count)
 
 
 def _seal(session: OrmSession, pending: list[tuple[str, Any]], known: dict[int, str] | None = None) -> None:
     """Seal `pending` rows in their order: lock and read the head once, read the newest seal of each
     of their cases' chains in one query per kind, seal each row after the one before it, fold every
     seal into the head and write it (Core statements on the session's connection: no flush)."""
-    connection = session.connection()
-    head = connection.execute(_READ_HEAD).first()
-    if head is None:
-        connection.execute(_NEW_HEAD)
-    seq, running = head if head is not None else (0, "")
+    seq, running, key, queued = _lock_head(session)
     tips: dict[tuple[str, int], str] = {}
     for kind, row in pending:
         if known and row.case_id in known:
@@ -138,13 +281,13 @@ def _seal(session: OrmSession, pending: list[tuple[str, Any]], known: dict[int, 
         if case_ids:
             tips.update({(kind, c): h for c, h in _last_seals(session, kind, case_ids).items()})
     for kind, row in pending:
-        key = (kind, row.case_id)
+        tip = (kind, row.case_id)
         seq += 1
         row.chain_seq = seq
-        row.hash = seal(tips[key], kind, row)
-        tips[key] = row.hash
-        running = fold(running, row.hash)
-    connection.execute(_WRITE_HEAD, {"head_seq": seq, "head_hash": running})
+        row.hash = seal(tips[tip], kind, row, key)
+        tips[tip] = row.hash
+        running = fold(running, row.hash, key)
+    _write_head(session, seq, running, key, queued)
 
 
 @event.listens_for(OrmSession, "before_flush")
@@ -172,7 +315,7 @@ def seal_rows(session: OrmSession, kind: str, rows: Iterable[Any], known: dict[i
 
 # --- verification -------------------------------------------------------------------------------
 
-def check_case(ref: str, kind: str, rows: Iterable[Any], case_id: int) -> AuditFinding | None:
+def check_case(ref: str, kind: str, rows: Iterable[Any], case_id: int, key: bytes | None = None) -> AuditFinding | None:
     """The first break in one case's chain (rows in write order), or None."""
     previous = genesis(kind, case_id)
     last_seq = 0
@@ -185,7 +328,7 @@ def check_case(ref: str, kind: str, rows: Iterable[Any], case_id: int) -> AuditF
         last_seq = getattr(row, "seq", last_seq)
         if row.hash is None or row.chain_seq is None:
             return AuditFinding(ref, kind, label, "has no seal: inserted outside reviewflow")
-        if seal(previous, kind, row) != row.hash:
+        if seal(previous, kind, row, key) != row.hash:
             what = ("does not match its seal: it was edited outside reviewflow" if numbered else
                     "does not match its seal: it was edited, or an entry before it deleted, outside reviewflow")
             return AuditFinding(ref, kind, label, what)
@@ -193,7 +336,7 @@ def check_case(ref: str, kind: str, rows: Iterable[Any], case_id: int) -> AuditF
     return None
 
 
-def check_sequence(seals: list[tuple[int, str]], head_seq: int, head_hash: str) -> str | None:
+def check_sequence(seals: list[tuple[int, str]], head_seq: int, head_hash: str, key: bytes | None = None) -> str | None:
     """The database-wide check: positions 1..head_seq, each once, folding to the head hash."""
     running = ""
     expected = 1
@@ -202,7 +345,7 @@ def check_sequence(seals: list[tuple[int, str]], head_seq: int, head_hash: str) 
             if position < expected:
                 return f"position {position} appears twice: a row was inserted outside reviewflow"
             return f"position {expected} is missing: a sealed row was deleted outside reviewflow"
-        running = fold(running, row_seal)
+        running = fold(running, row_seal, key)
         expected += 1
     if expected - 1 != head_seq:
         return (f"the chain head says {head_seq} rows are sealed but {expected - 1} were found: "

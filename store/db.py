@@ -19,6 +19,7 @@ from reviewflow.engine.core.errors import InvalidValue, ReviewflowError, StoreEr
 from reviewflow.store import (
     chain,  # noqa: F401  (registers the tables and the sealing of audit rows)
     )
+from reviewflow.store.chain import AUDIT_KEY, KEY_ENV, AuditKey
 
 DEFAULT_URL = "sqlite:///reviewflow.db"
 SQLITE_WAIT_SECONDS = 5.0
@@ -54,6 +55,20 @@ def _sqlite_pragmas(wait_ms: int) -> Any:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+
+    return on_connect
+
+
+def _private_sqlite_file(path: str) -> Any:
+    """Before SQLite opens a database file that does not exist yet, make it empty with mode 0600 (whatever the
+    umask): SQLite keeps the file's mode and gives its -wal and -shm files the same one, so the cases are
+    readable by the account running reviewflow only. An existing file keeps its mode."""
+    def on_connect(*_args: Any) -> None:
+        try:
+            handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError:  # it exists, or its folder does not: SQLite opens it or says why it cannot
+            return
+        os.close(handle)
 
     return on_connect
 
@@ -129,7 +144,9 @@ def _explain(url: str, exc: Exception) -> ReviewflowError:
 class Database:
     """One database URL and its SQLAlchemy engine."""
 
-    def __init__(self, url: str = DEFAULT_URL) -> None:
+    def __init__(self, url: str = DEFAULT_URL, audit_key_file: str | None = None) -> None:
+        """`audit_key_file` names the file holding the audit key; by default REVIEWFLOW_AUDIT_KEY_FILE, else
+        (SQLite) `<database file>.audit-key`, made on the first write to a new database."""
         self.url = url
         try:
             parsed = make_url(url)
@@ -140,6 +157,9 @@ class Database:
         self.path = parsed.database if self.is_sqlite else None
         self.shown = parsed.render_as_string(hide_password=True)
         self.wait_seconds = _sqlite_wait(parsed) if self.is_sqlite else None
+        beside = f"{self.path}.audit-key" if self.path and self.path != ":memory:" and not \
+            self.path.startswith("file:") else None
+        self.audit_key = AuditKey(audit_key_file or os.environ.get(KEY_ENV), beside)
         try:
             self.engine: Engine = self._create(url, parsed)
         except (NoSuchModuleError, ImportError) as exc:
@@ -152,6 +172,8 @@ class Database:
         if self.is_sqlite:
             assert self.wait_seconds is not None
             engine = create_engine(url, connect_args={"timeout": self.wait_seconds})
+            if self.path and self.path != ":memory:" and not self.path.startswith("file:"):
+                event.listen(engine, "do_connect", _private_sqlite_file(self.path))
             event.listen(engine, "connect", _sqlite_pragmas(round(self.wait_seconds * 1000)))
             event.listen(engine, "begin", _sqlite_begin)
             return engine
@@ -201,8 +223,13 @@ class Database:
         holds up) a writer; it sees the database as it was when its first query ran.
         """
         bind = self.engine if write else self._reader
-        with self.guard(), Session(bind, expire_on_commit=False) as session, session.begin():
+        with (self.guard(), Session(bind, expire_on_commit=False, info={AUDIT_KEY: self.audit_key}) as session,
+              session.begin()):
             yield session
+
+    def use_audit_key_file(self, path: str) -> None:
+        """Seal and verify with the key in `path` (`[audit] key_file` in reviewflow.toml)."""
+        self.audit_key = AuditKey(path, None)
 
     @property
     def _reader(self) -> Engine:

@@ -18,6 +18,8 @@ from sqlalchemy import JSON, Boolean, Column, Date, DateTime, Integer, String, T
 from sqlalchemy.types import TypeDecorator
 
 from reviewflow.engine.core.errors import InvalidValue
+from reviewflow.engine.core.notices import redact_url, redact_urls
+from reviewflow.engine.core.references import ref_key
 from reviewflow.store import importing
 from reviewflow.store.models import UTCDateTime
 
@@ -25,9 +27,9 @@ FORMAT = "reviewflow-dump"
 FORMAT_VERSION = 1
 """Bumped when the layout of the file (not the set of tables or columns) changes."""
 REPLACED_ON_IMPORT = ("workflow_definitions", "admin_events", "audit_head", "users", "user_roles", "auth_sessions",
-                      "api_tokens", "setup_codes", "login_failures")
+                      "api_tokens", "setup_codes", "login_failures", "database_settings", "agencies")
 """The tables a new database already holds rows of (what `init` makes: the definitions, the first administrator,
-the log of both): the dump's rows replace them."""
+the log of both, the register of agencies): the dump's rows replace them."""
 _MAX_LISTED = 20
 
 
@@ -79,6 +81,12 @@ def _lines(header: Mapping[str, Any], tables: Mapping[str, list[dict[str, Any]]]
     yield "\n  }\n}\n"
 
 
+def _without_secrets(row: dict[str, Any]) -> dict[str, Any]:
+    """An outbox row with any webhook URL (for a chat tool, the credential) cut to scheme://host/…."""
+    return {**row, "address": redact_url(row.get("address")) if row.get("channel") == "webhook" else row.get("address"),
+            "last_error": redact_urls(row.get("last_error"))}
+
+
 def dump_text(s: Any, now: datetime) -> tuple[str, dict[str, int]]:
     """Every row of every table as dump text, read in the caller's (read) transaction at one moment,
     and the row count of each table."""
@@ -87,6 +95,8 @@ def dump_text(s: Any, now: datetime) -> tuple[str, dict[str, int]]:
     for table in importing.tables():
         rows = sorted(importing.table_rows(s, table), key=_sort_key(table))
         tables[table.name] = [{c.name: _encode(c, row[c.name]) for c in table.columns} for row in rows]
+    if "outbox" in tables:
+        tables["outbox"] = [_without_secrets(row) for row in tables["outbox"]]
     counts = {name: len(rows) for name, rows in tables.items()}
     header = {"format": FORMAT, "format_version": FORMAT_VERSION, "reviewflow_version": _version(),
               "exported_at": now.isoformat(), "counts": counts}
@@ -209,6 +219,9 @@ def read_dump(text: str, source: str) -> tuple[Mapping[str, Any], dict[str, list
     found_counts = header.get("counts")
     counts: Mapping[str, Any] = found_counts if isinstance(found_counts, dict) else {}
     rows = {name: reader.table(name, value, known, counts) for name, value in header["tables"].items()}
+    for case in rows.get("cases", []):  # a dump from before reference keys has none; a key is always its ref's
+        if isinstance(case.get("ref"), str):
+            case["ref_key"] = ref_key(case["ref"])
     if reader.problems:
         shown = reader.problems[:_MAX_LISTED]
         more = len(reader.problems) - len(shown)

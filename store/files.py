@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from reviewflow.engine.core.errors import NotFound
 from reviewflow.engine.core.records import EvidenceFile
 from reviewflow.store.models import ActionRow, CaseRow, EvidenceFileRow, EvidenceRow, HistoryRow, row_id
+from reviewflow.store.time_settings import recorded_at
 
 _FILES = (select(EvidenceFileRow, EvidenceRow.number, ActionRow.number, CaseRow.ref)
           .join(EvidenceRow, col(EvidenceRow.id) == col(EvidenceFileRow.evidence_id))
@@ -64,5 +65,5 @@ def record_read(s: Session, case_id: int, state: str, trigger: str, at: datetime
     lock_case(s, case_id)
     seq = (s.exec(select(func.max(HistoryRow.seq)).where(col(HistoryRow.case_id) == case_id)).one() or 0) + 1
     s.add(HistoryRow(case_id=case_id, seq=seq, at=at, actor=actor, trigger=trigger, from_state=state,
-                     to_state=state, fields=fields, note=None))
+                     to_state=state, fields=fields, note=None, recorded_at=recorded_at(s)))
     s.flush()

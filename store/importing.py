@@ -15,7 +15,9 @@ from sqlalchemy.engine import CursorResult
 from sqlmodel import Session, SQLModel, col
 
 from reviewflow.engine.core.records import NewAction
+from reviewflow.engine.core.references import ref_key
 from reviewflow.store.models import ActionRow, CaseRow, DefinitionRow, HistoryRow, RecommendationRow
+from reviewflow.store.time_settings import recorded_at
 
 _CHUNK = 500
 """Rows per multi-row INSERT or IN (...) list: well under SQLite's limit on bound values."""
@@ -101,12 +103,16 @@ class NewCase:
 
 
 def existing_refs(s: Session, refs: Iterable[str]) -> set[str]:
-    """Which of `refs` are already case references."""
-    wanted = list(dict.fromkeys(refs))
+    """Which of `refs` are already case references, letter case and trailing punctuation aside (their keys)."""
+    by_key: dict[str, list[str]] = {}
+    for ref in dict.fromkeys(refs):
+        by_key.setdefault(ref_key(ref), []).append(ref)
+    keys = list(by_key)
     found: set[str] = set()
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start:start + _CHUNK]
-        found.update(s.execute(select(col(CaseRow.ref)).where(col(CaseRow.ref).in_(chunk))).scalars())
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start:start + _CHUNK]
+        for key in s.execute(select(col(CaseRow.ref_key)).where(col(CaseRow.ref_key).in_(chunk))).scalars():
+            found.update(by_key[key])
     return found
 
 
@@ -124,13 +130,15 @@ def insert_case(s: Session, case: NewCase) -> int:
 
     The history row goes through the session, so the audit chain seals it when the session flushes.
     """
-    case_id = _insert(s, CaseRow, ref=case.ref, workflow=case.workflow, version=case.version, state=case.state,
+    case_id = _insert(s, CaseRow, ref=case.ref, ref_key=ref_key(case.ref), workflow=case.workflow,
+                      version=case.version, state=case.state,
                       is_open=not case.terminal, fields=dict(case.fields), opened_by=case.actor,
                       opened_at=case.opened_at, entered_at=case.entered_at, due_at=case.due_at,
                       closed_at=case.entered_at if case.terminal else None, entry_seq=1,
                       next_check_at=case.next_check_at)
     s.add(HistoryRow(case_id=case_id, seq=1, at=case.entered_at, actor=case.actor, trigger="import",
-                     from_state=None, to_state=case.state, fields=dict(case.fields), note=case.note))
+                     from_state=None, to_state=case.state, fields=dict(case.fields), note=case.note,
+                     recorded_at=recorded_at(s)))
     return case_id
 
 

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from reviewflow.engine.core.errors import NotFound
 from reviewflow.engine.core.learning import WORKING, LearningSummary, summarise
 from reviewflow.engine.core.records import Action, Dissemination, DueAction, Evidence, Recommendation
+from reviewflow.engine.core.references import ref_key
 from reviewflow.store.models import ActionRow, CaseRow, DisseminationRow, EvidenceRow, RecommendationRow, row_id
 
 
@@ -185,7 +186,7 @@ def actions(s: Session, agency: str | None = None, overdue_on: date | None = Non
     if overdue_on is not None:
         query = query.where(col(ActionRow.status).in_(WORKING), col(ActionRow.due_date) < overdue_on)
     if ref:
-        query = query.where(CaseRow.ref == ref)
+        query = query.where(CaseRow.ref_key == ref_key(ref))
     if status:
         query = query.where(ActionRow.status == status)
     rows = s.exec(query.order_by(col(ActionRow.due_date), col(CaseRow.ref), col(ActionRow.id))).all()

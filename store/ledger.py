@@ -16,6 +16,7 @@ from reviewflow.engine.core.durations import start_of_day
 from reviewflow.engine.core.records import DueCase, LedgerEntry
 from reviewflow.store.chain import LEDGER, seal_rows
 from reviewflow.store.models import CaseRow, EscalationRow, UTCDateTime
+from reviewflow.store.time_settings import recorded_at
 
 _CASES: Any = CaseRow.__table__  # type: ignore[attr-defined]
 _LEDGER: Any = EscalationRow.__table__  # type: ignore[attr-defined]
@@ -65,7 +66,7 @@ class BulkInsert:
         connection.execute(self.returning if many_returning else self.plain, rows)
 
 
-_INSERT = BulkInsert(_LEDGER, ("due_at", "scheduled_at", "fired_at"))
+_INSERT = BulkInsert(_LEDGER, ("due_at", "scheduled_at", "fired_at", "recorded_at"))
 _SET_NEXT = (update(_CASES).where(_CASES.c.id == bindparam("case_id"))
              .values(next_check_at=bindparam("when", type_=SharedTime())))
 
@@ -136,7 +137,9 @@ def record_many(s: Session, entries: Sequence[LedgerEntry]) -> None:
     """Insert ledger rows in the given order with one statement, sealed into the audit chain exactly as a
     flush of the same rows as ORM objects would have sealed them (which these rows do not go through)."""
     if entries:
-        rows = [SimpleNamespace(**{c: getattr(e, c) for c in _COLUMNS}, chain_seq=None, hash=None) for e in entries]
+        recorded = recorded_at(s)
+        rows = [SimpleNamespace(**{c: getattr(e, c) for c in _COLUMNS}, recorded_at=recorded, chain_seq=None,
+                                hash=None) for e in entries]
         for row in rows:
             row.roles, row.recipients = list(row.roles), list(row.recipients)
         seal_rows(s, LEDGER, rows)
@@ -153,4 +156,13 @@ def entries(s: Session, case_id: int, ref: str) -> list[LedgerEntry]:
     rows = s.exec(select(EscalationRow).where(EscalationRow.case_id == case_id)
                   .order_by(col(EscalationRow.fired_at), col(EscalationRow.id))).all()
     return [LedgerEntry(case_id, r.entry_seq, r.key, r.level, r.label, r.state, r.due_at, r.scheduled_at,
-                        r.fired_at, tuple(r.roles), tuple(r.recipients), r.reason, ref) for r in rows]
+                        r.fired_at, tuple(r.roles), tuple(r.recipients), r.reason, ref, r.recorded_at) for r in rows]
+
+
+def fired_after(s: Session, case_id: int, entry_seq: int, at: datetime) -> list[LedgerEntry]:
+    """The reminders and ladder levels of one stage entry that were sent after `at`, oldest first."""
+    rows = s.exec(select(EscalationRow).where(EscalationRow.case_id == case_id, EscalationRow.entry_seq == entry_seq,
+                                              col(EscalationRow.fired_at) > at)
+                  .order_by(col(EscalationRow.fired_at), col(EscalationRow.id))).all()
+    return [LedgerEntry(case_id, r.entry_seq, r.key, r.level, r.label, r.state, r.due_at, r.scheduled_at,
+                        r.fired_at, tuple(r.roles), tuple(r.recipients), r.reason, "", r.recorded_at) for r in rows]

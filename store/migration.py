@@ -14,6 +14,7 @@ from reviewflow.engine.core.errors import StoreError
 from reviewflow.engine.core.migration import TRIGGER, MigrationInterrupted, MigrationPlan, OpenCase
 from reviewflow.engine.core.records import StoredDefinition
 from reviewflow.store.models import CaseRow, DefinitionRow, EscalationRow, HistoryRow
+from reviewflow.store.time_settings import recorded_at
 
 CHUNK = 500
 """Case ids per IN (...) list: well inside every database's limit on bound values."""
@@ -100,5 +101,6 @@ def apply(s: Session, plan: MigrationPlan, actor: str) -> None:
     s.add_all([HistoryRow(case_id=m.case_id, seq=seqs[m.case_id], at=plan.at, actor=actor, trigger=TRIGGER,
                           from_state=m.from_state, to_state=m.to_state,
                           fields={"from_version": m.from_version, "to_version": plan.to_version},
-                          note=f"{plan.workflow} v{m.from_version} -> v{plan.to_version}") for m in plan.moves])
+                          note=f"{plan.workflow} v{m.from_version} -> v{plan.to_version}",
+                          recorded_at=recorded_at(s)) for m in plan.moves])
     s.flush()

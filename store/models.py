@@ -7,7 +7,9 @@ from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Field, SQLModel
+from sqlmodel import AutoString, Field, SQLModel
+
+from reviewflow.engine.core.references import ref_key
 
 SCHEMA_VERSION = 1
 """Version of the JSON stored in `fields` columns."""
@@ -71,6 +73,9 @@ class CaseRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     ref: str = Field(unique=True, index=True)
+    ref_key: str = Field(default=None, sa_column=Column(AutoString(), nullable=False, unique=True, index=True,
+                                                        default=lambda ctx: ref_key(ctx.current_parameters["ref"])))
+    """`ref` folded (core/references.py): unique, so SCR-1 and scr-1. cannot both exist; filled from `ref`."""
     workflow: str
     version: int
     state: str
@@ -113,6 +118,8 @@ class HistoryRow(SQLModel, table=True):
     """Position in the database's audit chain (see store/chain.py); set when the row is written."""
     hash: str | None = None
     """Seal: SHA-256 of the previous row of this case's history and this row's content."""
+    recorded_at: datetime | None = _time_nullable()
+    """The server's own time when the row was written (never --now); NULL on rows written before 0005."""
 
 
 class UserRow(SQLModel, table=True):
@@ -171,6 +178,8 @@ class EscalationRow(SQLModel, table=True):
     """Position in the database's audit chain (see store/chain.py); set when the row is written."""
     hash: str | None = None
     """Seal: SHA-256 of the previous ledger row of this case and this row's content."""
+    recorded_at: datetime | None = _time_nullable()
+    """The server's own time when the row was written (never --now); NULL on rows written before 0005."""
 
 
 class AuditHeadRow(SQLModel, table=True):
@@ -181,6 +190,13 @@ class AuditHeadRow(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     seq: int = 0
     hash: str = ""
+    scheme: str = Field(default="hmac-sha256", sa_column_kwargs={"server_default": "sha256"})
+    """How rows are sealed: `hmac-sha256` with the audit key kept outside the database, or `sha256` (unkeyed, a
+    database made before keyed seals until `audit rekey`)."""
+    queued: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    """How many notifications were ever queued in the outbox."""
+    mac: str | None = None
+    """The head's own keyed seal over seq, hash and queued (see store/chain.py)."""
 
 
 class OutboxRow(SQLModel, table=True):
@@ -383,6 +399,8 @@ class AdminEventRow(SQLModel, table=True):
     details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     chain_seq: int | None = None
     hash: str | None = None
+    recorded_at: datetime | None = _time_nullable()
+    """The server's own time when the event was written (never --now); NULL on events written before 0005."""
 
 
 class CaseAgencyRow(SQLModel, table=True):
@@ -397,6 +415,17 @@ class CaseAgencyRow(SQLModel, table=True):
     case_id: int = Field(foreign_key="cases.id", index=True)
     agency_key: str
     name: str
+
+
+class AgencyRow(SQLModel, table=True):
+    """An agency of the partnership's register: what people type is matched to `key`, and `name` is stored and
+    shown (engine/core/agencies.py)."""
+
+    __tablename__ = "agencies"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    key: str = Field(unique=True)
 
 
 class EvidenceFileRow(SQLModel, table=True):
@@ -427,3 +456,13 @@ class CalendarFeedRow(SQLModel, table=True):
     user_id: int = Field(foreign_key="users.id", unique=True)
     secret_hash: str = Field(unique=True)
     created_at: datetime = _time(nullable=False)
+
+
+class DatabaseSettingRow(SQLModel, table=True):
+    """A setting kept in the database itself, changed only by an administrator (each change sealed in the
+    administration log): the time limits of engine/core/time_limits.py. A missing row holds the default."""
+
+    __tablename__ = "database_settings"
+
+    name: str = Field(primary_key=True)
+    value: str

@@ -8,21 +8,26 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, update
 from sqlalchemy import select as sa_select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from reviewflow.engine.core.notices import Outgoing, Recipient
+from reviewflow.engine.core.notices import Outgoing, Recipient, redact_url, redact_urls, webhook_row
 from reviewflow.engine.core.records import OutboxEntry
+from reviewflow.store.chain import note_queued
 from reviewflow.store.ledger import BulkInsert
 from reviewflow.store.models import OutboxRow, UserRoleRow, UserRow
 
-PENDING, SENT, FAILED = "pending", "sent", "failed"
+PENDING, SENT, FAILED, SKIPPED = "pending", "sent", "failed", "skipped"
 _INSERT = BulkInsert(OutboxRow.__table__, ("created_at", "next_attempt_at"))  # type: ignore[attr-defined]
 
 
 def _entry(r: OutboxRow) -> OutboxEntry:
+    """A row as a record. A webhook row queued by an older version held its URL (for a chat tool, the
+    credential): it is only ever shown as scheme://host/…, and errors likewise."""
     assert r.id is not None
-    return OutboxEntry(r.id, r.key, r.payload.get("ref"), r.event, r.role, r.channel, r.recipient, r.address,
-                       r.status, r.attempts, r.last_error, r.created_at, r.next_attempt_at, r.sent_at,
+    address = redact_url(r.address) if r.channel == "webhook" else r.address
+    return OutboxEntry(r.id, r.key, r.payload.get("ref"), r.event, r.role, r.channel, r.recipient, address,
+                       r.status, r.attempts, redact_urls(r.last_error), r.created_at, r.next_attempt_at, r.sent_at,
                        dict(r.payload))
 
 
@@ -69,6 +74,7 @@ def add(s: Session, items: list[Outgoing], case_id: int | None, now: datetime) -
         s.add(OutboxRow(key=o.key, case_id=case_id, event=o.event, role=o.role, channel=o.channel,
                         recipient=o.recipient, address=o.address, payload=o.payload, created_at=now,
                         next_attempt_at=now))
+    note_queued(s, len(items))
 
 
 def new_row(o: Outgoing, case_id: int | None, now: datetime) -> dict[str, Any]:
@@ -86,6 +92,7 @@ def add_many(s: Session, rows: list[dict[str, Any]]) -> None:
     """
     if rows:
         _INSERT.run(s, rows)
+        note_queued(s, len(rows))
 
 
 def claim(s: Session, now: datetime, limit: int, lease: float, channels: set[str]) -> list[OutboxEntry]:
@@ -119,6 +126,60 @@ def mark_retry(s: Session, row_id: int, at: datetime, error: str) -> None:
 
 def mark_failed(s: Session, row_id: int, error: str) -> None:
     s.execute(update(OutboxRow).where(col(OutboxRow.id) == row_id).values(status=FAILED, last_error=error[:500]))
+
+
+def mark_skipped(s: Session, row_id: int, reason: str) -> None:
+    """Close a row that has nowhere to go (a webhook row when no targets are configured)."""
+    s.execute(update(OutboxRow).where(col(OutboxRow.id) == row_id).values(status=SKIPPED, last_error=reason[:500]))
+
+
+def release(s: Session, row_ids: list[int], now: datetime) -> None:
+    """Give back claimed rows that were not tried (a round's time ran out): due again now, the attempt uncounted."""
+    if row_ids:
+        s.execute(update(OutboxRow).where(col(OutboxRow.id).in_(row_ids), col(OutboxRow.status) == PENDING)
+                  .values(next_attempt_at=now, attempts=OutboxRow.attempts - 1))
+
+
+def webhook_progress(s: Session, row_id: int, done: Iterable[str]) -> None:
+    """Record which webhook targets a row has reached (their ids, not their URLs), so a retry goes to the others."""
+    row = s.get(OutboxRow, row_id)
+    if row is not None:
+        row.payload = {**row.payload, "webhooks_done": sorted(done)}
+        s.add(row)
+
+
+def waiting_elsewhere(s: Session, channels: set[str], limit: int) -> list[OutboxEntry]:
+    """The newest pending rows on channels other than `channels` (those a worker cannot deliver, e-mail without
+    SMTP, say): their notifications' webhooks need not wait for them."""
+    query = (select(OutboxRow).where(OutboxRow.status == PENDING, col(OutboxRow.channel).not_in(sorted(channels)))
+             .order_by(col(OutboxRow.id).desc()).limit(limit))
+    return [_entry(r) for r in s.exec(query).all()]
+
+
+def add_webhook_rows(s: Session, claimed: Iterable[OutboxEntry], now: datetime) -> int:
+    """Queue the webhook row of each notification that rows just claimed belong to, unless it is queued already
+    (one per notification, whichever worker picks up its rows first); how many were queued."""
+    wanted: dict[str, tuple[Outgoing, int]] = {}
+    for entry in claimed:
+        hook = webhook_row(entry.payload)
+        if hook is not None and entry.channel != "webhook":
+            wanted.setdefault(hook.key, (hook, entry.id))
+    if not wanted:
+        return 0
+    cases = dict(s.exec(select(OutboxRow.id, OutboxRow.case_id)
+                        .where(col(OutboxRow.id).in_(sorted(i for _, i in wanted.values())))).all())
+    there = set(s.exec(select(OutboxRow.key).where(col(OutboxRow.key).in_(sorted(wanted)))).all())
+    made = 0
+    for key, (o, source) in wanted.items():
+        if key in there:
+            continue
+        try:
+            with s.begin_nested():
+                add_many(s, [new_row(o, cases.get(source), now)])
+            made += 1
+        except IntegrityError:
+            pass  # another worker queued it a moment ago
+    return made
 
 
 def waiting(s: Session, channel: str) -> int:

@@ -9,6 +9,8 @@ from sqlalchemy import or_, select, tuple_
 from sqlmodel import Session
 
 from reviewflow.engine.core.access import agency_key
+from reviewflow.engine.core.agencies import normalise
+from reviewflow.store import agencies as register_store
 from reviewflow.store.models import ActionRow, CaseAgencyRow, CaseRow
 
 _T: Any = CaseAgencyRow.__table__  # type: ignore[attr-defined]
@@ -39,9 +41,11 @@ def action_owners(s: Session, case_id: int) -> set[str]:
 
 
 def add(s: Session, case_id: int, names: Iterable[str]) -> None:
-    """Record agencies as taking part in the case (an agency already there stays as first written)."""
-    printable = ("".join(c for c in n if c.isprintable()).strip() for n in names)  # no database stores NUL alike
-    wanted = {agency_key(n): n for n in printable if agency_key(n)}
+    """Record agencies as taking part in the case, a registered one in the register's spelling (an agency already
+    there stays as first written)."""
+    printable = (normalise("".join(c if c.isprintable() else " " for c in n)) for n in names)  # NUL neither
+    known = {agency_key(n): n for n in register_store.register(s).names}  # a registered agency in its spelling
+    wanted = {agency_key(n): known.get(agency_key(n), n) for n in printable if agency_key(n)}
     if not wanted:
         return
     held = agency_keys(s, case_id)

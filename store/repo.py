@@ -16,8 +16,10 @@ from sqlmodel import Session, col, select
 from reviewflow.engine.core.decide import Actor, CaseState, Move
 from reviewflow.engine.core.errors import CaseNotFound, ConcurrentChange, UserExists, UserNotFound
 from reviewflow.engine.core.records import CaseRecord, HistoryEntry, StoredDefinition, User
+from reviewflow.engine.core.references import ref_key
 from reviewflow.store.chain import HISTORY, genesis, seal_rows
 from reviewflow.store.models import SCHEMA_VERSION, CaseRow, DefinitionRow, HistoryRow, UserRoleRow, UserRow, row_id
+from reviewflow.store.time_settings import recorded_at
 
 _CASES: Any = CaseRow.__table__  # type: ignore[attr-defined]
 _HISTORY: Any = HistoryRow.__table__  # type: ignore[attr-defined]
@@ -26,14 +28,14 @@ _ROLES: Any = UserRoleRow.__table__  # type: ignore[attr-defined]
 """The tables, for the hot paths that query them with Core statements (no ORM entities built)."""
 
 # The hot path's statements, built once (SQLAlchemy then compiles each once and reuses it).
-_CASE_BY_REF = sa_select(_CASES).where(_CASES.c.ref == bindparam("ref"))
+_CASE_BY_REF = sa_select(_CASES).where(_CASES.c.ref_key == bindparam("key"))
 _CASE_TO_MOVE = sa_select(
     _CASES,
     sa_select(func.max(_HISTORY.c.seq)).where(_HISTORY.c.case_id == _CASES.c.id).scalar_subquery().label("last_seq"),
     sa_select(func.max(_HISTORY.c.at)).where(_HISTORY.c.case_id == _CASES.c.id).scalar_subquery().label("last_at"),
     sa_select(_HISTORY.c.hash).where(_HISTORY.c.case_id == _CASES.c.id, _HISTORY.c.chain_seq.is_not(None))
     .order_by(_HISTORY.c.chain_seq.desc()).limit(1).scalar_subquery().label("last_seal"),
-).where(_CASES.c.ref == bindparam("ref"))
+).where(_CASES.c.ref_key == bindparam("key"))
 _ACTOR = (sa_select(_USERS.c.id, _ROLES.c.role)
           .select_from(_USERS.outerjoin(_ROLES, _ROLES.c.user_id == _USERS.c.id))
           .where(_USERS.c.name == bindparam("name")))
@@ -154,14 +156,15 @@ def _case_state(row: CaseRow) -> CaseState:
 
 
 def _case_row(s: Session, ref: str) -> CaseRow:
-    row = s.exec(select(CaseRow).where(CaseRow.ref == ref)).first()
+    row = s.exec(select(CaseRow).where(CaseRow.ref_key == ref_key(ref))).first()
     if row is None:
         raise CaseNotFound(ref)
     return row
 
 
-def case_exists(s: Session, ref: str) -> bool:
-    return s.exec(select(CaseRow.id).where(CaseRow.ref == ref)).first() is not None
+def case_exists(s: Session, ref: str) -> str | None:
+    """The reference of the case whose reference has the same key as `ref` (core/references.py), if there is one."""
+    return s.exec(select(CaseRow.ref).where(CaseRow.ref_key == ref_key(ref))).first()
 
 
 def get_case(s: Session, ref: str) -> CaseState:
@@ -176,7 +179,7 @@ def record_of(row: Any) -> CaseRecord:
 
 def get_case_record(s: Session, ref: str) -> CaseRecord:
     """One case by reference (a plain Core query on the session's connection: no ORM entity is built)."""
-    row = s.connection().execute(_CASE_BY_REF, {"ref": ref}).first()
+    row = s.connection().execute(_CASE_BY_REF, {"key": ref_key(ref)}).first()
     if row is None:
         raise CaseNotFound(ref)
     return record_of(row)
@@ -195,7 +198,7 @@ class CaseToMove:
 
 def case_to_move(s: Session, ref: str) -> CaseToMove:
     """`get_case_record`, the newest history row's seq and time, and the history chain's tip, in one query."""
-    row = s.connection().execute(_CASE_TO_MOVE, {"ref": ref}).first()
+    row = s.connection().execute(_CASE_TO_MOVE, {"key": ref_key(ref)}).first()
     if row is None:
         raise CaseNotFound(ref)
     return CaseToMove(record_of(row), row.last_seq or 0, row.last_at, row.last_seal or genesis(HISTORY, row.id))
@@ -220,21 +223,24 @@ def list_cases(s: Session, workflow: str | None = None, state: str | None = None
     return [record_of(r) for r in rows]
 
 
-def _history(case_id: int, seq: int, move: Move, actor: str, note: str | None) -> HistoryRow:
+def _history(case_id: int, seq: int, move: Move, actor: str, note: str | None,
+             recorded: datetime | None = None) -> HistoryRow:
     return HistoryRow(case_id=case_id, seq=seq, at=move.at, actor=actor, trigger=move.trigger,
-                      from_state=move.source, to_state=move.dest, fields=dict(move.supplied), note=note)
+                      from_state=move.source, to_state=move.dest, fields=dict(move.supplied), note=note,
+                      recorded_at=recorded)
 
 
 def insert_case(s: Session, ref: str, workflow: str, version: int, move: Move, actor: str,
                 terminal: bool, note: str | None, next_check_at: datetime | None) -> int:
-    row = CaseRow(ref=ref, workflow=workflow, version=version, state=move.dest, is_open=not terminal,
+    row = CaseRow(ref=ref, ref_key=ref_key(ref), workflow=workflow, version=version, state=move.dest,
+                  is_open=not terminal,
                   fields=dict(move.fields), opened_by=actor, opened_at=move.at, entered_at=move.at,
                   due_at=move.due_at, closed_at=move.at if terminal else None, entry_seq=1,
                   next_check_at=next_check_at)
     s.add(row)
     s.flush()
     case_id = row_id(row.id)
-    s.add(_history(case_id, 1, move, actor, note))
+    s.add(_history(case_id, 1, move, actor, note, recorded_at(s)))
     return case_id
 
 
@@ -275,7 +281,7 @@ def apply_move(s: Session, read: CaseToMove, move: Move, actor: str, terminal: b
         raise ConcurrentChange(case.ref)
     row = SimpleNamespace(case_id=case_id, seq=seq, at=move.at, actor=actor, trigger=move.trigger,
                           from_state=move.source, to_state=move.dest, fields=dict(move.supplied), note=note,
-                          chain_seq=None, hash=None)
+                          recorded_at=recorded_at(s), chain_seq=None, hash=None)
     seal_rows(s, HISTORY, [row], {case_id: read.last_seal})
     s.connection().execute(_INSERT_HISTORY, {**vars(row), "fields_schema": SCHEMA_VERSION})
     return case_id, seq
@@ -287,12 +293,13 @@ def record_event(s: Session, case: CaseState, trigger: str, at: datetime, actor:
     columns in `values`, bump its revision (refused if it changed since read) and append a history row."""
     case_id = _update_if_unchanged(s, case, **values)
     s.add(HistoryRow(case_id=case_id, seq=_next_seq(s, case_id), at=at, actor=actor, trigger=trigger,
-                     from_state=case.state, to_state=case.state, fields=fields, note=note))
+                     from_state=case.state, to_state=case.state, fields=fields, note=note,
+                     recorded_at=recorded_at(s)))
     return case_id
 
 
 def history(s: Session, ref: str) -> list[HistoryEntry]:
     row = _case_row(s, ref)
     rows = s.exec(select(HistoryRow).where(HistoryRow.case_id == row.id).order_by(col(HistoryRow.seq))).all()
-    return [HistoryEntry(h.seq, h.at, h.actor, h.trigger, h.from_state, h.to_state, dict(h.fields), h.note, h.case_id)
-            for h in rows]
+    return [HistoryEntry(h.seq, h.at, h.actor, h.trigger, h.from_state, h.to_state, dict(h.fields), h.note, h.case_id,
+                         h.recorded_at) for h in rows]

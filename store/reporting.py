@@ -41,10 +41,10 @@ def _cases(s: Session) -> tuple[CaseRecord, ...]:
 def _history(s: Session) -> tuple[HistoryEntry, ...]:
     """History without its fields and notes: the reports need when each stage began and ended."""
     t = _T["HistoryRow"]
-    query = select(t.c.seq, t.c.at, t.c.actor, t.c.trigger, t.c.from_state, t.c.to_state, t.c.case_id) \
-        .order_by(t.c.case_id, t.c.seq)
-    return tuple(HistoryEntry(seq, at, actor, trigger, source, dest, {}, None, case_id)
-                 for seq, at, actor, trigger, source, dest, case_id in s.connection().execute(query))
+    query = select(t.c.seq, t.c.at, t.c.actor, t.c.trigger, t.c.from_state, t.c.to_state, t.c.case_id,
+                   t.c.recorded_at).order_by(t.c.case_id, t.c.seq)
+    return tuple(HistoryEntry(seq, at, actor, trigger, source, dest, {}, None, case_id, recorded)
+                 for seq, at, actor, trigger, source, dest, case_id, recorded in s.connection().execute(query))
 
 
 def _ladder(s: Session) -> tuple[LedgerEntry, ...]:

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
 from reviewflow.engine.core.errors import StoreError
+from reviewflow.store import time_settings
 
 FIRST = "0001"
 HEAD = "0008"
@@ -81,6 +82,7 @@ def _upgrade(connection: Connection, command: Any) -> tuple[str | None, str]:
     tables = set(inspect(connection).get_table_names())
     if before is None and "cases" not in tables:
         SQLModel.metadata.create_all(connection)
+        time_settings.new_database(connection)
         command.stamp(config, "head")
         return None, head()
     if before is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -31,6 +32,24 @@ an expression). Set now, it is not changed inside a Hypothesis test, which would
 sys.setrecursionlimit(CEL_RECURSION_LIMIT)
 BROWSER_FIXTURES = (browser_page, chromium)
 """The browser fixtures (tests/browser.py), shared from here so that a test process starts Playwright once."""
+def _test_audit_key() -> str:
+    """One audit key file for the test process and the commands it starts (PostgreSQL needs one; a SQLite
+    database copied from a template must verify with the key it was sealed with); removed at exit."""
+    import atexit
+    import secrets
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="reviewflow-audit-key-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    path = os.path.join(folder, "audit-key")
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+        out.write(secrets.token_hex(32))
+    return path
+
+
+if "REVIEWFLOW_AUDIT_KEY_FILE" not in os.environ:
+    os.environ["REVIEWFLOW_AUDIT_KEY_FILE"] = _test_audit_key()
 ADMIN = os_account()
 """The operating-system account running the tests: `reviewflow init` on a new database makes it the first
 administrator, so the command line acts as it, and `--as NAME` is recorded as 'ADMIN for NAME'."""
@@ -96,6 +115,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return rank.get(function, rank.get(function.split("::")[0], len(rank)))
 
     items.sort(key=place)  # stable: every other test keeps its place
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_time_limits() -> Iterator[None]:
+    """Databases made in this process hold changes to no time limits, and the services in it take the time a
+    change is dated (tests date them in 2026 and 2027) as the server's own, as the demo does: a simulation.
+    tests/test_trusted_time.py sets real limits and the real server's time."""
+    from reviewflow.engine.core import time_limits
+    from reviewflow.engine.services import context
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(time_limits, "NEW_DATABASE_LIMITS", time_limits.NO_LIMITS)
+        patch.setattr(context, "SERVER_CLOCK", None)
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -130,10 +130,11 @@ def seed(url: str, n: int, opened: str = OPENED) -> Seeded:
     with connect(url) as conn:
         template = conn.execute(select(cases_t).where(cases_t.c.ref == "SCR-00000")).mappings().one()
         first = conn.execute(select(history_t).where(history_t.c.case_id == template["id"])).mappings().one()
-        row: dict[str, Any] = {k: v for k, v in template.items() if k not in ("id", "ref")}
+        row: dict[str, Any] = {k: v for k, v in template.items() if k not in ("id", "ref", "ref_key")}
         cases: dict[int, str] = {template["id"]: template["ref"]}
         if n > 1:
-            conn.execute(insert(cases_t), [{**row, "ref": f"SCR-{i:05d}"} for i in range(1, n)])
+            conn.execute(insert(cases_t), [{**row, "ref": f"SCR-{i:05d}", "ref_key": f"scr-{i:05d}"}
+                                          for i in range(1, n)])
             cases = {case_id: ref for case_id, ref in conn.execute(select(cases_t.c.id, cases_t.c.ref))}
             # Copies are not sealed into the audit chain (it is not what these tests look at).
             entry: dict[str, Any] = {k: v for k, v in first.items()

@@ -27,7 +27,8 @@ def serving(db_url: str, *extra: str, config: Path | None = None, env: dict[str,
             now: str | None = None) -> Iterator[str]:
     """`reviewflow serve` on a free port of 127.0.0.1 until the block ends; yields its base URL."""
     port = free_port()
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("REVIEWFLOW_")}
+    environment = {k: v for k, v in os.environ.items()
+                   if not k.startswith("REVIEWFLOW_") or k == "REVIEWFLOW_AUDIT_KEY_FILE"}  # the test data's key
     environment.update(env or {})
     command = [str(SCRIPT), "--db", db_url, *(["--config", str(config)] if config else []),
                *(["--now", now] if now else []), "serve", "--port", str(port), *extra]

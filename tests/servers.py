@@ -5,9 +5,11 @@ Plain helpers (not fixtures): each test starts what it needs and stops it in a `
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -89,11 +92,15 @@ class SmtpServer:
     """aiosmtpd on 127.0.0.1 recording every envelope; can be started, stopped and started again
     on the same port (so a test can take the mail server down and bring it back)."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, ssl_context: ssl.SSLContext | None = None,
+                 tls_context: ssl.SSLContext | None = None) -> None:
+        """`ssl_context`: TLS from the first byte (SMTP_SSL); `tls_context`: offer STARTTLS."""
         self.port = port or free_port()
         self.received: list[Received] = []
         self.reject: set[str] = set()
         self._controller: Controller | None = None
+        self._ssl = ssl_context
+        self._tls = tls_context
 
     @property
     def running(self) -> bool:
@@ -101,7 +108,8 @@ class SmtpServer:
 
     def start(self) -> SmtpServer:
         if self._controller is None:
-            controller = Controller(_Recorder(self), hostname=HOST, port=self.port)
+            extra: dict[str, Any] = {"tls_context": self._tls} if self._tls else {}
+            controller = Controller(_Recorder(self), hostname=HOST, port=self.port, ssl_context=self._ssl, **extra)
             controller.start()
             self._controller = controller
         return self
@@ -129,11 +137,17 @@ class Request:
 
 
 class WebhookServer:
-    """http.server on 127.0.0.1 in a thread, recording POSTs; answers `status` (200 unless changed)."""
+    """http.server on 127.0.0.1 in a thread, recording POSTs; answers `status` (200 unless changed), with a
+    `Location` header when `location` is set; with `hang`, never answers until stopped. GETs are recorded in
+    `gets` (a client following a redirect)."""
 
     def __init__(self) -> None:
         self.requests: list[Request] = []
+        self.gets: list[str] = []
         self.status = 200
+        self.location: str | None = None
+        self.hang = False
+        self._released = threading.Event()
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -141,7 +155,18 @@ class WebhookServer:
                 length = int(self.headers.get("Content-Length", "0"))
                 raw = self.rfile.read(length)
                 owner.requests.append(Request(self.path, dict(self.headers.items()), raw))
+                if owner.hang:
+                    owner._released.wait()
+                    return
                 self.send_response(owner.status)
+                if owner.location:
+                    self.send_header("Location", owner.location)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                owner.gets.append(self.path)
+                self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -160,7 +185,72 @@ class WebhookServer:
     def stop(self) -> None:
         """Stop listening: further connections are refused."""
         if not self._stopped:
+            self._released.set()
             self._server.shutdown()
             self._server.server_close()
             self._thread.join()
             self._stopped = True
+
+
+@dataclass(frozen=True)
+class Certificates:
+    """A private certificate authority and a server certificate it signed for 127.0.0.1 and localhost."""
+
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.cert_file, self.key_file)
+        return context
+
+
+def make_certificates(folder: Path, names: tuple[str, ...] = (HOST, "localhost")) -> Certificates:
+    """Generate a CA and a server certificate for the host `names` (with the cryptography package) into
+    `folder`."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "reviewflow test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number())
+          .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=2))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                       content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                       key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOST)])).issuer_name(ca_name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName([_san(name) for name in names]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    found = Certificates(folder / "ca.pem", folder / "server.pem", folder / "server.key")
+    folder.mkdir(parents=True, exist_ok=True)
+    found.ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    found.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    found.key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                 serialization.NoEncryption()))
+    return found
+
+
+def _san(name: str) -> Any:
+    import ipaddress
+
+    from cryptography import x509
+
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)

@@ -10,6 +10,7 @@ import pytest
 
 from reviewflow.engine.core.clock import SteppingClock
 from reviewflow.engine.services.channels import DeliveryFailed, Message, deliver, send_email, send_webhook
+from reviewflow.engine.services.delivery import Deliverer
 from reviewflow.engine.services.facade import Reviewflow
 from reviewflow.engine.services.settings import Settings, SmtpSettings
 from reviewflow.store.db import Database
@@ -102,15 +103,15 @@ def test_outbox_rows_of_a_real_case_carry_no_field_values(tmp_path: Path, smtp: 
         svc.add_user("a.khan", ["business_manager"], "a.khan@example.org")
         svc.open_case("serious_case_review", "SCR-2026-001", "la.duty",
                       {"notifying_agency": AGENCY, "incident_date": "02/01/2026", "incident_type": "child_died"})
+        queued = [(r.channel, r.recipient) for r in svc.outbox()]
+        Deliverer(svc.ctx).run()
         rows = svc.outbox()
     finally:
         db.dispose()
-    assert [(r.channel, r.recipient) for r in rows] == [
-        ("email", "la.duty"), ("email", "a.khan"), ("webhook", "webhook0")]
-    for r in rows:
-        message = Message(r.key, r.channel, r.recipient, r.address, r.event, r.payload)
-        (send_email(settings.smtp, message, clock()) if r.channel == "email"  # type: ignore[arg-type]
-         else send_webhook(message))
+    assert queued == [("email", "la.duty"), ("email", "a.khan")]
+    assert [(r.channel, r.recipient, r.address, r.status) for r in rows] == [
+        ("email", "la.duty", "la.duty@example.org", "sent"), ("email", "a.khan", "a.khan@example.org", "sent"),
+        ("webhook", "webhooks", None, "sent")]
 
     assert len(smtp.received) == 2
     assert len(hook.requests) == 1
@@ -131,9 +132,9 @@ def test_outbox_rows_of_a_real_case_carry_no_field_values(tmp_path: Path, smtp: 
     )
     [request] = hook.requests
     assert request.path == "/hooks/reviewflow"
-    assert request.headers["Idempotency-Key"] == "SCR-2026-001:1:entered:webhook0"
+    assert request.headers["Idempotency-Key"] == "SCR-2026-001:1:entered:webhook"
     assert request.json == {
-        "key": "SCR-2026-001:1:entered:webhook0",
+        "key": "SCR-2026-001:1:entered:webhook",
         "event": "entered_state",
         "text": "[reviewflow] SCR-2026-001: now at Notification\n" + mail.text.rstrip("\n"),
         "ref": "SCR-2026-001",
@@ -235,14 +236,14 @@ def test_webhook_error_answer_is_a_clear_failure(hook: WebhookServer) -> None:
     hook.status = 500
     with pytest.raises(DeliveryFailed) as caught:
         send_webhook(_webhook(hook.url()))
-    assert str(caught.value) == "webhook answered 500"
+    assert str(caught.value) == f"webhook http://{HOST}:{hook.port}/… answered 500"
     assert len(hook.requests) == 1  # tried once; retrying is the worker's business
 
 
 def test_webhook_refused_connection_is_a_clear_failure(hook: WebhookServer) -> None:
     url = hook.url()
     hook.stop()
-    with pytest.raises(DeliveryFailed, match=rf"^webhook {url}: .*Connection refused"):
+    with pytest.raises(DeliveryFailed, match=rf"^webhook http://{HOST}:{hook.port}/…: .*Connection refused"):
         send_webhook(_webhook(url))
 
 
@@ -252,7 +253,7 @@ def test_webhook_without_url_is_refused() -> None:
 
 
 def test_malformed_webhook_url_is_a_delivery_failure() -> None:
-    with pytest.raises(DeliveryFailed, match="example.org/hook"):
+    with pytest.raises(DeliveryFailed, match="^webhook …: not a valid http:// or https:// URL$"):
         send_webhook(_webhook("example.org/hook"))
 
 

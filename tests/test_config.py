@@ -79,7 +79,7 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
     env = {
         "REVIEWFLOW_SMTP_HOST": "127.0.0.1",
         "REVIEWFLOW_SMTP_PORT": "2525",
-        "REVIEWFLOW_SMTP_STARTTLS": "off",
+        "REVIEWFLOW_SMTP_STARTTLS": "on",
         "REVIEWFLOW_SMTP_USER": "worker",
         "REVIEWFLOW_SMTP_PASSWORD": "from-env",
         "REVIEWFLOW_SMTP_FROM": "noreply@example.org",
@@ -89,7 +89,7 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
         "LSCP_SMTP_PASSWORD": "from-password-env",
     }
     settings = load_settings(_write(tmp_path, FULL), env)
-    assert settings.smtp == SmtpSettings(host="127.0.0.1", port=2525, starttls=False, ssl=False, username="worker",
+    assert settings.smtp == SmtpSettings(host="127.0.0.1", port=2525, starttls=True, ssl=False, username="worker",
                                          password="from-env", sender="noreply@example.org")
     assert settings.webhooks == ("http://127.0.0.1:8080/a", "http://127.0.0.1:8080/b")
     assert (settings.interval_seconds, settings.batch_size) == (2.5, 10)
@@ -113,7 +113,7 @@ def test_starttls_words(value: str, expected: bool) -> None:
 
 
 def test_password_env_reads_the_named_variable(tmp_path: Path) -> None:
-    path = _write(tmp_path, '[smtp]\nhost = "h"\nusername = "u"\npassword_env = "MY_SMTP_SECRET"\n')
+    path = _write(tmp_path, '[smtp]\nhost = "h"\nstarttls = true\nusername = "u"\npassword_env = "MY_SMTP_SECRET"\n')
     smtp = load_settings(path, {"MY_SMTP_SECRET": "hunter2"}).smtp
     assert smtp is not None
     assert (smtp.username, smtp.password) == ("u", "hunter2")
@@ -181,7 +181,8 @@ def test_a_quoted_starttls_in_the_file_is_not_taken_as_true(tmp_path: Path) -> N
 
 def test_unknown_settings_are_refused(tmp_path: Path) -> None:
     path = _write(tmp_path, '[smtp]\nhots = "h"\n')
-    with pytest.raises(InvalidValue, match=r"unknown key\(s\) hots in \[smtp\]; known keys: host, "):
+    with pytest.raises(InvalidValue,
+                       match=r"unknown key\(s\) hots in \[smtp\]; known keys: allow_plain_login, ca_file, host, "):
         load_settings(path, {})
     with pytest.raises(InvalidValue, match=r"unknown section \[mail\]; known sections: smtp, webhooks"):
         load_settings(_write(tmp_path, '[mail]\nhost = "h"\n'), {})

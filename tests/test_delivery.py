@@ -99,7 +99,10 @@ KHAN_KEY = _key("business_manager", "a.khan", "email")
 
 # --- who is told ---------------------------------------------------------------------------------
 
-def test_entering_a_state_queues_a_row_per_person_and_per_webhook(make: Make, clock: SteppingClock) -> None:
+def test_entering_a_state_queues_a_row_per_person_whatever_the_movers_webhooks(make: Make,
+                                                                              clock: SteppingClock) -> None:
+    """The mover's settings play no part: no webhook row is queued with a URL; the worker adds one per
+    notification for its own targets (test_delivery_trust.py)."""
     svc = make(webhooks=("http://127.0.0.1:9/a", "http://127.0.0.1:9/b"))
     _people(svc, NOTIFIER, MANAGER, LOG_MANAGER, ("d.osei", "subgroup_chair", "d.osei@example.org"))
     _open(svc)
@@ -113,26 +116,23 @@ def test_entering_a_state_queues_a_row_per_person_and_per_webhook(make: Make, cl
         (KHAN_KEY, "entered_state", "business_manager", "email", "a.khan", "a.khan@example.org", "pending", 0),
         (_key("business_manager", "b.jones", "log"), "entered_state", "business_manager", "log", "b.jones", None,
          "pending", 0),
-        (f"{REF}:1:entered:webhook0", "entered_state", "la_notifier,business_manager", "webhook", "webhook0",
-         "http://127.0.0.1:9/a", "pending", 0),
-        (f"{REF}:1:entered:webhook1", "entered_state", "la_notifier,business_manager", "webhook", "webhook1",
-         "http://127.0.0.1:9/b", "pending", 0),
         (_key("subgroup_chair", "d.osei", "email", 2), "entered_state", "subgroup_chair", "email", "d.osei",
          "d.osei@example.org", "pending", 0),
         (_key("business_manager", "a.khan", "email", 2), "entered_state", "business_manager", "email", "a.khan",
          "a.khan@example.org", "pending", 0),
         (_key("business_manager", "b.jones", "log", 2), "entered_state", "business_manager", "log", "b.jones",
          None, "pending", 0),
-        (f"{REF}:2:entered:webhook0", "entered_state", "subgroup_chair,business_manager", "webhook", "webhook0",
-         "http://127.0.0.1:9/a", "pending", 0),
-        (f"{REF}:2:entered:webhook1", "entered_state", "subgroup_chair,business_manager", "webhook", "webhook1",
-         "http://127.0.0.1:9/b", "pending", 0),
     ]
-    assert {(r.created_at, r.next_attempt_at) for r in rows[:5]} == {(opened, opened)}
-    assert {(r.created_at, r.next_attempt_at) for r in rows[5:]} == {(clock(), clock())}
+    assert {(r.created_at, r.next_attempt_at) for r in rows[:3]} == {(opened, opened)}
+    assert {(r.created_at, r.next_attempt_at) for r in rows[3:]} == {(clock(), clock())}
     assert {r.ref for r in rows} == {REF}
-    assert rows[5].payload["headline"] == "now at Sub-group consideration"
+    assert rows[3].payload["headline"] == "now at Sub-group consideration"
+    assert rows[3].payload["notice"] == {"key": f"{REF}:2:entered", "event": "entered_state",
+                                         "roles": ["subgroup_chair", "business_manager"],
+                                         "headline": "now at Sub-group consideration",
+                                         "needed": rows[3].payload["needed"]}
     assert all("Zebrafield" not in json.dumps(r.payload) for r in rows)
+    assert "127.0.0.1:9" not in json.dumps([r.payload for r in rows])
 
 
 def test_a_disabled_person_is_told_nothing(make: Make, clock: SteppingClock) -> None:
@@ -158,7 +158,7 @@ def test_entered_state_notifications_are_delivered(make: Make, clock: SteppingCl
     assert Deliverer(svc.ctx).run() == DeliveryReport(sent=4)
     assert sorted(r for m in smtp.received for r in m.rcpt_tos) == ["a.khan@example.org", "la.duty@example.org"]
     assert {m.header("Subject") for m in smtp.received} == {"[reviewflow] SCR-1: now at Notification"}
-    assert [q.headers["Idempotency-Key"] for q in hook.requests] == [f"{REF}:1:entered:webhook0"]
+    assert [q.headers["Idempotency-Key"] for q in hook.requests] == [f"{REF}:1:entered:webhook"]
     assert {(r.status, r.sent_at, r.last_error, r.attempts) for r in svc.outbox()} == {("sent", clock(), None, 1)}
 
     clock.advance(days=1)
@@ -493,8 +493,8 @@ def test_a_dead_workers_rows_are_delivered_again_under_the_same_key(make: Make, 
         message = Message(c.key, c.channel, c.recipient, c.address, c.event, c.payload)
         if c.key == LA_KEY:
             send_email(svc.settings.smtp, message, clock())  # type: ignore[arg-type]
-        elif c.channel == "webhook":
-            send_webhook(message)
+            send_webhook(Message(f"{REF}:1:entered:webhook", "webhook", "webhooks", None, c.event, c.payload),
+                         url=hook.url())
 
     clock.advance(seconds=300)
     assert Deliverer(svc.ctx).run() == DeliveryReport(sent=3)
@@ -504,8 +504,9 @@ def test_a_dead_workers_rows_are_delivered_again_under_the_same_key(make: Make, 
         "<SCR-1.1.entered.la_notifier.la.duty.email@reviewflow>"}
     assert {m.header("X-Reviewflow-Key") for m in to_la} == {LA_KEY}
     assert len(smtp.to("a.khan@example.org")) == 1
-    assert [q.headers["Idempotency-Key"] for q in hook.requests] == [f"{REF}:1:entered:webhook0"] * 2
-    assert {(r.status, r.attempts) for r in svc.outbox()} == {("sent", 2)}
+    assert [q.headers["Idempotency-Key"] for q in hook.requests] == [f"{REF}:1:entered:webhook"] * 2
+    assert {(r.status, r.attempts) for r in svc.outbox() if r.channel == "email"} == {("sent", 2)}
+    assert {(r.status, r.attempts) for r in svc.outbox() if r.channel == "webhook"} == {("sent", 1)}
 
 
 # --- escalations go through the same outbox ------------------------------------------------------
@@ -540,6 +541,10 @@ def test_a_sweep_queues_the_escalation_in_the_outbox(make: Make, clock: Stepping
         "headline": ESCALATED, "timing": ESCALATED, "working_days_overdue": 2, "due_date": "2026-01-12",
         "needed": "move SCR-1 on from Notification (possible: notify, withdraw), or pause its clock with a reason",
         "link": None,
+        "notice": {"key": f"{REF}:1:level-1", "event": "escalation", "roles": ["la_notifier"],
+                   "headline": ESCALATED,
+                   "needed": "move SCR-1 on from Notification (possible: notify, withdraw), or pause its clock with "
+                             "a reason"},
     }
     assert Sweeper(svc.ctx).sweep().fired == []
     assert len([r for r in svc.outbox() if r.event == "escalation"]) == 1

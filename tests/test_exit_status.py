@@ -133,7 +133,7 @@ def test_refusals_change_nothing(run: Run) -> None:
 
 
 def test_a_real_process_exits_with_the_status(run: Run, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REVIEWFLOW_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REVIEWFLOW_") or k == "REVIEWFLOW_AUDIT_KEY_FILE"}
     done = subprocess.run([sys.executable, "-m", "reviewflow.cli", "--db", run.url, "case", "show", "M-404"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert (done.returncode, done.stdout) == (3, "")

@@ -466,13 +466,14 @@ def _check_chain(url: str, histories: dict[int, list[Any]]) -> None:
     """Every row the racing processes wrote is sealed after the row before it in its case (copies of the
     seeded case start unsealed), at its own place in the database-wide chain, which folds to the head."""
     sealed: list[tuple[int, str]] = []
+    key = chain.AuditKey(os.environ[chain.KEY_ENV], None).get(may_create=False)  # the test run's key
     for case_id, rows in histories.items():
         previous = chain.genesis(chain.HISTORY, case_id)
         for h in rows:
             if h.hash is None:
                 assert h.seq == 1, f"case {case_id} row {h.seq} was written unsealed"
                 continue
-            assert h.hash == chain.seal(previous, chain.HISTORY, h), f"case {case_id} row {h.seq}: chain forked"
+            assert h.hash == chain.seal(previous, chain.HISTORY, h, key), f"case {case_id} row {h.seq}: chain forked"
             previous = h.hash
             sealed.append((h.chain_seq, h.hash))
     with connect(url) as conn:
@@ -481,7 +482,7 @@ def _check_chain(url: str, histories: dict[int, list[Any]]) -> None:
         admin = AdminEventRow.__table__  # type: ignore[attr-defined]
         for table in (ledger, admin):
             sealed += [(r.chain_seq, r.hash) for r in conn.execute(select(table.c.chain_seq, table.c.hash))]
-    assert chain.check_sequence(sealed, head.seq, head.hash) is None
+    assert chain.check_sequence(sealed, head.seq, head.hash, key) is None
 
 
 def test_conflicting_triggers_on_the_same_cases_serialise(db_url: str, tmp_path: Path,

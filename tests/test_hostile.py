@@ -30,6 +30,7 @@ from reviewflow.cli import cli
 from reviewflow.engine.core.durations import CALENDARS
 from reviewflow.engine.core.errors import InvalidDefinition
 from reviewflow.engine.core.fields import MAX_TEXT
+from reviewflow.engine.core.limits import NOTE
 from reviewflow.engine.core.parse import parse_definition
 from reviewflow.engine.core.yamlsource import MAX_BYTES, MAX_NODES
 from reviewflow.store.db import Database
@@ -616,16 +617,20 @@ def test_field_values_and_notes_are_stored_and_shown_literally(run: Cli, name: s
     assert ref in [c["ref"] for c in json.loads(run.ok("case", "list", "--json").stdout)]
 
 
-def test_text_longer_than_the_limit_is_refused_but_a_long_note_is_kept(run: Cli) -> None:
+def test_text_longer_than_the_limit_is_refused_and_a_note_at_its_limit_is_kept(run: Cli) -> None:
     long = "y" * 100_000
     assert run.refused("case", "open", "minimal", "--ref", "LONG-1", "--as", "bm",
                        "--field", f"notifying_agency={long}") == (
-        f"Error: field 'notifying_agency' is longer than {MAX_TEXT} characters: shorten it")
+        f"Error: field 'notifying_agency' is 100000 characters long; the limit is {MAX_TEXT}: shorten it")
+    assert run.refused("case", "open", "minimal", "--ref", "LONG-1", "--as", "bm", "--field",
+                       "notifying_agency=Police", "--note", long) == (
+        f"Error: the note is 100000 characters long; the limit is {NOTE}: shorten it")
     assert run("case", "show", "LONG-1").exit_code == 3
+    kept = "y" * NOTE
     run.ok("case", "open", "minimal", "--ref", "LONG-1", "--as", "bm", "--field", "notifying_agency=Police",
-           "--note", long)
-    assert run.show("LONG-1")["history"][0]["note"] == long
-    assert f"note: {long}\n" in run.ok("case", "show", "LONG-1").stdout
+           "--note", kept)
+    assert run.show("LONG-1")["history"][0]["note"] == kept
+    assert f"note: {kept}\n" in run.ok("case", "show", "LONG-1").stdout
 
 
 def test_bytes_that_are_not_utf8_are_refused_in_a_field_value(run: Cli) -> None:

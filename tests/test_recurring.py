@@ -5,6 +5,7 @@ spans periods, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 from collections import Counter
@@ -17,10 +18,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from reviewflow.engine.core.access import Identity
 from reviewflow.engine.core.clock import SteppingClock
 from reviewflow.engine.core.definition import Schedule
 from reviewflow.engine.core.durations import LOCAL_ZONE, Duration, start_of_day
-from reviewflow.engine.core.errors import InvalidDefinition
+from reviewflow.engine.core.errors import InvalidDefinition, InvalidValue, NotPermitted
 from reviewflow.engine.core.parse import parse_definition
 from reviewflow.engine.core.recurring import Period, case_ref, catch_up_floor, describe, due_periods, next_period
 from reviewflow.engine.services.facade import Reviewflow
@@ -350,7 +352,10 @@ def test_a_period_that_cannot_open_stays_due(service: Reviewflow, clock: Steppin
     report = runner.open_due()
     assert report.opened == []
     assert [(f.ref, f.period) for f in report.failed] == [("DAY-2026-01-05", "2026-01-05")]
-    assert report.failed[0].error.startswith("a case with reference 'DAY-2026-01-05' already exists")
+    assert report.failed[0].error.startswith("case DAY-2026-01-05 already has the reference of daily_check's "
+                                             "period 2026-01-05 (DAY-2026-01-05): if it is that period's review, "
+                                             "record so with 'reviewflow schedule cover daily_check 2026-01-05 "
+                                             "DAY-2026-01-05'")
     assert service.schedule_runs() == []  # the claim was rolled back with the case
     (daily,) = [u for u in runner.upcoming() if u.workflow == "daily_check"]
     assert [d.ref for d in daily.due] == ["DAY-2026-01-05", "DAY-2026-01-06"]
@@ -411,9 +416,10 @@ def test_schedule_run_that_cannot_open_exits_1(db_url: str, tmp_path: Path) -> N
         now="2026-01-04T12:00")
     result = run("schedule", "run", now="2026-01-05T09:00", ok=False)
     assert result.exit_code == 1
-    assert "not opened: DAY-2026-01-05 (daily_check, period 2026-01-05): a case with reference 'DAY-2026-01-05' " \
-           "already exists: choose another reference or look at it with 'reviewflow case show DAY-2026-01-05'" \
-           in result.stderr.splitlines()
+    assert "not opened: DAY-2026-01-05 (daily_check, period 2026-01-05): case DAY-2026-01-05 already has the " \
+           "reference of daily_check's period 2026-01-05 (DAY-2026-01-05): if it is that period's review, record " \
+           "so with 'reviewflow schedule cover daily_check 2026-01-05 DAY-2026-01-05'; otherwise give the other " \
+           "case another reference" in result.stderr.splitlines()
     assert result.stdout == ""
 
 
@@ -536,3 +542,97 @@ def test_two_workers_on_postgres_open_each_period_once(tmp_path: Path, spawn: Ca
         _assert_each_once(url, _day_refs("2026-01-05", last))
     _assert_each_once(url, _day_refs("2026-01-05", "2026-03-03"), {"DAY-2026-03-02": True, "DAY-2026-03-03": False})
     print(f"\n[postgres] two workers per round opened {splits} cases")
+
+
+# --- 6. a period covered by a case opened by hand ------------------------------------------------------
+
+def _hand_opened(service: Reviewflow, clock: SteppingClock, ref: str = "DAY-2026-01-05") -> None:
+    clock.now = _utc("2026-01-04T12:00")
+    _load(service, DAILY + DAILY_SCHEDULE)
+    service.add_user("a.khan", ["business_manager"])
+    service.add_user("d.osei", ["subgroup_chair"])
+    service.open_case("daily_check", ref, "a.khan", {"notifying_agency": "Police"})
+
+
+def test_a_failing_period_is_tried_again_after_a_growing_wait(service: Reviewflow, clock: SteppingClock) -> None:
+    _hand_opened(service, clock)
+    clock.now = _utc("2026-01-05T09:00")
+    runner = service.schedules
+    assert [f.period for f in runner.open_due().failed] == ["2026-01-05"]
+    for minutes in (1, 4):  # within the first wait (5 minutes): not tried, nothing reported
+        clock.now = _utc("2026-01-05T09:00") + timedelta(minutes=minutes)
+        assert runner.open_due().failed == []
+    clock.now = _utc("2026-01-05T09:06")
+    assert [f.period for f in runner.open_due().failed] == ["2026-01-05"]  # tried again, then 10 minutes
+    clock.now = _utc("2026-01-05T09:15")
+    assert runner.open_due().failed == []
+    (daily,) = [u for u in runner.upcoming() if u.workflow == "daily_check"]
+    assert [b.error for b in daily.blocked] == [
+        "case DAY-2026-01-05 already has the reference of daily_check's period 2026-01-05 (DAY-2026-01-05): if it "
+        "is that period's review, record so with 'reviewflow schedule cover daily_check 2026-01-05 DAY-2026-01-05'; "
+        "otherwise give the other case another reference"]
+
+
+def test_covering_a_period_with_a_hand_opened_case_stops_the_attempts(service: Reviewflow,
+                                                                      clock: SteppingClock) -> None:
+    _hand_opened(service, clock, "day-2026-01-05.")  # the period's reference, but for letter case and a dot
+    clock.now = _utc("2026-01-05T09:00")
+    runner = service.schedules
+    assert [f.period for f in runner.open_due().failed] == ["2026-01-05"]
+    covered = service.cover_period("daily_check", "2026-01-05", "DAY-2026-01-05", by=Identity("a.khan"))
+    assert (covered.period, covered.case_ref) == ("2026-01-05", "day-2026-01-05.")
+    assert [(r.period, r.case_ref) for r in service.schedule_runs("daily_check")] == [
+        ("2026-01-05", "day-2026-01-05.")]
+    clock.now = _utc("2026-01-05T23:00")
+    report = runner.open_due()
+    assert (report.opened, report.failed) == ([], [])
+    (daily,) = [u for u in runner.upcoming() if u.workflow == "daily_check"]
+    assert (daily.due, daily.blocked, daily.last_ref) == ([], [], "day-2026-01-05.")
+    clock.now = _utc("2026-01-06T00:30")
+    assert [o.ref for o in runner.open_due().opened] == ["DAY-2026-01-06"]  # the next period opens as usual
+
+
+def test_cover_is_refused_for_the_wrong_person_period_or_case(service: Reviewflow, clock: SteppingClock) -> None:
+    _hand_opened(service, clock)
+    service.open_case("minimal", "M-1", "a.khan", {"notifying_agency": "Police"})
+    clock.now = _utc("2026-01-06T09:00")
+    with pytest.raises(NotPermitted) as chair:
+        service.cover_period("daily_check", "2026-01-05", "DAY-2026-01-05", by=Identity("d.osei"))
+    assert "administrators and business managers" in chair.value.message
+    with pytest.raises(InvalidValue) as later:
+        service.cover_period("daily_check", "2026-01-06", "DAY-2026-01-05", by=Identity("a.khan"))
+    assert later.value.message.startswith("daily_check's period to cover now is 2026-01-05")
+    with pytest.raises(InvalidValue) as other:
+        service.cover_period("daily_check", "2026-01-05", "M-1", by=Identity("a.khan"))
+    assert "is a minimal case, not a daily_check one" in other.value.message
+    with pytest.raises(InvalidValue):
+        service.cover_period("minimal", "2026-01-05", "M-1", by=Identity("a.khan"))
+    assert service.schedule_runs() == []
+
+
+def test_schedule_cover_on_the_command_line_then_the_worker_logs_no_failure(tmp_path: Path,
+                                                                            spawn: Callable[..., Proc]) -> None:
+    url = f"sqlite:///{tmp_path / 'reviewflow.db'}"
+    _init_daily(url, tmp_path)
+    run = Cli(url)
+    run("user", "add", "a.khan", "--role", "business_manager")
+    run("case", "open", "daily_check", "--ref", "DAY-2026-01-05", "--as", "a.khan", "--field",
+        "notifying_agency=x", now="2026-01-04T13:00")
+    now = "2026-01-05T09:00"
+    key = {k: v for k, v in os.environ.items() if k == "REVIEWFLOW_AUDIT_KEY_FILE"}  # the workers seal with it too
+    worker = spawn(url, "-v", "--now", now, "run", "--interval", "1", name="before", **key)
+    _wait_for("three ticks", lambda: worker.stderr.count("worker.tick ") >= 3, 30, worker)
+    assert worker.stderr.count("schedule.open_failed") == 1  # once, not at every tick
+    listed = run("schedule", "list", now=now)
+    assert "CANNOT OPEN DAY-2026-01-05: case DAY-2026-01-05 already has the reference" in listed.stdout
+    covered = run("schedule", "cover", "daily_check", "2026-01-05", "day-2026-01-05", now=now)
+    assert covered.stdout == "daily_check period 2026-01-05 is covered by case DAY-2026-01-05\n"
+    ticks = worker.stderr.count("worker.tick ")
+    _wait_for("two more ticks", lambda: worker.stderr.count("worker.tick ") >= ticks + 2, 30, worker)
+    assert worker.stderr.count("schedule.open_failed") == 1
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0, worker.stderr[-3000:]
+    fresh = spawn(url, "-v", "--now", now, "run", "--interval", "1", name="after", **key)  # no memory of the failure
+    _wait_for("a tick", lambda: "worker.tick " in fresh.stderr, 30, fresh)
+    _stop(fresh)
+    assert _cases(url) == ["DAY-2026-01-05"]

@@ -22,6 +22,7 @@ from reviewflow.engine.core.records import HistoryEntry
 from reviewflow.engine.core.reports.layout import Bar, Chart, Layout, Section, Table
 from reviewflow.engine.core.reports.period import annual_period, board_period
 from reviewflow.engine.core.reports.stages import rag, stage_entries
+from reviewflow.engine.render.escape import cell_text
 from reviewflow.engine.render.reports.html import render_html
 from reviewflow.engine.render.reports.markdown import render_markdown
 from reviewflow.engine.render.reports.svg import bar_chart
@@ -229,7 +230,7 @@ def test_csv_tables_read_back_as_written(rows: list[tuple[str, int, date | None]
     layout = Layout("t", (), (), (Section("s", tables=(table,)),), ())
     back = list(csv.reader(io.StringIO(render_csv(layout, "things"), newline="")))
     assert back[0] == ["name", "count", "on"]
-    assert back[1:] == [[name, str(count), on.isoformat() if on else ""] for name, count, on in rows]
+    assert back[1:] == [[cell_text(name), str(count), on.isoformat() if on else ""] for name, count, on in rows]
 
 
 @given(st.lists(TEXT, min_size=1, max_size=4))
@@ -238,8 +239,20 @@ def test_markdown_keeps_each_value_in_its_cell(values: list[str]) -> None:
     table = Table("things", "Things", tuple(f"c{i}" for i in range(len(values))), (tuple(values),))
     lines = render_markdown(Layout("t", (), (), (Section("s", tables=(table,)),), ())).splitlines()
     row = lines[lines.index("### Things") + 4]
-    cells = [c.strip().replace("\\|", "|") for c in row.strip("|").replace("\\|", "\0").split("|")]
-    assert [c.replace("\0", "|") for c in cells] == [" ".join(v.split()) or "–" for v in values]
+    assert _markdown_cells(row) == [" ".join(v.split()) or "–" for v in values]
+
+
+def _markdown_cells(row: str) -> list[str]:
+    """The cells of a Markdown table row, their backslash escapes undone."""
+    cells, cell, chars = [], "", iter(row.strip()[1:-1])
+    for c in chars:
+        if c == "\\":
+            cell += next(chars)
+        elif c == "|":
+            cells, cell = [*cells, cell], ""
+        else:
+            cell += c
+    return [c.strip() for c in [*cells, cell]]
 
 
 def test_a_chart_without_bars_says_so() -> None:

@@ -165,7 +165,8 @@ def test_demo_board_report_as_markdown_csv_and_json_agree(demo_db: str) -> None:
     assert "## 3. Exceptions: escalated to the Board" in markdown
     every = report(demo_db, "board", "--format", "csv").stdout
     names = [line[1:-1] for line in every.splitlines() if line.startswith("[")]
-    assert names == ["key_figures", "open_by_type", "stage_funnel", "open_reviews", "opened", "closed", "exceptions",
+    assert names == ["key_figures", "open_by_type", "stage_funnel", "open_reviews", "opened", "closed", "backdated",
+                     "exceptions",
                      "actions_by_agency", "actions_on_time", "overdue_actions", "evidence_awaiting_verification",
                      "embedded_actions", "themes", "dissemination_by_kind", "dissemination"]
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from reviewflow.engine.core.clock import SteppingClock
+from reviewflow.engine.core.clock import SteppingClock, fixed_clock
 from reviewflow.engine.core.errors import StoreError
 from reviewflow.engine.core.escalation import checkpoints, due_now
 from reviewflow.engine.services.escalation import Sweeper
@@ -20,6 +20,7 @@ from reviewflow.engine.services.facade import Reviewflow
 from reviewflow.store import ledger
 from reviewflow.store.db import Database
 from reviewflow.store.models import EscalationRow
+from reviewflow.store.time_settings import recorded_at
 
 from tests.conftest import FIXTURES, pg_url_or_skip
 from tests.databases import Templates
@@ -244,7 +245,8 @@ def _one_at_a_time(s: Any, rows: list[Any]) -> None:
     """How the sweep used to write ledger rows: ORM objects, sealed by the flush hook."""
     for row in rows:
         values = {k: getattr(row, k) for k in ledger._COLUMNS}
-        s.add(EscalationRow(**{**values, "roles": list(row.roles), "recipients": list(row.recipients)}))
+        s.add(EscalationRow(**{**values, "roles": list(row.roles), "recipients": list(row.recipients),
+                               "recorded_at": recorded_at(s)}))
     s.flush()
 
 
@@ -256,7 +258,7 @@ def test_ledger_rows_written_in_bulk_are_sealed_as_the_flush_seals_orm_rows(
     found = []
     for url, bulk in ((db_url, True), (other_url, False)):
         clock = SteppingClock(_at("2026-01-05T09:00"))
-        service = Reviewflow(Database(url), clock)
+        service = Reviewflow(Database(url), clock, wall=fixed_clock(_at("2026-03-30T10:00")))  # same recorded_at
         try:
             service.init([FIXTURES / "minimal.yaml"])
             _open(service, clock, FEW)

@@ -31,7 +31,7 @@ SUMMARY = re.compile(r"^(\d+) escalation\(s\) fired at .+ \((\d+) case\(s\) chec
 
 def _env(url: str, **extra: str) -> dict[str, str]:
     """The test's environment without any REVIEWFLOW_* setting of the caller's, plus the database."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REVIEWFLOW_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REVIEWFLOW_") or k == "REVIEWFLOW_AUDIT_KEY_FILE"}
     return {**env, "REVIEWFLOW_DB": url, **extra}
 
 

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from reviewflow.engine.core.agencies import agency_key as agency_key  # compared as the register compares
 from reviewflow.engine.core.definition import WorkflowDefinition
 
 WITHHELD = "[withheld]"
@@ -52,12 +53,6 @@ class Identity:
     @property
     def may_write(self) -> bool:
         return self.scope == WRITE
-
-
-def agency_key(name: str | None) -> str:
-    """An agency's name as compared: case, spacing and apostrophes do not tell two agencies apart."""
-    text = (name or "").replace("\u2019", "'").replace("\u2018", "'").casefold()
-    return " ".join(text.split())
 
 
 def agencies_named(value: Any) -> list[str]:

@@ -113,6 +113,14 @@ class FieldError(InvalidValue):
     """A field value is missing, unknown or of the wrong type."""
 
 
+class TooLong(InvalidValue):
+    """A typed-in text is longer than its limit (engine/core/limits.py): nothing was written."""
+
+    def __init__(self, field: str, limit: int, length: int, what: str | None = None) -> None:
+        super().__init__(f"the {what or field} is {length} characters long; the limit is {limit}: shorten it",
+                         field=field, limit=limit, length=length)
+
+
 class TransitionNotAllowed(ReviewflowError):
     """A trigger was refused; the message names the failed check and the way forward."""
 
@@ -149,10 +157,13 @@ class CaseNotFound(NotFound):
 class CaseExists(ReviewflowError):
     kind = "conflict"
 
-    def __init__(self, ref: str) -> None:
+    def __init__(self, ref: str, existing: str | None = None) -> None:
+        same = "" if existing is None or existing == ref else \
+            f" as {existing!r} (references differ only in letter case or trailing punctuation name one case)"
+        shown = existing or ref
         super().__init__(
-            f"a case with reference {ref!r} already exists: choose another reference "
-            f"or look at it with 'reviewflow case show {ref}'", ref=ref)
+            f"a case with reference {ref!r} already exists{same}: choose another reference "
+            f"or look at it with 'reviewflow case show {shown}'", ref=ref, existing=shown)
 
 
 class WorkflowNotFound(NotFound):
@@ -185,6 +196,28 @@ class UserExists(ReviewflowError):
         super().__init__(f"user {name!r} already exists: see 'reviewflow user list'", value=name, user=name)
 
 
+def _quoted(name: str) -> str:
+    """A name in single quotes, as typed (an apostrophe in it is kept, not escaped)."""
+    return repr(name) if "'" not in name else "'" + repr(name)[1:-1] + "'"
+
+
+class UnknownAgency(InvalidValue):
+    """An agency typed in is not in the partnership's register (engine/core/agencies.py)."""
+
+    def __init__(self, name: str, suggestions: Sequence[str] = (), field: str | None = "agency") -> None:
+        hint = f": did you mean {' or '.join(_quoted(n) for n in suggestions)}?" if suggestions else ""
+        super().__init__(f"{_quoted(name)} is not a registered agency{hint} (an administrator can add one with "
+                         "'reviewflow agency add')", field=field, value=name, allowed=list(suggestions))
+
+
+class AgencyExists(ReviewflowError):
+    kind = "conflict"
+
+    def __init__(self, name: str, registered: str) -> None:
+        super().__init__(f"{_quoted(name)} is already registered as {_quoted(registered)}: "
+                         "see 'reviewflow agency list'", value=name, agency=registered)
+
+
 class ConcurrentChange(ReviewflowError):
     kind = "conflict"
 
@@ -206,3 +239,9 @@ class StoreError(ReviewflowError):
     """The database cannot be reached, is locked, or is not initialised."""
 
     kind = "unavailable"
+
+
+class TimeRefused(ReviewflowError):
+    """A change dated (with --now) too far from the server's own time: nothing was written.
+
+    The limits are the database's time settings (`reviewflow settings show`)."""

@@ -9,8 +9,9 @@ from typing import Any
 
 from reviewflow.engine.core.definition import FieldSpec
 from reviewflow.engine.core.errors import FieldError
+from reviewflow.engine.core.limits import FIELD_VALUE
 
-MAX_TEXT = 4000
+MAX_TEXT = FIELD_VALUE
 _YES = {"yes", "y", "true"}
 _NO = {"no", "n", "false"}
 
@@ -86,7 +87,8 @@ def parse_value(spec: FieldSpec, raw: str) -> Any:
                              field=spec.name, value=raw, allowed=spec.options)
         return text
     if len(text) > MAX_TEXT:
-        raise FieldError(f"field {spec.name!r} is longer than {MAX_TEXT} characters: shorten it", field=spec.name)
+        raise FieldError(f"field {spec.name!r} is {len(text)} characters long; the limit is {MAX_TEXT}: shorten it",
+                         field=spec.name, limit=MAX_TEXT, length=len(text))
     return text
 
 

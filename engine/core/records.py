@@ -43,6 +43,8 @@ class HistoryEntry:
     fields: Mapping[str, Any] = field(default_factory=dict)
     note: str | None = None
     case_id: int = 0
+    recorded_at: datetime | None = None
+    """The server's own time when the row was written (`at` may be back-dated); None before it was kept."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,8 @@ class LedgerEntry:
     recipients: tuple[str, ...]
     reason: str
     ref: str = ""
+    recorded_at: datetime | None = None
+    """The server's own time when the row was written; None before it was kept."""
 
 
 @dataclass(frozen=True)
@@ -304,6 +308,8 @@ class AuditReport:
     head_hash: str = ""
     findings: list[AuditFinding] = field(default_factory=list)
     chain_problem: str | None = None
+    scheme: str = "hmac-sha256"
+    """How the chain is sealed: `hmac-sha256` with the audit key, or `sha256` (unkeyed: run `audit rekey`)."""
 
     @property
     def ok(self) -> bool:
@@ -396,6 +402,8 @@ class AdminEvent:
     action: str
     target: str
     details: Mapping[str, Any]
+    recorded_at: datetime | None = None
+    """The server's own time when the event was written; None before it was kept."""
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,7 @@ def schedule_lines(rows: Sequence[Any]) -> list[Line]:
                           f"last {last}"))
         lines.extend(Line(f"{'':<30} DUE NOW, not opened: {d.ref} (period {d.period}, due {local(d.scheduled_for)})")
                      for d in r.due[:SCHEDULE_DUE_SHOWN])
+        lines.extend(Line(f"{'':<30} CANNOT OPEN {b.ref}: {b.error}") for b in getattr(r, "blocked", ()))
         if len(r.due) > SCHEDULE_DUE_SHOWN:
             lines.append(Line(f"{'':<30} ... and {len(r.due) - SCHEDULE_DUE_SHOWN} more (see --json)"))
     due = sum(len(r.due) for r in rows)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import unicodedata
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
@@ -14,19 +13,8 @@ from reviewflow.engine.core.durations import LOCAL_ZONE, local_date
 from reviewflow.engine.core.errors import Problem
 from reviewflow.engine.core.learning import is_overdue
 from reviewflow.engine.core.records import Action, CaseView
-
-_UNSAFE = ("Cc", "Cs", "Zl", "Zp")
-_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
-def printable(text: str) -> str:
-    """`text` made safe for a terminal: control characters (ANSI escapes too), line and paragraph separators
-    and bidirectional overrides are written as escapes (\\x1b, \\n, \\u202e), so a stored value cannot
-    recolour the screen, move the cursor, reorder what follows or start a line of its own. Everything else,
-    accents and emoji included, is unchanged; `--json` gives the exact value."""
-    if text.isprintable():
-        return text
-    return "".join(repr(c)[1:-1] if unicodedata.category(c) in _UNSAFE or c in _BIDI else c for c in text)
+from reviewflow.engine.core.time_limits import backdate_note
+from reviewflow.engine.render.escape import printable
 
 
 def _joined(lines: Iterable[str]) -> str:
@@ -76,6 +64,20 @@ def _timing(view: CaseView, overdue_days: int) -> str:
     return ", ".join(parts)
 
 
+def _history_lines(view: CaseView) -> list[str]:
+    """Each history row, its note, and when it was recorded if it is dated well before (back-dated)."""
+    lines = []
+    for h in view.history:
+        move = f"{h.from_state or '-'} -> {h.to_state}"
+        lines.append(f"    {h.seq:>3}  {local(h.at)}  {h.trigger:<22} {move:<40} by {h.actor}")
+        if h.note:
+            lines.append(f"         note: {h.note}")
+        backdated = backdate_note(h.at, h.recorded_at)
+        if backdated:
+            lines.append(f"         {backdated}")
+    return lines
+
+
 def case_text(view: CaseView, overdue_days: int) -> str:
     lines = [
         f"{view.ref}  {view.workflow_title} ({view.workflow} v{view.version})",
@@ -89,11 +91,7 @@ def case_text(view: CaseView, overdue_days: int) -> str:
         shown = ("yes" if value else "no") if isinstance(value, bool) else value
         lines.append(f"  field:    {name} = {shown}")
     lines.append("  history:")
-    for h in view.history:
-        move = f"{h.from_state or '-'} -> {h.to_state}"
-        lines.append(f"    {h.seq:>3}  {local(h.at)}  {h.trigger:<22} {move:<40} by {h.actor}")
-        if h.note:
-            lines.append(f"         note: {h.note}")
+    lines.extend(_history_lines(view))
     if view.escalations:
         lines.append("  escalations:")
         for e in view.escalations:

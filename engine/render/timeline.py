@@ -11,13 +11,15 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from reviewflow.engine.core.durations import LOCAL_ZONE, due_at, due_date_of, local_date, working_days_between
 from reviewflow.engine.core.escalation import shift_for_pause
+from reviewflow.engine.core.time_limits import backdate_note
 from reviewflow.engine.render.diagram import flat, is_stage_move
+from reviewflow.engine.render.escape import printable
 
 if TYPE_CHECKING:
     from reviewflow.engine.core.definition import WorkflowDefinition
@@ -197,9 +199,9 @@ def build_timeline(view: CaseView, d: WorkflowDefinition) -> Timeline:
                 stages.append(left)
                 left_by[stay.seq] = h.seq
             stay = _Stay(h.to_state, h.at, h.seq)
-            ranked.append((h.at, h.seq, _move(d, h, left)))
+            ranked.append((h.at, h.seq, _backdated(h, _move(d, h, left))))
         else:
-            ranked.append((h.at, h.seq, _within(d, h, stay, records)))
+            ranked.append((h.at, h.seq, _backdated(h, _within(d, h, stay, records))))
     if stay is not None:
         stages.append(stay.measured(d, view.now if view.is_open else None, False))
     for e in view.escalations:
@@ -208,6 +210,12 @@ def build_timeline(view: CaseView, d: WorkflowDefinition) -> Timeline:
     ranked.sort(key=lambda r: (r[0], r[1]))
     return Timeline(view.ref, view.workflow, view.workflow_title, view.version, _status(view), view.now,
                     tuple(stages), tuple(e for _, _, e in ranked))
+
+
+def _backdated(h: HistoryEntry, event: Event) -> Event:
+    """The event, saying when it was recorded if it is dated well before (core/time_limits.py)."""
+    note = backdate_note(h.at, h.recorded_at)
+    return replace(event, details=(*event.details, note)) if note else event
 
 
 def _within(d: WorkflowDefinition, h: HistoryEntry, stay: _Stay | None, records: _Records) -> Event:
@@ -378,7 +386,7 @@ def timeline_text(t: Timeline) -> str:
         lines.append(f"{mark}{when(e.at)}  {e.kind.upper():<14} {e.text}{by}")
         lines.extend(f"{'':<35}{line}" for line in e.details)
     lines += ["", f"As at {when(t.now)}. '!' marks a stage left late or an escalation."]
-    return "\n".join(lines) + "\n"
+    return "\n".join(printable(line) for line in lines) + "\n"  # a note cannot drive the terminal
 
 
 # --- HTML ----------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from typing import Any
 
 import structlog
 
+from reviewflow.engine.core import limits
 from reviewflow.engine.core.access import WRITE, Identity
 from reviewflow.engine.core.errors import (
     InvalidValue,
@@ -66,11 +67,22 @@ def check_email(email: str | None) -> str | None:
     """One plain address or none: no display name, no list, no line break."""
     if email is None or not email.strip():
         return None
-    text = email.strip()
-    if len(text) > 254 or not _EMAIL.match(text):
+    text = limits.check(email.strip(), "email", limits.EMAIL, "e-mail address")
+    if not _EMAIL.match(text) or not _one_address(text):
         raise InvalidValue(f"{email!r} is not one e-mail address: give a single address such as "
                            "a.khan@example.org (no name, comma or line break)", field="email", value=email)
     return text
+
+
+def _one_address(text: str) -> bool:
+    """Whether `text` is one address by the e-mail standards (email-validator; the domain is not looked up)."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        validate_email(text, check_deliverability=False, allow_display_name=False, allow_quoted_local=False)
+    except EmailNotValidError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -305,9 +317,9 @@ class AccountService:
         if not 1 <= days <= self.rules.token_max_days:
             raise InvalidValue(f"a token lasts 1 to {self.rules.token_max_days} days, not {days}", field="days")
         label = label.strip()
-        if not label or len(label) > 100 or not label.isprintable():
-            raise InvalidValue("give the token a name of up to 100 characters, e.g. 'police case system'",
-                               field="name")
+        if not label or len(label) > limits.TOKEN_LABEL or not label.isprintable():
+            raise InvalidValue(f"give the token a name of up to {limits.TOKEN_LABEL} characters, e.g. 'police case "
+                               "system'", field="name", limit=limits.TOKEN_LABEL, length=len(label))
         who = self.refresh(by)
         if who.name != name and not who.admin:
             raise NotPermitted("only an administrator may make a token for someone else", user=who.name)

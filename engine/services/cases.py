@@ -9,11 +9,19 @@ from typing import Any
 
 import structlog
 
+from reviewflow.engine.core import limits
 from reviewflow.engine.core.access import Identity
 from reviewflow.engine.core.decide import Actor, Move, options, plan_fire, plan_open
 from reviewflow.engine.core.definition import WorkflowDefinition
 from reviewflow.engine.core.durations import LOCAL_ZONE, due_date_of, local_date
-from reviewflow.engine.core.errors import CaseExists, InvalidValue, NotPermitted, StaleRevision, TransitionNotAllowed
+from reviewflow.engine.core.errors import (
+    CaseExists,
+    InvalidValue,
+    NotPermitted,
+    StaleRevision,
+    TimeRefused,
+    TransitionNotAllowed,
+)
 from reviewflow.engine.core.escalation import checkpoints, next_check, shift_for_pause
 from reviewflow.engine.core.learning import normalise_theme
 from reviewflow.engine.core.notices import expand
@@ -21,7 +29,7 @@ from reviewflow.engine.core.records import CaseRecord, CaseView, Fired, HistoryE
 from reviewflow.engine.services.context import ServiceContext
 from reviewflow.engine.services.visibility import note_agencies, partnership_versions, require_visible, shown_view
 from reviewflow.store import learning as learning_store
-from reviewflow.store import ledger, outbox, participants, repo, schedule_runs
+from reviewflow.store import ledger, outbox, participants, repo, schedule_runs, time_settings
 
 log = structlog.get_logger("reviewflow")
 
@@ -31,6 +39,7 @@ SCHEDULE_ACTOR = "schedule"
 
 
 def check_ref(ref: str) -> str:
+    limits.check(ref, "ref", limits.REFERENCE, "case reference")
     if not _REF.match(ref):
         raise InvalidValue(f"case reference {ref!r} is not usable: use letters, digits and . _ / - "
                            "with no spaces, e.g. SCR-2026-001 (a reference, never a child's name)",
@@ -43,6 +52,18 @@ def not_before(ref: str, last: datetime | None, now: datetime) -> None:
     if last is not None and now < last:
         raise InvalidValue(f"{ref} last changed at {last.astimezone(LOCAL_ZONE):%Y-%m-%d %H:%M}; a change cannot "
                            "be dated earlier: check --now (or REVIEWFLOW_NOW)", ref=ref, field="now")
+
+
+def not_before_escalations(s: Any, case_id: int, ref: str, entry_seq: int, now: datetime) -> None:
+    """A move cannot be dated before a reminder or ladder level already sent for the stage it leaves."""
+    sent = ledger.fired_after(s, case_id, entry_seq, now)
+    if sent:
+        first = sent[0]
+        raise TimeRefused(f"{ref}'s escalation {first.key} ({first.label}) was sent at "
+                          f"{first.fired_at.astimezone(LOCAL_ZONE):%Y-%m-%d %H:%M} for the stage this move leaves; "
+                          "a move cannot be dated before it: nothing was written; check --now (or REVIEWFLOW_NOW)",
+                          ref=ref, field="now", value=now.isoformat(), escalation=first.key,
+                          fired_at=first.fired_at.isoformat())
 
 
 def check_revision(record: CaseRecord, revision: int | None) -> None:
@@ -87,12 +108,14 @@ class CaseService:
              note: str | None = None) -> CaseView:
         """Open a new case in the newest version of `workflow`."""
         check_ref(ref)
+        limits.check_optional(note, "note", limits.NOTE)
         definition = self.ctx.definition(workflow)
         now = self.ctx.clock()
         with self.ctx.transaction() as s:
+            self.ctx.write_time(s, now)
             who = self.ctx.who(s, actor)
-            if repo.case_exists(s, ref):
-                raise CaseExists(ref)
+            if (existing := repo.case_exists(s, ref)) is not None:
+                raise CaseExists(ref, existing)
             move = plan_open(definition, Actor(who.name, who.roles), fields, now)
             terminal = definition.states[move.dest].terminal
             case_id = repo.insert_case(s, ref, definition.name, definition.version, move, who.recorded, terminal,
@@ -110,6 +133,7 @@ class CaseService:
         With `revision`, the case must still be at that revision (else ConcurrentChange: someone else
         changed it first). Returns what changed; `show(ref)` gives the whole case.
         """
+        limits.check_optional(note, "note", limits.NOTE)
         now = self.ctx.clock()
         with self.ctx.transaction() as s:
             read = repo.case_to_move(s, ref)
@@ -119,6 +143,9 @@ class CaseService:
             require_visible(s, who if isinstance(actor, Identity) else None, definition, record)
             check_revision(record, revision)
             not_before(ref, read.last_at, now)
+            self.ctx.write_time(s, now)
+            not_before_escalations(s, record.case_id, ref, record.entry_seq, now)
+            recorded = time_settings.recorded_at(s)
             summary = None
             if _guards_read_learning(definition, case.state, trigger):
                 summary = learning_store.summary(s, record.case_id, local_date(now))
@@ -132,7 +159,7 @@ class CaseService:
         log.info("case.moved", ref=ref, workflow=case.workflow, trigger=trigger,
                  from_state=move.source, to_state=move.dest, actor=who.recorded)
         entry = HistoryEntry(seq, move.at, who.recorded, trigger, move.source, move.dest, dict(move.supplied), note,
-                             record.case_id)
+                             record.case_id, recorded)
         return Fired(ref, case.workflow, case.version, move.dest, state.label, not state.terminal, move.fields,
                      move.at, move.due_at, entry, case.revision + 1)
 
@@ -155,10 +182,11 @@ class CaseService:
             "when no worker was running" if late else None]))
         who = Actor(SCHEDULE_ACTOR, frozenset(definition.open.roles))
         with self.ctx.transaction() as s:
+            self.ctx.write_time(s, now)
             if not schedule_runs.claim(s, workflow, period, ref, scheduled_for, now, late):
                 return None
-            if repo.case_exists(s, ref):
-                raise CaseExists(ref)
+            if (existing := repo.case_exists(s, ref)) is not None:
+                raise CaseExists(ref, existing)
             move = plan_open(definition, who, definition.schedule.fields if fields is None else fields, now)
             terminal = definition.states[move.dest].terminal
             case_id = repo.insert_case(s, ref, definition.name, definition.version, move, SCHEDULE_ACTOR, terminal,
@@ -179,7 +207,7 @@ class CaseService:
                    "timing": f"due {due_date_of(move.due_at).isoformat()}" if move.due_at else None,
                    "needed": (state.description or state.label)[:200], "link": settings.link(ref)}
         items = expand(f"{ref}:{seq}:entered", "entered_state", move.notify, payload,
-                       outbox.directory(s, set(move.notify) | {"business_manager"}), settings.webhooks)
+                       outbox.directory(s, set(move.notify) | {"business_manager"}), webhook=True)
         outbox.add_many(s, [outbox.new_row(o, case_id, move.at) for o in items])
 
     # --- pausing the clock -------------------------------------------------------------------
@@ -208,6 +236,7 @@ class CaseService:
         if not reason.strip():
             raise InvalidValue("give the reason for pausing with --reason, e.g. 'awaiting criminal proceedings'",
                                ref=ref, field="reason")
+        limits.check(reason.strip(), "reason", limits.PAUSE_REASON, "reason for pausing")
         record, _, who = self._clock_change(ref, actor, revision)
         if record.paused_at is not None:
             raise TransitionNotAllowed(f"case {ref} is already paused since {local_date(record.paused_at)} "
@@ -215,6 +244,7 @@ class CaseService:
                                        ref=ref, state=record.state)
         now = self.ctx.clock()
         with self.ctx.transaction() as s:
+            self.ctx.write_time(s, now)
             repo.record_event(s, record.case, "pause", now, who.recorded, reason.strip(),
                               {"reason": reason.strip()}, paused_at=now, pause_reason=reason.strip(),
                               next_check_at=None)
@@ -224,6 +254,7 @@ class CaseService:
     def resume(self, ref: str, actor: str | Identity, note: str | None = None,
                revision: int | None = None) -> CaseView:
         """Restart a paused clock: the due time moves on by the time spent paused."""
+        limits.check_optional(note, "note", limits.NOTE)
         record, d, who = self._clock_change(ref, actor, revision)
         if record.paused_at is None:
             raise TransitionNotAllowed(f"case {ref} is not paused", ref=ref, state=record.state)
@@ -232,6 +263,7 @@ class CaseService:
         due = shift_for_pause(case.due_at, record.paused_at, now)
         paused_for = now - record.paused_at
         with self.ctx.transaction() as s:
+            self.ctx.write_time(s, now)
             fired = ledger.fired_keys(s, record.case_id, record.entry_seq)
             when = next_check(checkpoints(d, d.states[case.state], case.entered_at, due), fired)
             repo.record_event(s, case, "resume", now, who.recorded, note,

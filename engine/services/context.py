@@ -19,8 +19,9 @@ from reviewflow.engine.core.definition import WorkflowDefinition
 from reviewflow.engine.core.errors import NotPermitted, NotSignedIn, StoreError, UserNotFound, WorkflowNotFound
 from reviewflow.engine.core.parse import parse_definition
 from reviewflow.engine.core.records import StoredDefinition
+from reviewflow.engine.core.time_limits import check_write_time
 from reviewflow.engine.services.settings import Settings
-from reviewflow.store import accounts, repo
+from reviewflow.store import accounts, repo, time_settings
 from reviewflow.store.db import Database
 
 
@@ -36,12 +37,20 @@ def system_clock() -> datetime:
     return datetime.now(UTC)  # the system clock: every other reading goes through ctx.clock
 
 
+SERVER_CLOCK: Clock | None = system_clock
+"""The server's own time of a context not given one. None makes it the context's clock: a simulation, in which
+changes are recorded at the time they are dated (the tests made in one process set this)."""
+
+
 class ServiceContext:
     """The database, clock, settings and definition cache one façade's services share."""
 
-    def __init__(self, db: Database, clock: Clock = system_clock, settings: Settings | None = None) -> None:
+    def __init__(self, db: Database, clock: Clock = system_clock, settings: Settings | None = None,
+                 wall: Clock | None = None) -> None:
         self.db = db
         self.clock = clock
+        self.wall: Clock = wall or SERVER_CLOCK or clock
+        """The server's own time, recorded beside every change (never --now): see core/time_limits.py."""
         self.settings = settings or Settings()
         self._parsed: dict[tuple[str, int], WorkflowDefinition] = {}
         """Parsed definitions by (content hash, stored version): a stored version never changes."""
@@ -51,10 +60,23 @@ class ServiceContext:
 
     # --- transactions ------------------------------------------------------------------------
 
-    def transaction(self) -> Any:
-        """A read-write transaction (a context manager yielding the store's session)."""
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """A read-write transaction (a context manager yielding the store's session); the rows it writes
+        record the server's time (`wall`) as their `recorded_at`."""
         self.ensure_ready()
-        return self.db.transaction()
+        with self.db.transaction() as s:
+            time_settings.mark(s, self.wall())
+            yield s
+
+    def write_time(self, s: Any, now: datetime | None = None) -> datetime:
+        """The time a change in transaction `s` is dated (`now`, else the clock, which --now may set), refused
+        when it is further from the server's time than the database's time settings allow
+        (core/time_limits.py). Nothing has been written when it is refused."""
+        now = self.clock() if now is None else now
+        if self.clock is not self.wall:  # a clock that is the server's own is always within the limits
+            check_write_time(now, time_settings.recorded_at(s) or self.wall(), time_settings.limits(s))
+        return now
 
     def read(self) -> Any:
         """A read-only transaction (on SQLite it neither waits for nor holds up writers)."""
@@ -74,10 +96,20 @@ class ServiceContext:
                              "back it up, then run 'reviewflow db upgrade'")
         self._ready = True
 
+    def forget_database(self) -> None:
+        """Drop every connection and what was read from the database (readiness, definitions by name): its file
+        was replaced, and the next transaction opens the new one."""
+        self.db.engine.dispose()
+        key = self.db.audit_key  # read again: a restored file comes with its own key file beside it
+        self.db.audit_key = type(key)(key.file if key.configured else None, None if key.configured else key.file)
+        self._versions.clear()
+        self._ready = False
+
     @contextmanager
     def unchecked(self) -> Iterator[Any]:
         """A transaction without the readiness check, for setting the database up."""
         with self.db.transaction() as s:
+            time_settings.mark(s, self.wall())
             yield s
 
     # --- who is acting ------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from reviewflow.engine.core.errors import InvalidDefinition, InvalidValue, Probl
 from reviewflow.engine.core.parse import parse_definition
 from reviewflow.engine.core.records import StoredDefinition
 from reviewflow.engine.services.accounts import SYSTEM, AccountService
+from reviewflow.engine.services.agencies import seed as seed_agencies
 from reviewflow.engine.services.context import ServiceContext
 from reviewflow.store import migration as migration_store
 from reviewflow.store import repo
@@ -90,14 +91,18 @@ class DefinitionService:
         return before, after
 
     def init(self, extra: Iterable[Path] = (), by: Identity | None = None) -> list[LoadResult]:
-        """Create the tables (if missing) and load the shipped workflows plus `extra` files.
+        """Create the tables (if missing), load the shipped workflows plus `extra` files and, when the register of
+        agencies is empty, register the usual partners (engine/core/agencies.py SEED).
 
         Safe to repeat: a file whose meaning is already loaded is `unchanged`, a changed one a new version.
         """
         from reviewflow.workflows import shipped_files
 
         self.ctx.db.create_schema()
-        return [self.load_file(p, by) for p in [*shipped_files(), *extra]]
+        loaded = [self.load_file(p, by) for p in [*shipped_files(), *extra]]
+        with self.ctx.unchecked() as s:  # the usual partners, in an empty register of agencies
+            seed_agencies(s)
+        return loaded
 
     def load_file(self, path: Path, by: Identity | None = None) -> LoadResult:
         return self.load_text(read_definition_file(path), str(path), by)

@@ -347,8 +347,9 @@ def run_demo(folder: Path | None, echo: Callable[[str], None], clock: SteppingCl
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     clock = clock or SteppingClock(START)
-    service = Reviewflow(Database(f"sqlite:///{path}"), clock)
+    service = Reviewflow(Database(f"sqlite:///{path}"), clock, wall=clock)  # a simulation: its time is the server's
     loaded = service.init()
+    service.switch_off_time_limits()  # a training database: its story is dated months before today
     echo(f"Demo database: {path}")
     echo(f"Loaded {len(loaded)} workflows: {', '.join(r.name for r in loaded)}")
     for name, roles in PEOPLE.items():

@@ -140,7 +140,7 @@ class Sweeper:
                        "due_date": due.due_date, "needed": self._needed(d, case), "link": settings.link(case.ref)}
             event = "reminder" if p.key == REMINDER else "escalation"
             new = expand(f"{case.ref}:{case.entry_seq}:{p.key}", event, p.roles, payload, directory,
-                         settings.webhooks)
+                         webhook=True)
             items.extend(new)
             people = tuple(dict.fromkeys(o.recipient for o in new if o.channel != "webhook"))
             done.append(Fired(case.ref, d.name, case.state, p.key, p.level, p.label, p.at, p.roles, people, reason))
@@ -168,7 +168,7 @@ class Sweeper:
                        "needed": f"update action {action.number} of {action.ref} or submit its evidence",
                        "link": self.ctx.settings.link(action.ref, f"action-{action.number}")}
             new = expand(f"{action.ref}:{p.key}", "action_overdue", p.roles, payload, people,
-                         self.ctx.settings.webhooks)
+                         webhook=True)
             items.extend(new)
             recipients = tuple(dict.fromkeys(o.recipient for o in new if o.channel != "webhook"))
             done.append(Fired(action.ref, d.name, f"action {action.number}", p.key, p.level, p.label, p.at,
@@ -237,6 +237,8 @@ class Sweeper:
         self._defs = self.ctx.all_definitions()
         self._late, self._possible, self._stages = {}, {}, {}
         with self.ctx.transaction() as s:
+            if not dry_run:  # a preview writes nothing: it may look at any time
+                self.ctx.write_time(s, now)
             directory = outbox.directory(s)
         for step in (self._case_batch, self._action_batch):
             after: Any = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from reviewflow.engine.core import migration as migrating
 from reviewflow.engine.core.access import Identity
@@ -33,7 +34,9 @@ from reviewflow.engine.core.records import (
 from reviewflow.engine.core.reports.annual import AnnualReport
 from reviewflow.engine.core.reports.board import BoardReport
 from reviewflow.engine.core.reports.data import ReportData
+from reviewflow.engine.core.time_limits import TimeLimits
 from reviewflow.engine.services.accounts import AccountService, NewToken, SignedIn
+from reviewflow.engine.services.agencies import AgencyService
 from reviewflow.engine.services.audit import AuditService
 from reviewflow.engine.services.calendars import CalendarService
 from reviewflow.engine.services.cases import CaseService
@@ -47,8 +50,17 @@ from reviewflow.engine.services.learning import Learning, LearningService
 from reviewflow.engine.services.reports import ReportService
 from reviewflow.engine.services.schedules import ScheduleReport, ScheduleRunner, Upcoming
 from reviewflow.engine.services.settings import Settings
+from reviewflow.engine.services.time_settings import TimeSettingsService
 from reviewflow.engine.services.tracker import ProgressFactory, TrackerReport, import_tracker
-from reviewflow.engine.services.transfer import ImportResult, export_dump, import_dump, read_file, write_file
+from reviewflow.engine.services.transfer import (
+    ImportResult,
+    PassphraseSource,
+    check_passphrase,
+    export_dump,
+    import_dump,
+    read_file,
+    write_file,
+)
 from reviewflow.engine.services.users import UserService
 from reviewflow.engine.services.work import MyWork, WorkService
 from reviewflow.engine.services.worker import Worker, run_worker
@@ -62,8 +74,11 @@ in this process (the demo, the worker, tests), which is trusted as that user."""
 class Reviewflow:
     """Every use case, one method each; each is one transaction (or a run of them) with time from `clock`."""
 
-    def __init__(self, db: Database, clock: Clock = system_clock, settings: Settings | None = None) -> None:
-        self.ctx = ServiceContext(db, clock, settings)
+    def __init__(self, db: Database, clock: Clock = system_clock, settings: Settings | None = None,
+                 wall: Clock | None = None) -> None:
+        self.ctx = ServiceContext(db, clock, settings, wall)
+        if self.ctx.settings.audit.key_file:
+            db.use_audit_key_file(self.ctx.settings.audit.key_file)
         self.accounts = AccountService(self.ctx)
         self.definitions = DefinitionService(self.ctx, self.accounts)
         self.user_service = UserService(self.ctx, self.definitions, self.accounts)
@@ -72,16 +87,20 @@ class Reviewflow:
         self.outbox_service = OutboxService(self.ctx)
         self.report_service = ReportService(self.ctx)
         self.audit_service = AuditService(self.ctx)
-        self.schedules = ScheduleRunner(self.ctx, self.case_service)
+        self.schedules = ScheduleRunner(self.ctx, self.case_service, self.accounts)
         self.work = WorkService(self.ctx, self.case_service, self.learning_service)
         self.files = FileService(self.ctx)
         self.calendars = CalendarService(self.ctx, self.work)
         self.digests = DigestService(self.ctx, self.accounts)
+        self.time_settings = TimeSettingsService(self.ctx, self.accounts)
+        self.agency_service = AgencyService(self.ctx, self.accounts)
 
     @classmethod
-    def connect(cls, url: str, clock: Clock = system_clock, settings: Settings | None = None) -> Reviewflow:
-        """The façade over the database at `url` (sqlite:///FILE or postgresql+psycopg://...)."""
-        return cls(Database(url), clock, settings)
+    def connect(cls, url: str, clock: Clock = system_clock, settings: Settings | None = None,
+                wall: Clock | None = None) -> Reviewflow:
+        """The façade over the database at `url` (sqlite:///FILE or postgresql+psycopg://...); `wall` is the
+        server's own time, recorded beside every change (never --now; default: the system clock)."""
+        return cls(Database(url), clock, settings, wall)
 
     @property
     def db(self) -> Database:
@@ -148,7 +167,33 @@ class Reviewflow:
                 dry_run: bool = False) -> migrating.MigrationPlan:
         return self.definitions.migrate(name, to_version, mapping, actor, dry_run)
 
+    # --- the database's time settings -----------------------------------------------------------------
+
+    def time_limits(self) -> TimeLimits:
+        """How far a change may be dated (--now) from the server's own time (core/time_limits.py)."""
+        return self.time_settings.show()
+
+    def set_time_limit(self, by: Identity | None, name: str, value: str) -> TimeLimits:
+        """Change `future-tolerance` or `backdate-window` ('10m', '90d', 'off'): administrators only, sealed in
+        the administration log."""
+        return self.time_settings.set(by, name, value)
+
+    def switch_off_time_limits(self, by: Identity | None = None) -> TimeLimits:
+        """No time limits: a training or demonstration database."""
+        return self.time_settings.switch_off(by)
+
     # --- users -----------------------------------------------------------------------------------
+
+    def agencies(self, by: Identity | None = None) -> list[str]:
+        """The partnership's register of agencies, in its spelling."""
+        return self.agency_service.list(by)
+
+    def add_agency(self, name: str, by: Identity | None = None) -> str:
+        return self.agency_service.add(name, by)
+
+    def rename_agency(self, old: str, new: str, by: Identity | None = None) -> tuple[str, dict[str, int]]:
+        """Rename a registered agency and every stored use of it; the new name and the rows changed by table."""
+        return self.agency_service.rename(old, new, by)
 
     def add_user(self, name: str, roles: Sequence[str], email: str | None = None,
                  agency: str | None = None, by: Identity | None = None, os_account: str | None = None) -> User:
@@ -390,6 +435,11 @@ class Reviewflow:
     def upcoming_periods(self) -> list[Upcoming]:
         return self.schedules.upcoming()
 
+    def cover_period(self, workflow: str, period: str, ref: str, by: Identity | None = None) -> ScheduleRun:
+        """Record that case `ref`, opened by hand, is the case of a recurring workflow's period (administrators
+        and business managers)."""
+        return self.schedules.cover(workflow, period, ref, by)
+
     def schedule_runs(self, workflow: str | None = None) -> list[ScheduleRun]:
         return self.schedules.runs(workflow)
 
@@ -433,27 +483,42 @@ class Reviewflow:
         return self.report_service.annual(year, actor)
 
     def verify_audit(self, ref: str | None = None, progress: Callable[[int, int], None] | None = None,
-                     by: Identity | None = None) -> AuditReport:
-        """Recompute every seal of the audit chain (administrators only)."""
+                     by: Identity | None = None, checkpoint: Mapping[str, Any] | None = None) -> AuditReport:
+        """Recompute every seal of the audit chain and check the records against it, and against a signed
+        `checkpoint` when given (administrators only)."""
         self.accounts.require_admin(by, "verifying the audit chain")
-        return self.audit_service.verify(ref, progress)
+        return self.audit_service.verify(ref, progress, checkpoint)
+
+    def rekey_audit(self, by: Identity | None = None) -> int:
+        """Reseal an unkeyed audit chain with the audit key, after verifying it (administrators only)."""
+        return self.audit_service.rekey(self.accounts.require_admin(by, "resealing the audit chain"))
+
+    def audit_checkpoint(self, by: Identity | None = None) -> dict[str, Any]:
+        """The chain's head, counts and time, signed with the audit key (administrators only)."""
+        self.accounts.require_admin(by, "writing an audit checkpoint")
+        return self.audit_service.checkpoint()
 
     def export_dump(self, by: Identity | None = None) -> tuple[str, dict[str, int]]:
         """Everything, as one dump (administrators only)."""
         return export_dump(self.ctx, self.accounts, by)
 
-    def export_dump_to(self, path: Path, by: Identity | None = None) -> dict[str, int]:
-        """Write the dump to `path`, whole or not at all; the number of rows of each table."""
+    def export_dump_to(self, path: Path, by: Identity | None = None, passphrase: str | None = None) -> dict[str, int]:
+        """Write the dump to `path` (mode 0600), whole or not at all, encrypted if a `passphrase` is given; the
+        number of rows of each table."""
+        if passphrase is not None:
+            check_passphrase(passphrase)
         text, counts = export_dump(self.ctx, self.accounts, by)
-        write_file(path, text)
+        write_file(path, text, passphrase)
         return counts
 
     def import_dump(self, text: str, source: str, dry_run: bool = False, by: Identity | None = None) -> ImportResult:
         return import_dump(self.ctx, self.accounts, text, source, dry_run, by)
 
-    def import_dump_file(self, path: Path, dry_run: bool = False, by: Identity | None = None) -> ImportResult:
-        """Load the dump in file `path` (see `import_dump`)."""
-        return import_dump(self.ctx, self.accounts, read_file(path), str(path), dry_run, by)
+    def import_dump_file(self, path: Path, dry_run: bool = False, by: Identity | None = None,
+                         passphrase: PassphraseSource | None = None) -> ImportResult:
+        """Load the dump in file `path` (see `import_dump`); an encrypted one with the passphrase `passphrase`
+        gives (asked for only then)."""
+        return import_dump(self.ctx, self.accounts, read_file(path, passphrase), str(path), dry_run, by)
 
     def import_tracker(self, path: Path, mapping_path: Path, actor: Actor, all_or_nothing: bool = True,
                        dry_run: bool = False, progress: ProgressFactory | None = None) -> TrackerReport:

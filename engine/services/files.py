@@ -22,6 +22,7 @@ from reviewflow.engine.core.errors import InvalidValue, NotFound, StoreError, Tr
 from reviewflow.engine.core.records import Action, CaseRecord, EvidenceFile
 from reviewflow.engine.services.cases import check_revision, not_before
 from reviewflow.engine.services.context import ServiceContext
+from reviewflow.engine.services.private_files import PRIVATE_FOLDER_MODE, private_folder
 from reviewflow.engine.services.visibility import require_visible
 from reviewflow.store import files, repo
 from reviewflow.store import learning as learning_store
@@ -70,7 +71,8 @@ class FileService:
         try:
             if target.is_file() and target.stat().st_size == len(content):
                 return
-            target.parent.mkdir(parents=True, exist_ok=True)
+            private_folder(folder)  # made here, the folder and its subfolders are its owner's only (0700)
+            target.parent.mkdir(mode=PRIVATE_FOLDER_MODE, exist_ok=True)
             handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
             try:
                 with os.fdopen(handle, "wb") as out:
@@ -136,6 +138,7 @@ class FileService:
                 raise TransitionNotAllowed(f"case {ref} is closed: its evidence can no longer change", ref=ref,
                                            state=record.state)
             not_before(ref, repo.last_change(s, ref), now)
+            self.ctx.write_time(s, now)
             found, action = learning_store.find_evidence(s, record.case_id, ref, evidence)
             if limited is not None and not may_see_action(limited, d, action.owner_agency, action.owner):
                 raise _hidden_action(ref, action.number)

@@ -15,6 +15,7 @@ from typing import Any
 import structlog
 
 from reviewflow.engine.core import learning as rules
+from reviewflow.engine.core import limits
 from reviewflow.engine.core.access import Identity, may_see_action
 from reviewflow.engine.core.clock import parse_date
 from reviewflow.engine.core.definition import WorkflowDefinition
@@ -23,6 +24,7 @@ from reviewflow.engine.core.errors import InvalidValue, NotFound, TransitionNotA
 from reviewflow.engine.core.escalation import action_checkpoints, next_check
 from reviewflow.engine.core.notices import expand, for_agency
 from reviewflow.engine.core.records import Action, CaseRecord, Dissemination, Recommendation
+from reviewflow.engine.services.agencies import registered, registered_all, spelled
 from reviewflow.engine.services.cases import check_revision, not_before
 from reviewflow.engine.services.context import ServiceContext
 from reviewflow.engine.services.visibility import note_agencies, require_visible
@@ -31,17 +33,12 @@ from reviewflow.store import ledger, outbox, repo
 
 log = structlog.get_logger("reviewflow")
 
-_TEXT_LIMIT = 4000
-
-
-def _text(value: str | None, what: str, required: bool = True, limit: int = _TEXT_LIMIT,
+def _text(value: str | None, what: str, required: bool = True, limit: int = limits.DESCRIPTION,
           field: str | None = None) -> str:
     text = (value or "").strip()
     if required and not text:
         raise InvalidValue(f"give the {what}", field=field)
-    if len(text) > limit:
-        raise InvalidValue(f"the {what} is {len(text)} characters long; the limit is {limit}", field=field)
-    return text
+    return limits.check(text, field or "text", limit, what)
 
 
 def _choice(value: str, allowed: Sequence[str], what: str, field: str | None = None) -> str:
@@ -107,6 +104,7 @@ class LearningService:
                 raise TransitionNotAllowed(f"case {ref} is closed: its learning records can no longer change",
                                            ref=ref, state=record.state)
             not_before(ref, repo.last_change(s, ref), now)
+            self.ctx.write_time(s, now)
             yield _Work(s, record, d, who.name, who.roles, now, who.recorded, limited)
 
     @staticmethod
@@ -118,11 +116,13 @@ class LearningService:
     def recommend(self, ref: str, actor: str | Identity, text: str, themes: Sequence[str] = (),
                   agencies: Sequence[str] = (), revision: int | None = None) -> str:
         """Record a recommendation (R1, R2, ...) with its learning themes and the agencies it applies to."""
-        body = _text(text, "recommendation's text (--text)", field="text")
-        chosen = list(dict.fromkeys(rules.normalise_theme(t) for t in themes if t.strip()))
-        named = list(dict.fromkeys(a.strip() for a in agencies if a.strip()))
+        body = _text(text, "recommendation's text (--text)", limit=limits.RECOMMENDATION, field="text")
+        chosen = list(dict.fromkeys(rules.normalise_theme(limits.check(t.strip(), "theme", limits.THEME))
+                                    for t in themes if t.strip()))
+        named = list(dict.fromkeys(limits.check(a.strip(), "agency", limits.AGENCY) for a in agencies if a.strip()))
         with self._learning_work(ref, actor, revision) as w:
             rules.check_manage(w.definition.learning, w.actor, w.held, f"recording a recommendation on {ref}")
+            named = registered_all(w.s, named)
             problem = rules.themes_problem(chosen, w.definition.learning)
             if problem:
                 raise InvalidValue(problem, ref=ref, field="theme")
@@ -139,11 +139,13 @@ class LearningService:
         """Agree an action (A1, A2, ...) for a recommendation: owner agency and person, due date, success measure."""
         values: dict[str, Any] = {
             "description": _text(description, "action's description (--description)", field="description"),
-            "owner_agency": _text(agency, "owning agency (--agency)", limit=120, field="agency"),
-            "success_measure": _text(measure, "success measure", required=False, field="measure"),
+            "owner_agency": _text(agency, "owning agency (--agency)", limit=limits.AGENCY, field="agency"),
+            "success_measure": _text(measure, "success measure", required=False, limit=limits.SUCCESS_MEASURE,
+                                     field="measure"),
             "due_date": parse_date(due, "--due")}
         with self._learning_work(ref, actor, revision) as w:
             rules.check_manage(w.definition.learning, w.actor, w.held, f"adding an action to {ref}")
+            values["owner_agency"] = registered(w.s, values["owner_agency"])
             if owner:
                 repo.get_user(w.s, owner)
             values["owner"] = owner
@@ -163,6 +165,7 @@ class LearningService:
                       agency: str | None = None, measure: str | None = None,
                       revision: int | None = None) -> Action:
         """Change an action's status (in progress, embedded, superseded, not implemented), due date or owner."""
+        limits.check_optional(reason, "reason", limits.STATUS_REASON)
         with self._learning_work(ref, actor, revision) as w:
             action = self._find(w, number)
             facts = action.facts()
@@ -197,7 +200,7 @@ class LearningService:
         rules.check_status_change(facts, new, reason)
         changes["status"] = new
         if new in rules.CLOSED_WITH_REASON:
-            changes["status_reason"] = _text(reason, "reason (--reason)", field="reason")
+            changes["status_reason"] = _text(reason, "reason (--reason)", limit=limits.STATUS_REASON, field="reason")
 
     def _detail_changes(self, w: _Work, facts: rules.ActionFacts, due: str | None, owner: str | None,
                         agency: str | None, measure: str | None, changes: dict[str, Any]) -> None:
@@ -210,9 +213,11 @@ class LearningService:
             repo.get_user(w.s, owner)
             changes["owner"] = owner
         if agency is not None:
-            changes["owner_agency"] = _text(agency, "owning agency (--agency)", limit=120, field="agency")
+            changes["owner_agency"] = registered(w.s, _text(agency, "owning agency (--agency)", limit=limits.AGENCY,
+                                                            field="agency"))
         if measure is not None:
-            changes["success_measure"] = _text(measure, "success measure", required=False, field="measure")
+            changes["success_measure"] = _text(measure, "success measure", required=False,
+                                               limit=limits.SUCCESS_MEASURE, field="measure")
 
     # --- evidence --------------------------------------------------------------------------------
 
@@ -220,9 +225,10 @@ class LearningService:
                         reference: str, revision: int | None = None) -> str:
         """Submit evidence (E1, E2, ...) for an action: what it is and where it is kept (a reference or link)."""
         values = {"kind": _choice(kind, rules.EVIDENCE_KINDS, "evidence kind", "kind"),
-                  "description": _text(description, "evidence's description (--description)", field="description"),
-                  "reference": _text(reference, "reference or link where the evidence is kept (--link)", limit=500,
-                                     field="link")}
+                  "description": _text(description, "evidence's description (--description)",
+                                       limit=limits.EVIDENCE_DESCRIPTION, field="description"),
+                  "reference": _text(reference, "reference or link where the evidence is kept (--link)",
+                                     limit=limits.EVIDENCE_LINK, field="link")}
         with self._learning_work(ref, actor, revision) as w:
             action = self._find(w, number)
             facts = action.facts()
@@ -243,8 +249,8 @@ class LearningService:
     def decide_evidence(self, ref: str, evidence: str, actor: str | Identity, accept: bool, reason: str | None = None,
                         revision: int | None = None) -> str:
         """Accept a piece of evidence, or reject it with a reason; returns the action's status after."""
-        why = _text(reason, "reason for rejecting (--reason)", field="reason") if not accept else \
-            (reason or "").strip() or None
+        why = _text(reason, "reason for rejecting (--reason)", limit=limits.NOTE, field="reason") if not accept else \
+            limits.check((reason or "").strip(), "reason", limits.NOTE) or None
         with self._learning_work(ref, actor, revision) as w:
             found, action = store.find_evidence(w.s, w.case_id, ref, evidence)
             rules.check_verify(w.definition.learning, w.actor, w.held,
@@ -270,6 +276,7 @@ class LearningService:
     def verify_action(self, ref: str, number: str, actor: str | Identity, note: str | None = None,
                       revision: int | None = None) -> Action:
         """Verify an action on its accepted evidence."""
+        limits.check_optional(note, "note", limits.NOTE)
         with self._learning_work(ref, actor, revision) as w:
             action = self._find(w, number)
             rules.check_verify(w.definition.learning, w.actor, w.held, f"verifying action {action.number}")
@@ -285,7 +292,7 @@ class LearningService:
         """Record how the action's impact on practice was measured, when, and what it showed."""
         how = _choice(method, rules.IMPACT_METHODS, "impact method", "method")
         when = parse_date(measured_on, "--date")
-        summary = _text(finding, "finding (--finding)", field="finding")
+        summary = _text(finding, "finding (--finding)", limit=limits.FINDING, field="finding")
         with self._learning_work(ref, actor, revision) as w:
             action = self._find(w, number)
             rules.check_verify(w.definition.learning, w.actor, w.held,
@@ -307,9 +314,10 @@ class LearningService:
         """Record that the review's learning was shared: how, with whom, when."""
         values: dict[str, Any] = {
             "kind": _choice(kind, rules.DISSEMINATION_KINDS, "dissemination kind", "kind"),
-            "audience": _text(audience, "audience (--audience)", limit=300, field="audience"),
+            "audience": _text(audience, "audience (--audience)", limit=limits.AUDIENCE, field="audience"),
             "held_on": parse_date(held_on, "--date"),
-            "reference": _text(reference, "reference", required=False, limit=500) or None}
+            "reference": _text(reference, "reference", required=False, limit=limits.EVIDENCE_LINK,
+                               field="reference") or None}
         with self._learning_work(ref, actor, revision) as w:
             rules.check_manage(w.definition.learning, w.actor, w.held, f"recording dissemination for {ref}")
             if values["held_on"] > local_date(w.now):
@@ -338,6 +346,7 @@ class LearningService:
                 record = repo.get_case_record(s, ref)
                 if who is not None:
                     require_visible(s, who, self.ctx.definition_in(s, record.workflow, record.version), record)
+            agency = spelled(s, agency)
             found = store.actions(s, agency, local_date(self.ctx.clock()) if overdue else None,
                                   rules.normalise_theme(theme) if theme else None, ref, wanted)
         if who is None:
@@ -393,5 +402,5 @@ class LearningService:
             "link": self.ctx.settings.link(w.ref, f"action-{number}")}
         directory = for_agency(outbox.directory(w.s, {*roles, "business_manager"}), agency,
                                outbox.person(w.s, owner))
-        items = expand(f"{w.ref}:{key}", event, roles, dict(payload), directory, self.ctx.settings.webhooks)
+        items = expand(f"{w.ref}:{key}", event, roles, dict(payload), directory, webhook=True)
         outbox.add(w.s, items, w.case_id, w.now)

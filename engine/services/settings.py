@@ -21,9 +21,29 @@ class SmtpSettings:
     starttls: bool = False
     ssl: bool = False
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     sender: str = "reviewflow@localhost"
     timeout: float = 15.0
+    ca_file: str | None = None
+    """A private certificate authority's certificate (PEM) to check the server's certificate against, instead of
+    the system's; with `ssl` or `starttls` the certificate and the host name are always checked."""
+    allow_plain_login: bool = False
+    """Allow a username and password to be sent without TLS (refused at loading otherwise)."""
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """How the worker posts notifications (`[webhooks]` in reviewflow.toml; the targets, `urls`, are
+    `Settings.webhooks`), read by the worker when it delivers: never by the command that made the change."""
+
+    secret: str | None = field(default=None, repr=False)
+    """The key of the `Reviewflow-Signature` HMAC-SHA256 header (docs/security.md)."""
+    timeout_seconds: float = 5.0
+    """How long one request may take."""
+    budget_seconds: float = 60.0
+    """How long one delivery round spends on webhooks; what is left waits for the next round."""
+    concurrency: int = 4
+    """How many webhook requests are made at once (in their own threads, beside the e-mails)."""
 
 
 @dataclass(frozen=True)
@@ -81,11 +101,23 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class AuditSettings:
+    """The audit chain (`[audit]` in reviewflow.toml)."""
+
+    key_file: str | None = None
+    """The file holding the key the audit chain is sealed with (REVIEWFLOW_AUDIT_KEY_FILE overrides it); kept
+    outside the database. Default for SQLite: `<database file>.audit-key`; PostgreSQL needs one."""
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the worker and the notification channels need besides the database."""
 
     smtp: SmtpSettings | None = None
-    webhooks: tuple[str, ...] = ()
+    webhooks: tuple[str, ...] = field(default=(), repr=False)
+    """The webhook targets (`[webhooks] urls`): credentials for chat tools, so never shown whole."""
+    webhook: WebhookSettings = field(default_factory=WebhookSettings)
+    """How webhooks are signed, timed and run (their targets are `webhooks`)."""
     link_template: str | None = None
     max_attempts: int = 8
     backoff_seconds: float = 60.0
@@ -96,6 +128,7 @@ class Settings:
     security: SecuritySettings = field(default_factory=SecuritySettings)
     web: WebSettings = field(default_factory=WebSettings)
     oidc: OidcSettings | None = None
+    audit: AuditSettings = field(default_factory=AuditSettings)
     digest_time: str = "08:00"
     """When the worker sends the daily digests (HH:MM in `digest_timezone`)."""
     digest_timezone: str = "Europe/London"
@@ -144,8 +177,9 @@ def _webhooks(urls: Any) -> tuple[str, ...]:
 
 
 _KNOWN = {
-    "smtp": {"host", "port", "starttls", "ssl", "username", "password", "password_env", "sender"},
-    "webhooks": {"urls"},
+    "smtp": {"host", "port", "starttls", "ssl", "username", "password", "password_env", "sender", "ca_file",
+             "allow_plain_login", "timeout_seconds"},
+    "webhooks": {"urls", "secret", "secret_env", "timeout_seconds", "budget_seconds", "concurrency"},
     "links": {"template"},
     "delivery": {"max_attempts", "backoff_seconds", "backoff_cap_seconds", "lease_seconds", "digest_time",
                  "digest_timezone"},
@@ -153,6 +187,7 @@ _KNOWN = {
     "security": {f.name for f in fields(SecuritySettings)},
     "web": {f.name for f in fields(WebSettings)},
     "oidc": {f.name for f in fields(OidcSettings)} | {"client_secret_env"},
+    "audit": {"key_file"},
 }
 
 
@@ -194,7 +229,11 @@ def _smtp(table: Mapping[str, Any], env: Mapping[str, str]) -> SmtpSettings | No
     password = env.get("REVIEWFLOW_SMTP_PASSWORD") or table.get("password")
     if not password and table.get("password_env"):
         password = env.get(str(table["password_env"]))
-    return SmtpSettings(
+    ca_file = env.get("REVIEWFLOW_SMTP_CA_FILE") or table.get("ca_file")
+    if ca_file and not Path(str(ca_file)).is_file():
+        raise InvalidValue(f"smtp ca_file {str(ca_file)!r} is not a file: give the path of the certificate "
+                           "authority's certificate (PEM)", field="ca_file", value=str(ca_file))
+    smtp = SmtpSettings(
         host=str(host),
         port=_number("smtp port", env.get("REVIEWFLOW_SMTP_PORT") or table.get("port", 25), int),
         starttls=_bool("REVIEWFLOW_SMTP_STARTTLS", env["REVIEWFLOW_SMTP_STARTTLS"])
@@ -203,7 +242,26 @@ def _smtp(table: Mapping[str, Any], env: Mapping[str, str]) -> SmtpSettings | No
         username=env.get("REVIEWFLOW_SMTP_USER") or table.get("username"),
         password=password,
         sender=env.get("REVIEWFLOW_SMTP_FROM") or table.get("sender", "reviewflow@localhost"),
+        timeout=_number("smtp timeout_seconds", table.get("timeout_seconds", 15.0), float),
+        ca_file=str(ca_file) if ca_file else None,
+        allow_plain_login=_flag("smtp allow_plain_login", table.get("allow_plain_login", False)),
     )
+    if smtp.username and not (smtp.ssl or smtp.starttls) and not smtp.allow_plain_login:
+        raise InvalidValue(f"[smtp] username {smtp.username!r} would sign in to {smtp.host} without TLS, sending "
+                           "the password in clear: set ssl = true or starttls = true (or allow_plain_login = true "
+                           "for a server on this machine)", field="username", value=smtp.username)
+    return smtp
+
+
+def _webhook(table: Mapping[str, Any], env: Mapping[str, str]) -> WebhookSettings:
+    """How webhooks are signed and timed: the secret from REVIEWFLOW_WEBHOOK_SECRET, `secret` or the variable
+    named by `secret_env`."""
+    secret = env.get("REVIEWFLOW_WEBHOOK_SECRET") or table.get("secret")
+    if not secret and table.get("secret_env"):
+        secret = env.get(str(table["secret_env"]))
+    numbers = {name: _number(f"webhooks {name}", table[name], kind) for name, kind in (
+        ("timeout_seconds", float), ("budget_seconds", float), ("concurrency", int)) if name in table}
+    return WebhookSettings(secret=str(secret) if secret else None, **numbers)
 
 
 def load_settings(path: Path | None, env: Mapping[str, str]) -> Settings:
@@ -218,6 +276,7 @@ def load_settings(path: Path | None, env: Mapping[str, str]) -> Settings:
     webhooks = _webhooks([u.strip() for u in urls.split(",") if u.strip()] if urls else
                          data.get("webhooks", {}).get("urls", ()))
     settings = Settings(smtp=_smtp(data.get("smtp", {}), env), webhooks=webhooks,
+                        webhook=_webhook(data.get("webhooks", {}), env),
                         link_template=env.get("REVIEWFLOW_LINK_TEMPLATE") or data.get("links", {}).get("template"))
     numbers = {
         "max_attempts": (delivery.get("max_attempts"), int),
@@ -231,7 +290,8 @@ def load_settings(path: Path | None, env: Mapping[str, str]) -> Settings:
     digest_time, digest_zone = _digest(delivery, env)
     return replace(settings, **given, security=_section(SecuritySettings, "security", data.get("security", {})),
                    web=_web(data.get("web", {}), env), oidc=_oidc(data.get("oidc", {}), env),
-                   digest_time=digest_time, digest_timezone=digest_zone)
+                   digest_time=digest_time, digest_timezone=digest_zone,
+                   audit=AuditSettings(env.get("REVIEWFLOW_AUDIT_KEY_FILE") or data.get("audit", {}).get("key_file")))
 
 
 def _digest(delivery: Mapping[str, Any], env: Mapping[str, str]) -> tuple[str, str]:

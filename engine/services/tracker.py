@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from reviewflow.engine.core.agencies import Register
 from reviewflow.engine.core.durations import due_at, local_date, start_of_day
 from reviewflow.engine.core.errors import InvalidValue, ReviewflowError, UserNotFound
 from reviewflow.engine.core.escalation import action_checkpoints, checkpoints, next_check
@@ -29,6 +30,7 @@ from reviewflow.engine.core.tracker.mapping import (
     InvalidMapping,
     TrackerMapping,
     Workflows,
+    check_agencies,
     check_columns,
     check_mapping,
     load_mapping,
@@ -38,7 +40,7 @@ from reviewflow.engine.core.tracker.report import RowProblem, TrackerReport
 from reviewflow.engine.render.progress import Progress, ProgressFactory, TextProgress
 from reviewflow.engine.services.cases import check_ref
 from reviewflow.engine.services.sheets import read_sheet
-from reviewflow.store import importing, repo
+from reviewflow.store import agencies, importing, repo
 
 if TYPE_CHECKING:
     from reviewflow.engine.services.context import ServiceContext
@@ -113,9 +115,9 @@ def _write(job: _Job, s: Any, case: PlannedCase) -> tuple[int, int]:
 
 
 def _plan(mapping: TrackerMapping, flows: Workflows, sheet: Sheet, job: _Job,
-          existing: set[str]) -> tuple[list[PlannedCase], dict[int, list[str]]]:
+          existing: set[str], register: Register) -> tuple[list[PlannedCase], dict[int, list[str]]]:
     users = {u.name: frozenset(u.roles) for u in _users(job.ctx)}
-    planner = Planner(mapping, flows, existing, users, job.actor, local_date(job.now), check_ref)
+    planner = Planner(mapping, flows, existing, users, job.actor, local_date(job.now), check_ref, register)
     bar = job.progress("checking rows", len(sheet.rows))
     cases = planner.plan(sheet, bar.advance if bar else lambda _rows: None)
     if bar:
@@ -136,8 +138,9 @@ def _prepare(ctx: ServiceContext, path: Path, mapping_path: Path) -> tuple[Track
     mapping = load_mapping(text, str(mapping_path))
     with ctx.read() as s:
         newest = repo.latest_definitions(s)
+        register = agencies.register(s)
     flows = Workflows({w.name: ctx.parsed(w) for w in newest})
-    problems = check_mapping(mapping, flows)
+    problems = check_mapping(mapping, flows) + check_agencies(mapping, register)
     try:
         sheet = read_sheet(path, mapping)
     except InvalidMapping as exc:
@@ -195,7 +198,8 @@ def import_tracker(ctx: ServiceContext, path: Path, mapping_path: Path, actor: s
     with ctx.read() as s:
         existing = importing.existing_refs(s, [cell_text(cells[column]) for _, cells in sheet.rows
                                                if column < len(cells)])
-    cases, problems = _plan(mapping, flows, sheet, job, existing)
+        register = agencies.register(s)
+    cases, problems = _plan(mapping, flows, sheet, job, existing, register)
     found = [RowProblem(row, reason) for row in sorted(problems) for reason in problems[row]]
     good = [c for c in cases if not any(r in problems for r in c.rows)]
     skipped = sorted(r for c in cases if any(r in problems for r in c.rows) for r in c.rows if r not in problems)

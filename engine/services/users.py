@@ -7,10 +7,12 @@ from collections.abc import Sequence
 
 import structlog
 
+from reviewflow.engine.core import limits
 from reviewflow.engine.core.access import Identity
 from reviewflow.engine.core.errors import InvalidValue
 from reviewflow.engine.core.records import User
 from reviewflow.engine.services.accounts import AccountService, check_email
+from reviewflow.engine.services.agencies import registered_or_none
 from reviewflow.engine.services.context import ServiceContext
 from reviewflow.engine.services.definitions import DefinitionService
 from reviewflow.store import repo
@@ -21,6 +23,7 @@ _USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 
 
 def check_user_name(name: str) -> str:
+    limits.check(name, "name", limits.USER_NAME, "user name")
     if not _USER.match(name):
         raise InvalidValue(f"user name {name!r} is not usable: use letters, digits and . _ @ - "
                            "with no spaces, e.g. a.khan", field="name", value=name)
@@ -40,8 +43,9 @@ class UserService:
         check_user_name(name)
         self._check_roles(roles)
         address = check_email(email)
+        agency = limits.check((agency or "").strip(), "agency", limits.AGENCY) or None
         with self.ctx.transaction() as s:
-            user = repo.add_user(s, name, roles, address, self.ctx.clock(), (agency or "").strip() or None)
+            user = repo.add_user(s, name, roles, address, self.ctx.clock(), registered_or_none(s, agency))
             details = {"roles": list(user.roles), "email": address, "agency": user.agency}
             if os_account:
                 details["os_account"] = self.accounts.map_os_account(s, name, os_account)

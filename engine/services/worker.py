@@ -22,7 +22,7 @@ from typing import IO, Any
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
-from reviewflow.engine.core.errors import ReviewflowError
+from reviewflow.engine.core.errors import ReviewflowError, StoreError
 from reviewflow.engine.services.context import ServiceContext
 from reviewflow.engine.services.delivery import Deliverer
 from reviewflow.engine.services.digest import DigestService
@@ -56,6 +56,37 @@ class Worker:
         self.failing = 0
         self.stop_signal: int = signal.SIGTERM
         """The number of the signal that stopped the loop (a handler is given a plain int)."""
+        self.lock: SqliteWorkerLock | None = None
+        """On SQLite, the lock on the database file the worker started on (`run_worker` sets it)."""
+
+    def _same_file(self, result: TickResult) -> bool:
+        """Whether the tick may go on: the SQLite file at the database's path is still the one the worker holds.
+
+        A file deleted or replaced under the worker (a restore) would otherwise be written to for ever through
+        the connections still open on it. A missing file skips the tick (it is not made anew, empty); a new file
+        is taken over: `db.file_replaced`, every connection dropped, the lock moved to it. When another worker
+        already holds the new file, this one stops.
+        """
+        assert self.lock is not None
+        now = file_id(self.lock.path)
+        if now == self.lock.held:
+            return True
+        shown = self.ctx.db.shown
+        if now is None:
+            result.error = f"the database file {self.lock.path} is missing: restore it, or stop the worker"
+            log.error("db.file_missing", tick=self.ticks, db=shown, hint="skipping ticks until the file is back")
+            return False
+        log.warning("db.file_replaced", tick=self.ticks, db=shown, was=f"{self.lock.held}", now=f"{now}",
+                    hint="the file was deleted or replaced (a restore?): reconnecting to the new file")
+        self.ctx.forget_database()
+        try:
+            self.lock.take()
+        except ReviewflowError as exc:
+            result.error = exc.message
+            log.error("worker.lock_lost", tick=self.ticks, db=shown, error=exc.message)
+            self.stop.set()
+            return False
+        return True
 
     def tick(self) -> TickResult:
         """Open the due recurring cases, then one sweep, the daily digests that are due, and one delivery round.
@@ -66,6 +97,8 @@ class Worker:
         """
         result = TickResult()
         self.ticks += 1
+        if self.lock is not None and not self._same_file(result):
+            return result
         try:
             result.opened = len(self.schedule.open_due().opened)
             report = self.sweeper.sweep(should_stop=self.stop.is_set)
@@ -90,33 +123,110 @@ class Worker:
         return result
 
 
-@contextmanager
-def single_sqlite_worker(ctx: ServiceContext) -> Iterator[None]:
-    """SQLite supports one worker: hold an OS lock beside the database file while running."""
-    db = ctx.db
-    if not db.is_sqlite or not db.path or db.path == ":memory:":
-        yield
-        return
-    import fcntl
+FileId = tuple[int, int]
+"""A file's identity, (st_dev, st_ino): the same for every path that reaches it (symlink, relative path, hard link)."""
 
-    lock_path = Path(f"{db.path}.worker.lock")
-    handle: IO[str] = lock_path.open("a+")
+
+def _sqlite_file(ctx: ServiceContext) -> str | None:
+    """The SQLite database file the worker works on; None for PostgreSQL or an in-memory database."""
+    db = ctx.db
+    if not db.is_sqlite or not db.path or db.path == ":memory:" or db.path.startswith("file:"):
+        return None
+    return db.path
+
+
+def file_id(path: str) -> FileId | None:
+    """The identity of the file at `path` (following symlinks); None when there is none."""
     try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+class SqliteWorkerLock:
+    """SQLite supports one worker: an OS lock held on the database file itself (so every path that reaches the
+    file finds it held) and on a lock file beside its real path, which names the holder.
+
+    The lock is `flock`, which on a local file system is independent of the record locks SQLite takes on the
+    same file; reviewflow's SQLite databases are in WAL mode, which needs a local file system anyway.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.held: FileId | None = None
+        self._file: int | None = None
+        self._note: IO[str] | None = None
+
+    def take(self) -> FileId:
+        """Lock the file now at `path` (again, after it was replaced); ReviewflowError naming the holder when
+        another worker has it."""
+        import fcntl
+
+        real = os.path.realpath(self.path)
+        named = f"{real}.worker.lock"
+        kept = self._note is not None and self._note.name == named  # this worker holds the lock file already
+        note = self._note if kept and self._note is not None else Path(named).open("a+")
+        file: int | None = None
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            file = os.open(real, os.O_RDONLY)
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if not kept:
+                fcntl.flock(note.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except FileNotFoundError:
+            self._drop(note, file, kept)
+            raise StoreError(f"no database at {self.path}: run 'reviewflow init' first, or pass --db") from None
         except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
+            note.seek(0)
+            holder = note.read().strip() or "another process"
+            self._drop(note, file, kept)
             raise ReviewflowError(
-                f"another reviewflow worker ({holder}) is already running on {db.path}: SQLite supports one "
-                "worker; stop the other one, or use PostgreSQL to run several") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
-        handle.flush()
-        yield
+                f"another reviewflow worker ({holder}) is already running on {self.path}: SQLite supports one "
+                "worker; stop the other one, or use PostgreSQL to run several", db=self.path) from None
+        stat = os.fstat(file)
+        note.seek(0)
+        note.truncate()
+        note.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        note.flush()
+        if self._file is not None:
+            os.close(self._file)
+        if self._note is not None and not kept:
+            self._note.close()
+        self._file, self._note, self.held = file, note, (stat.st_dev, stat.st_ino)
+        return self.held
+
+    @staticmethod
+    def _drop(note: IO[str], file: int | None, kept: bool) -> None:
+        """Close what a refused `take` opened (a flock belongs to its open file: closing it lets go)."""
+        if file is not None:
+            os.close(file)
+        if not kept:
+            note.close()
+
+    def release(self) -> None:
+        if self._file is not None:
+            os.close(self._file)
+        if self._note is not None:
+            self._note.close()
+        self._file = self._note = self.held = None
+
+
+@contextmanager
+def single_sqlite_worker(ctx: ServiceContext) -> Iterator[SqliteWorkerLock | None]:
+    """Hold the SQLite worker lock while running (nothing to hold for PostgreSQL)."""
+    path = _sqlite_file(ctx)
+    if path is None:
+        yield None
+        return
+    lock = SqliteWorkerLock(path)
+    lock.take()
+    try:
+        yield lock
     finally:
-        handle.close()
+        # The connections go first: closing a file this process opened on the database drops the locks SQLite
+        # holds on it through any other (POSIX record locks are the process's, not the descriptor's).
+        ctx.db.engine.dispose()
+        lock.release()
 
 
 def run_worker(worker: Worker, interval: float, once: bool = False) -> int:
@@ -127,7 +237,8 @@ def run_worker(worker: Worker, interval: float, once: bool = False) -> int:
     """
     ctx = worker.ctx
     ctx.ensure_ready()
-    with single_sqlite_worker(ctx):
+    with single_sqlite_worker(ctx) as lock:
+        worker.lock = lock
         if once:
             return 1 if worker.tick().error else 0
 

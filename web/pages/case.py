@@ -29,6 +29,7 @@ from reviewflow.engine.core.errors import (
     UsageError,
 )
 from reviewflow.engine.core.records import Action, CaseView
+from reviewflow.engine.core.time_limits import backdate_note
 from reviewflow.web.pages.common import (
     action_status,
     case_status,
@@ -146,7 +147,8 @@ def _history(d: WorkflowDefinition, view: CaseView) -> list[dict[str, Any]]:
         items.append({
             "entry": h, "what": labels.get(h.trigger) or h.trigger.replace("_", " ").capitalize(),
             "move": (d.states[h.to_state].label if h.to_state in d.states else h.to_state) if moved else None,
-            "fields": [(field_label(d, k, specs), _shown_value(v)) for k, v in h.fields.items()]})
+            "fields": [(field_label(d, k, specs), _shown_value(v)) for k, v in h.fields.items()],
+            "backdated": backdate_note(h.at, h.recorded_at)})
     return items
 
 

@@ -22,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from reviewflow.engine.core import limits
 from reviewflow.engine.core.access import Identity
 from reviewflow.engine.core.durations import DEFAULT_CALENDAR, LOCAL_ZONE, local_date, working_days_between
 from reviewflow.engine.core.errors import CaseNotFound, NotSignedIn, ReviewflowError
@@ -160,6 +161,7 @@ def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True)
     env.filters.update(date=_date, datetime=_datetime, words=_words, value=_value)
+    env.globals.update(maxlength=limits.FORM_FIELDS, textarea_maxlength=limits.FIELD_VALUE)
     return env
 
 

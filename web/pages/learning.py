@@ -91,7 +91,7 @@ def _recommend_form(ref: str) -> Form:
                                                 "child"),
         Field("agencies", "Agencies it applies to", hint="Separate agencies with commas, for example: Police, "
                                                          "Health")),
-        "Record the recommendation", {"theme": "themes", "text": "text"})
+        "Record the recommendation", {"theme": "themes", "agency": "agencies", "text": "text"})
 
 
 def _split(text: str) -> list[str]:
@@ -115,13 +115,11 @@ async def recommend(request: Request, ref: str, who: Who) -> Response:
 # --- actions -----------------------------------------------------------------------------------------
 
 def _agencies(request: Request, view: CaseView) -> list[str]:
-    """The agencies an action may be given to: those taking part in the case and those people are registered
-    with."""
-    found: dict[str, str] = {}
-    for name in [*view.agencies, *(u.agency for u in reviewflow(request).users(active=True) if u.agency)]:
-        if name:
-            found.setdefault(agency_key(name), name)
-    return sorted(found.values(), key=str.lower)
+    """The agencies an action may be given to: the partnership's registered agencies, those taking part in the
+    case first."""
+    registered = reviewflow(request).agencies()
+    taking_part = {agency_key(a) for a in view.agencies}
+    return sorted(registered, key=lambda name: (agency_key(name) not in taking_part, name.lower()))
 
 
 def _action_form(request: Request, ref: str, view: CaseView, agency: str) -> Form:

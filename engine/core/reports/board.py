@@ -22,6 +22,7 @@ from reviewflow.engine.core.reports.stages import (
     working_days,
     working_days_late,
 )
+from reviewflow.engine.core.time_limits import backdated_by, describe
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,22 @@ class Movement:
     opened_on: date
     closed_on: date | None
     outcome: str | None
+
+
+@dataclass(frozen=True)
+class BackdatedMove:
+    """A history row dated well before the server recorded it (core/time_limits.py): timeliness figures that
+    rest on it were not edited without trace."""
+
+    ref: str
+    what: str
+    dated: datetime
+    recorded: datetime
+    by: str
+
+    @property
+    def backdated_by(self) -> str:
+        return describe(self.recorded - self.dated)
 
 
 @dataclass(frozen=True)
@@ -175,6 +192,8 @@ class BoardReport:
     themes: tuple[ThemeRow, ...]
     dissemination: tuple[SharedRow, ...]
     dissemination_by_kind: dict[str, int] = field(default_factory=dict)
+    backdated: tuple[BackdatedMove, ...] = ()
+    """History rows dated or recorded in the period and dated well before they were recorded."""
 
     @property
     def all_open(self) -> RagCounts:
@@ -298,4 +317,13 @@ def board_figures(data: ReportData, now: datetime, period: Period) -> BoardRepor
                    for s in data.dissemination if s.held_on in period)
     return BoardReport(now, today, period, reviews, _by_type(data, reviews), _funnel(data, open_cases, reviews),
                        opened, closed, Exceptions(data, now, period).find(), _action_plans(data, today),
-                       theme_rows(data, period), shared, dict(Counter(s.kind for s in shared).most_common()))
+                       theme_rows(data, period), shared, dict(Counter(s.kind for s in shared).most_common()),
+                       _backdated(data, refs, period))
+
+
+def _backdated(data: ReportData, refs: dict[int, str], period: Period) -> tuple[BackdatedMove, ...]:
+    """The history rows of the period dated well before the server recorded them, in date order."""
+    found = [BackdatedMove(refs[h.case_id], h.trigger, h.at, h.recorded_at, h.actor) for h in data.history
+             if h.recorded_at is not None and backdated_by(h.at, h.recorded_at) is not None
+             and h.case_id in refs and (h.at in period or h.recorded_at in period)]
+    return tuple(sorted(found, key=lambda m: (m.dated, m.ref)))

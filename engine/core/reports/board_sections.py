@@ -73,7 +73,14 @@ def _movement_section(r: BoardReport) -> Section:
     closed = Table("closed", "Closed in the period", ("ref", "type", "opened", "closed", "outcome"),
                    tuple((m.ref, m.type_title, m.opened_on, m.closed_on, m.outcome) for m in r.closed),
                    empty="None closed in the period.")
-    return Section("Reviews opened and closed in the period", f"From {r.period.label}.", (opened, closed),
+    backdated = Table("backdated", "Changes back-dated: dated well before they were recorded",
+                      ("ref", "change", "dated", "recorded", "back-dated by", "by"),
+                      tuple((m.ref, words(m.what), stamp(m.dated), stamp(m.recorded), m.backdated_by, m.by)
+                            for m in r.backdated),
+                      empty="No change in the period was back-dated.")
+    return Section("Reviews opened and closed in the period", f"From {r.period.label}. A change dated more than "
+                   "a few minutes before the server recorded it is listed as back-dated: the timeliness figures "
+                   "that rest on it were not changed without trace.", (opened, closed, backdated),
                    anchor="movement")
 
 

@@ -9,17 +9,18 @@ located by file, line and key. See docs/import-export.md.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
+from reviewflow.engine.core.agencies import Register, agency_key
 from reviewflow.engine.core.definition import FieldSpec, WorkflowDefinition
 from reviewflow.engine.core.errors import InvalidDefinition, Problem
 from reviewflow.engine.core.learning import STATUSES
 from reviewflow.engine.core.tracker.cells import Sheet, cell_text, norm
 from reviewflow.engine.core.yamlsource import format_path, load_yaml
 
-_TOP = ("sheet", "delimiter", "date_format", "case", "recommendation", "action")
+_TOP = ("sheet", "delimiter", "date_format", "case", "recommendation", "action", "agencies")
 _SECTIONS: dict[str, dict[str, bool]] = {
     "case": {"ref": True, "workflow": True, "stage": True, "opened": True, "entered": False, "due": False,
              "fields": False},
@@ -59,6 +60,9 @@ class TrackerMapping:
     recommendation: dict[str, Source]
     action: dict[str, Source]
     lines: dict[tuple[str | int, ...], int]
+    agencies: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """`agencies:` — the tracker's spelling of an agency, by its key (engine/core/agencies.py), to (that
+    spelling, the registered agency it means)."""
 
     def sources(self) -> Iterable[Source]:
         yield from self.case.values()
@@ -183,6 +187,24 @@ class _MappingReader:
                 out[name] = found
         return out
 
+    def agencies(self, raw: Any) -> dict[str, tuple[str, str]]:
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict):
+            self.problem(("agencies",), "give the tracker's spelling and the registered agency it means, one per "
+                                        "line: `CSC: Children's social care`")
+            return {}
+        out: dict[str, tuple[str, str]] = {}
+        for spelling, target in raw.items():
+            if not isinstance(target, str) or not target.strip():
+                self.problem(("agencies", spelling), "give the registered agency's name")
+                continue
+            if agency_key(cell_text(spelling)) in out:
+                self.problem(("agencies", spelling), f"{spelling!r} is listed twice (case, quotes and spaces are "
+                                                     "ignored): keep one")
+            out[agency_key(cell_text(spelling))] = (cell_text(spelling), target)
+        return out
+
     def date_format(self, data: dict[str, Any]) -> str | None:
         fmt = self.text(data, "date_format")
         if fmt is None:
@@ -212,6 +234,7 @@ def load_mapping(text: str, file: str) -> TrackerMapping:
     mapping = TrackerMapping(file, reader.text(data, "sheet"), delimiter, reader.date_format(data),
                              reader.section(data, "case"), reader.fields(data),
                              reader.section(data, "recommendation"), reader.section(data, "action"), lines)
+    mapping = replace(mapping, agencies=reader.agencies(data.get("agencies")))
     if mapping.action and "recommendation" not in data:
         reader.problem(("action",), "actions belong to recommendations: add a `recommendation:` section "
                                     "saying which column holds the recommendation's text")
@@ -305,6 +328,20 @@ def _stage_problems(mapping: TrackerMapping, stage: Source, flows: Workflows) ->
         problems += [_problem(mapping, stage, f"{key}/{entry}", f"workflow {d.name} has no stage {value!r}; its "
                               f"stages: {', '.join(d.states)}") for entry, value in target.items()
                      if find_state(d, value) is None]
+    return problems
+
+
+def check_agencies(mapping: TrackerMapping, register: Register) -> list[Problem]:
+    """Every agency `agencies:` maps a spelling to must be registered."""
+    problems = []
+    for spelling, target in mapping.agencies.values():
+        if register.find(target) is None:
+            near = register.suggestions(target)
+            hint = f": did you mean {' or '.join(repr(n) for n in near)}?" if near else ""
+            problems.append(Problem(mapping.file, format_path(("agencies", spelling)),
+                                    f"{target!r} is not a registered agency{hint} (see 'reviewflow agency list'; "
+                                    "an administrator can add one with 'reviewflow agency add')",
+                                    mapping.lines.get(("agencies", spelling), 1)))
     return problems
 
 

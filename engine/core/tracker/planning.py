@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from reviewflow.engine.core.agencies import Register, agency_key, normalise
 from reviewflow.engine.core.definition import FieldSpec, WorkflowDefinition
 from reviewflow.engine.core.errors import FieldError, InvalidValue
 from reviewflow.engine.core.fields import MAX_TEXT, parse_value
@@ -92,8 +93,10 @@ class Planner:
     """
 
     def __init__(self, mapping: TrackerMapping, flows: Workflows, existing: set[str], users: Mapping[str, frozenset],
-                 actor: str, today: date, check_ref: Callable[[str], object]) -> None:
+                 actor: str, today: date, check_ref: Callable[[str], object],
+                 register: Register | None = None) -> None:
         self.m = mapping
+        self.register = register
         self.check_ref = check_ref
         self.flows = flows
         self.existing = existing
@@ -128,6 +131,22 @@ class Planner:
         if source is None or not text:
             return text
         return source.values.get(norm(text), text)
+
+    def agency(self, text: str, source: Source | None) -> str:
+        """The registered agency a cell names, directly or through the mapping's `agencies:` (no register: as
+        written)."""
+        if self.register is None:
+            return text
+        mapped = self.m.agencies.get(agency_key(text))
+        found = self.register.find(mapped[1] if mapped else text)
+        if found is not None:
+            return found
+        near = self.register.suggestions(text)
+        hint = f" (did you mean {' or '.join(repr(n) for n in near)}?)" if near else ""
+        where = f" (column {source.column!r})" if source is not None and source.column else ""
+        raise BadCell(f"agency {normalise(text)!r}{where} is not a registered agency{hint}: map the tracker's "
+                      "spelling under `agencies:` in the mapping, or an administrator can add it with "
+                      "'reviewflow agency add'")
 
     def plan(self, sheet: Sheet, advance: Callable[[int], object] = lambda _rows: None) -> list[PlannedCase]:
         """Every row of `sheet` checked and grouped into cases by reference; each reason a row cannot be
@@ -293,7 +312,8 @@ class Planner:
                           "give its text once, or the same on each of its rows")
         case.last_recommendation = key
         self._add_list(found.themes, [normalise_theme(t) for t in _split(row.text(rec.get("themes")))])
-        self._add_list(found.agencies, _split(row.text(rec.get("agencies"))))
+        named = _split(row.text(rec.get("agencies")))
+        self._add_list(found.agencies, [self.agency(a, rec.get("agencies")) for a in named])
         if case.definition is not None:
             problem = themes_problem(found.themes, case.definition.learning)
             if problem:
@@ -311,6 +331,7 @@ class Planner:
         if not description or not agency:
             missing = "description" if not description else "agency"
             raise BadCell(f"the action has no {missing} (column {act[missing].column!r})")
+        agency = self.agency(agency, act.get("agency"))
         due = self.date(row, act["due"], "action due date")
         if due is None:
             raise BadCell(f"the action has no due date (column {act['due'].column!r})")

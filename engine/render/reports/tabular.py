@@ -1,4 +1,6 @@
-"""A report for analysts: CSV (every table, or one with `--table`) and JSON (every figure)."""
+"""A report for analysts: CSV (every table, or one with `--table`) and JSON (every figure).
+
+No CSV cell can start a formula in the spreadsheet that opens it (see `escape.cell_text`)."""
 
 from __future__ import annotations
 
@@ -11,19 +13,24 @@ from typing import Any
 
 from reviewflow.engine.core.errors import InvalidValue
 from reviewflow.engine.core.reports.layout import LIST_JOIN, Layout, Table
+from reviewflow.engine.render.escape import cell_text
 
 
-def _csv_value(value: Any) -> Any:
+def csv_value(value: Any) -> Any:
+    """A cell as CSV writes it: dates ISO, lists joined, no value empty, numbers as numbers, and a text that a
+    spreadsheet would run as a formula (=, +, -, @, tab, CR first) made inert with a leading `'`."""
     if isinstance(value, date | datetime):
         return value.isoformat()
     if isinstance(value, tuple):
-        return LIST_JOIN.join(value)
+        value = LIST_JOIN.join(value)
+    if isinstance(value, str):
+        return cell_text(value)
     return "" if value is None else value
 
 
 def _write(writer: Any, t: Table) -> None:
-    writer.writerow(t.columns)
-    writer.writerows([_csv_value(v) for v in row] for row in t.rows)
+    writer.writerow([cell_text(c) for c in t.columns])
+    writer.writerows([csv_value(v) for v in row] for row in t.rows)
 
 
 def render_csv(layout: Layout, table: str | None = None) -> str:
@@ -38,7 +45,7 @@ def render_csv(layout: Layout, table: str | None = None) -> str:
         _write(writer, chosen)
         return out.getvalue()
     for t in tables:
-        writer.writerow([f"[{t.name}]"])
+        writer.writerow([cell_text(f"[{t.name}]")])
         _write(writer, t)
         writer.writerow([])
     return out.getvalue()

@@ -14,6 +14,7 @@ from typing import Any
 from zipfile import ZIP_DEFLATED, ZipFile
 
 from reviewflow.engine.core.reports.layout import EMPTY_CELL, LIST_JOIN, Cell, Layout, Table
+from reviewflow.engine.render.escape import cell_text
 
 MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DATE_FORMAT = "yyyy-mm-dd"
@@ -35,13 +36,14 @@ def xlsx_value(value: Cell) -> Any:
         value = LIST_JOIN.join(value)
     if isinstance(value, str):
         text = _ILLEGAL.sub("", value).replace("\r\n", "\n").replace("\r", "\n")
-        return text if text.strip() else None
+        return cell_text(text) if text.strip() else None
     return value
 
 
 def _as_text(cell: Any, value: Any) -> None:
-    """Keep a text that starts with '=' a text: a value from a case must never become a formula."""
-    if isinstance(value, str) and value.startswith("="):
+    """Keep every text a text: a value from a case must never become a formula (openpyxl would make one of a
+    text starting with '='; `xlsx_value` has already given a formula-looking text a leading `'`)."""
+    if isinstance(value, str):
         cell.data_type = "s"
 
 
@@ -87,10 +89,11 @@ def _table_sheet(book: Any, t: Table, name: str) -> None:
     from openpyxl.styles import Font
 
     sheet = book.create_sheet(name)
-    sheet.append(list(t.columns))
+    columns = [cell_text(c) for c in t.columns]
+    sheet.append(columns)
     for cell in sheet[1]:
         cell.font = Font(bold=True)
-    rows: list[list[Any]] = [list(t.columns)]
+    rows: list[list[Any]] = [columns]
     for row in t.rows:
         values = [figure_value(v) if t.name == "key_figures" and isinstance(v, str) and i == 1 else xlsx_value(v)
                   for i, v in enumerate(row)]
