@@ -41,7 +41,7 @@ PEOPLE = {  # name: (roles, agency as typed)
     "la.duty": (["la_notifier"], None),
     "a.khan": (["business_manager"], None),
     "pc.lead": (["agency_safeguarding_lead"], "police"),
-    "csc.lead": (["agency_safeguarding_lead"], CURLY),
+    "csc.lead": (["agency_safeguarding_lead"], "CHILDREN'S SOCIAL CARE"),
     "m.patel": (["action_owner"], "  Children's\nsocial   care "),
 }
 
@@ -79,8 +79,10 @@ def test_curly_quotes_dashes_spacing_and_case_do_not_tell_agencies_apart(name: s
 def test_names_are_checked_and_unknown_ones_refused_with_the_nearest() -> None:
     register = Register.of(SEED)
     assert {"Police", "Health", STRAIGHT, "Education"} <= set(SEED)
-    assert register.resolve(CURLY) == STRAIGHT
+    assert register.find(CURLY) == STRAIGHT  # a lookup that only reads
     assert register.resolve(" POLICE\n") == "Police"
+    with pytest.raises(UnknownAgency, match="did you mean 'Children's social care'.*look-alike characters"):
+        register.resolve(CURLY)  # typed in
     with pytest.raises(UnknownAgency) as refused:
         register.resolve("Childrens social care")
     assert str(refused.value).startswith(
@@ -110,8 +112,9 @@ def _build(url: str) -> None:
             rf.add_user(name, roles, f"{name}@example.org", agency)
         rf.open_case("serious_case_review", REF, "la.duty",
                      {"notifying_agency": "Police", "incident_date": "2026-01-02", "incident_type": "child_died"})
-        rf.recommend(REF, "a.khan", "Share concerns about neglect at once", ["neglect"], ["police", CURLY])
-        rf.add_action(REF, "a.khan", "R1", "Neglect toolkit training", CURLY, "2026-02-02", "m.patel")
+        rf.recommend(REF, "a.khan", "Share concerns about neglect at once", ["neglect"], ["police", STRAIGHT])
+        rf.add_action(REF, "a.khan", "R1", "Neglect toolkit training", "children's social care", "2026-02-02",
+                      "m.patel")
     finally:
         rf.db.dispose()
 
@@ -155,9 +158,28 @@ def test_typed_agencies_are_stored_in_the_register_spelling(rf: Reviewflow) -> N
     assert "x.new" not in {u.name for u in rf.users()}
 
 
-def test_the_curly_spelling_escalates_to_its_own_agencys_lead_only(rf: Reviewflow) -> None:
-    """The action's agency, typed with a curly apostrophe, is the CSC lead's: at level 2 she alone is told,
-    not every agency's safeguarding lead."""
+def test_the_curly_spelling_is_refused_with_the_registered_one_offered(url: str, rf: Reviewflow) -> None:
+    """`Children’s social care` typed with a curly apostrophe (as a word processor writes it) is not taken for a
+    new agency, nor silently for the registered one: refused, the registered spelling offered, nothing written."""
+    before = rf.case(REF)
+    refused = _cli(url, "action", "add", REF, "--rec", "R1", "--description", "Audit of neglect referrals",
+                   "--agency", CURLY, "--due", "2026-03-02", "--owner", "m.patel", "--as", "a.khan", code=1).stderr.strip().splitlines()
+    assert refused == ["Error: 'Children’s social care' is not a registered agency: did you mean "
+                       "'Children's social care'? (its quote marks, dashes or look-alike characters differ: "
+                       "type it as registered)"]
+    assert rf.case(REF).revision == before.revision
+    with pytest.raises(UnknownAgency, match="did you mean 'Children's social care'"):
+        rf.update_action(REF, "A1", "a.khan", agency="Children’s social care")
+    with pytest.raises(UnknownAgency, match="did you mean 'Police'"):
+        rf.add_user("x.fw", ["action_owner"], None, "Polｉce")  # a full-width letter
+    with pytest.raises(UnknownAgency, match="did you mean 'Children's social care'"):
+        rf.recommend(REF, "a.khan", "Another", ["neglect"], ["Children‘s social care"])
+    assert [a.owner_agency for r in rf.case(REF).recommendations for a in r.actions] == [STRAIGHT]
+
+
+def test_the_agency_escalation_goes_to_its_own_agencys_lead_only(rf: Reviewflow) -> None:
+    """The action's agency is the CSC lead's: at level 2 she alone is told, not every agency's safeguarding
+    lead."""
     rf.ctx.clock = SteppingClock(datetime(2026, 2, 10, 9, 0, tzinfo=UTC))
     Sweeper(rf.ctx).sweep()
     overdue = [o for o in rf.outbox(ref=REF) if o.event == "action_overdue"]
@@ -238,7 +260,11 @@ def test_api_lists_the_register_and_refuses_an_unregistered_agency(url: str, rf:
     assert refused.json()["detail"].startswith("'Childrens social care' is not a registered agency: did you mean "
                                                "'Children's social care'")
     assert refused.json()["field"] == "agency"
-    added = client.post(f"/api/v1/cases/{REF}/actions", json={**action, "agency": CURLY},
+    curly = client.post(f"/api/v1/cases/{REF}/actions", json={**action, "agency": CURLY},
+                        headers={**writer, "If-Match": etag})
+    assert curly.status_code == 422, curly.text
+    assert curly.json()["allowed"] == [STRAIGHT]
+    added = client.post(f"/api/v1/cases/{REF}/actions", json={**action, "agency": "children's social care"},
                         headers={**writer, "If-Match": etag})
     assert added.status_code == 201, added.text
     assert [a.owner_agency for a in rf.actions(ref=REF)] == [STRAIGHT, STRAIGHT]

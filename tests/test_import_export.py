@@ -119,7 +119,7 @@ class _Story:
             "withdraw": lambda: self.s.fire(self.ref, "withdraw", "bm", {"withdrawal_reason": t[2]}),
             "pause": self._pause,
             "recommend": lambda: self.s.recommend(self.ref, "bm", t[0], [t[1]], ["Police"]),  # registered agencies
-            "action": lambda: self.s.add_action(self.ref, "bm", "R1", t[1], "Children\u2019s social care", "2026-06-30",
+            "action": lambda: self.s.add_action(self.ref, "bm", "R1", t[1], "Children's social care", "2026-06-30",
                                                 "chair", t[3]),
             "evidence": lambda: self.s.submit_evidence(self.ref, "A1", "chair", "data", t[2], t[3][:500]),
             "accept_evidence": lambda: self.s.decide_evidence(self.ref, "E1", "bm", True, t[0]),

@@ -3,6 +3,12 @@
 A name is normalised (Unicode NFKC, curly quotes and apostrophes straightened, dashes made hyphens, runs of
 whitespace, line breaks and tabs made one space, trimmed) and compared case-insensitively on that form; the
 name stored and shown is always the register's spelling (docs/operations.md#agencies).
+
+A name typed in (an action's agency, a user's, a recommendation's) must be the register's spelling apart from
+letter case and spacing: one that matches only once its quotes, dashes or look-alike characters are
+straightened (`Children’s social care`) is refused with the registered spelling offered, so nobody believes
+the two are different agencies. Lookups that only read (filters, tracker imports with their mapping, stored
+rows written before the register) compare on the normalised form.
 """
 
 from __future__ import annotations
@@ -45,6 +51,11 @@ def normalise(text: str) -> str:
             break
         result = again
     return result
+
+
+def _spaced(text: str) -> str:
+    """`text` with case and spacing set aside, nothing else changed."""
+    return " ".join(text.split()).casefold()
 
 
 def agency_key(text: str | None) -> str:
@@ -91,10 +102,14 @@ class Register:
         return [self.by_key[k] for k in near]
 
     def resolve(self, text: str, field: str = "agency") -> str:
-        """The register's spelling of `text`; UnknownAgency, offering the nearest names, when none matches."""
+        """The register's spelling of `text` as typed in; UnknownAgency, offering the nearest names, when none
+        matches, or when `text` matches one only once its quotes, dashes or look-alike characters are
+        straightened (the registered spelling is offered)."""
         found = self.find(text)
         if found is None:
             raise UnknownAgency(normalise(text) or text, self.suggestions(text), field=field)
+        if _spaced(text) != _spaced(found):
+            raise UnknownAgency(" ".join(text.split()), [found], field=field, lookalike=True)
         return found
 
     def check_new(self, text: str) -> str:

@@ -204,10 +204,13 @@ def _quoted(name: str) -> str:
 class UnknownAgency(InvalidValue):
     """An agency typed in is not in the partnership's register (engine/core/agencies.py)."""
 
-    def __init__(self, name: str, suggestions: Sequence[str] = (), field: str | None = "agency") -> None:
+    def __init__(self, name: str, suggestions: Sequence[str] = (), field: str | None = "agency",
+                 lookalike: bool = False) -> None:
         hint = f": did you mean {' or '.join(_quoted(n) for n in suggestions)}?" if suggestions else ""
-        super().__init__(f"{_quoted(name)} is not a registered agency{hint} (an administrator can add one with "
-                         "'reviewflow agency add')", field=field, value=name, allowed=list(suggestions))
+        tail = ("(its quote marks, dashes or look-alike characters differ: type it as registered)" if lookalike
+                else "(an administrator can add one with 'reviewflow agency add')")
+        super().__init__(f"{_quoted(name)} is not a registered agency{hint} {tail}", field=field, value=name,
+                         allowed=list(suggestions))
 
 
 class AgencyExists(ReviewflowError):
