@@ -163,7 +163,8 @@ def test_the_curly_spelling_is_refused_with_the_registered_one_offered(url: str,
     new agency, nor silently for the registered one: refused, the registered spelling offered, nothing written."""
     before = rf.case(REF)
     refused = _cli(url, "action", "add", REF, "--rec", "R1", "--description", "Audit of neglect referrals",
-                   "--agency", CURLY, "--due", "2026-03-02", "--owner", "m.patel", "--as", "a.khan", code=1).stderr.strip().splitlines()
+                   "--agency", CURLY, "--due", "2026-03-02", "--owner", "m.patel", "--as", "a.khan",
+                   code=1).stderr.strip().splitlines()
     assert refused == ["Error: 'Children’s social care' is not a registered agency: did you mean "
                        "'Children's social care'? (its quote marks, dashes or look-alike characters differ: "
                        "type it as registered)"]
