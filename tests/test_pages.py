@@ -345,6 +345,14 @@ def test_demo_serve_prints_sign_ins_that_work(tmp_path: Path) -> None:
         work = nurse.get("/").text
         assert "S11-2026 action A1" in work
         assert "Overdue by" in work
+        manager = Person(base)  # a move in the served demo is dated by its running clock, also its server time
+        assert manager.sign_in("a.khan", passwords["a.khan"]).status_code == 303
+        _, hidden = manager.form("/cases/RR-2026-001/move/withdraw")
+        moved = manager.post("/cases/RR-2026-001/move/withdraw",
+                             {**hidden, "withdrawal_reason": "referred twice", "move_note": "tried in the demo"})
+        assert moved.headers["location"] == "/cases/RR-2026-001?done=moved", moved.text
+        case = manager.get("/cases/RR-2026-001").text
+        assert "Withdrawn" in case and "back-dated" not in case
     finally:
         demo.send_signal(signal.SIGINT)
         try:

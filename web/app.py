@@ -112,10 +112,13 @@ def app_from_environment() -> FastAPI:
     config = os.environ.get("REVIEWFLOW_CONFIG")
     settings = load_settings(Path(config) if config else None, os.environ)
     now = os.environ.get("REVIEWFLOW_NOW")
-    clock = system_clock
+    clock, wall = system_clock, None
     if now:
         start = parse_instant(now)
-        clock = running_clock(start) if os.environ.get("REVIEWFLOW_NOW_RUNS") == "1" else fixed_clock(start)
-    rf = Reviewflow.connect(os.environ.get("REVIEWFLOW_DB", "sqlite:///reviewflow.db"), clock, settings)
+        if os.environ.get("REVIEWFLOW_NOW_RUNS") == "1":  # the served demo: its simulated time is its server's
+            clock = wall = running_clock(start)
+        else:
+            clock = fixed_clock(start)
+    rf = Reviewflow.connect(os.environ.get("REVIEWFLOW_DB", "sqlite:///reviewflow.db"), clock, settings, wall)
     rf.ensure_ready()
     return create_app(rf)
