@@ -352,7 +352,8 @@ def test_demo_serve_prints_sign_ins_that_work(tmp_path: Path) -> None:
                              {**hidden, "withdrawal_reason": "referred twice", "move_note": "tried in the demo"})
         assert moved.headers["location"] == "/cases/RR-2026-001?done=moved", moved.text
         case = manager.get("/cases/RR-2026-001").text
-        assert "Withdrawn" in case and "back-dated" not in case
+        assert "Withdrawn" in case
+        assert "back-dated" not in case
     finally:
         demo.send_signal(signal.SIGINT)
         try:
