@@ -25,6 +25,7 @@ from reviewflow.store.chain import (
     check_sequence,
     digest,
     fold,
+    forget_head,
     genesis,
     head_mac,
     seal,
@@ -378,6 +379,7 @@ def rekey(s: Session) -> int:
     head_table: Any = AuditHeadRow.__table__  # type: ignore[attr-defined]
     connection.execute(update(head_table).where(head_table.c.id == 1).values(
         hash=running, scheme=KEYED, mac=head_mac(key, head.seq, running, head.queued)))
+    forget_head(s)  # what this transaction held of the head is the old chain's
     return len(rows)
 
 

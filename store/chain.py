@@ -21,7 +21,7 @@ import secrets
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import bindparam, event, func, insert, select, update
 from sqlalchemy.orm import Session as OrmSession
@@ -232,8 +232,16 @@ _WRITE_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(
     seq=bindparam("head_seq"), hash=bindparam("head_hash"), queued=bindparam("head_queued"), mac=bindparam("head_mac"))
 
 
+_HEAD_HELD = "reviewflow_head"
+"""Where a session's `info` keeps the head as this transaction last read or wrote it: the row stays locked until
+the transaction ends, so no other writer can change it meanwhile."""
+
+
 def _lock_head(session: OrmSession) -> tuple[int, str, bytes | None, int]:
     """Lock the head row (making it on a new database): (sealed rows, running hash, key or None, queued)."""
+    held = session.info.get(_HEAD_HELD)
+    if held is not None:
+        return cast(tuple[int, str, bytes | None, int], held)
     connection = session.connection()
     head = connection.execute(_READ_HEAD).first()
     if head is None:
@@ -242,12 +250,26 @@ def _lock_head(session: OrmSession) -> tuple[int, str, bytes | None, int]:
     else:
         seq, running, scheme, queued = (*head, KEYED, 0)[:4]  # (a benchmark reads the first two alone)
     key = session_key(session, may_create=seq == 0 and not queued) if scheme == KEYED else None
+    session.info[_HEAD_HELD] = (seq, running, key, queued or 0)
     return seq, running, key, queued or 0
 
 
 def _write_head(session: OrmSession, seq: int, running: str, key: bytes | None, queued: int) -> None:
     session.connection().execute(_WRITE_HEAD, {"head_seq": seq, "head_hash": running, "head_queued": queued,
                                                "head_mac": head_mac(key, seq, running, queued) if key else None})
+    session.info[_HEAD_HELD] = (seq, running, key, queued)
+
+
+def forget_head(session: OrmSession) -> None:
+    """Drop the head this transaction holds in memory (after writing the head row by other means)."""
+    session.info.pop(_HEAD_HELD, None)
+
+
+@event.listens_for(OrmSession, "after_transaction_end")
+def _release_head(session: OrmSession, transaction: Any) -> None:
+    if transaction.parent is None:  # the outermost transaction ended: its lock on the head is gone
+        session.info.pop(_HEAD_HELD, None)
+        session.info.pop(_QUEUED, None)
 
 
 _QUEUED = "reviewflow_queued"

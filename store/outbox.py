@@ -177,8 +177,8 @@ def add_webhook_rows(s: Session, claimed: Iterable[OutboxEntry], now: datetime) 
             with s.begin_nested():
                 add_many(s, [new_row(o, cases.get(source), now)])
             made += 1
-        except IntegrityError:
-            pass  # another worker queued it a moment ago
+        except IntegrityError:  # another worker queued it a moment ago (and counted it)
+            note_queued(s, -1)
     return made
 
 

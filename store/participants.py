@@ -44,14 +44,16 @@ def add(s: Session, case_id: int, names: Iterable[str]) -> None:
     """Record agencies as taking part in the case, a registered one in the register's spelling (an agency already
     there stays as first written)."""
     printable = (normalise("".join(c if c.isprintable() else " " for c in n)) for n in names)  # NUL neither
-    known = {agency_key(n): n for n in register_store.register(s).names}  # a registered agency in its spelling
-    wanted = {agency_key(n): known.get(agency_key(n), n) for n in printable if agency_key(n)}
-    if not wanted:
+    typed = {agency_key(n): n for n in printable if agency_key(n)}
+    if not typed:
         return
     held = agency_keys(s, case_id)
-    rows = [{"case_id": case_id, "agency_key": k, "name": n} for k, n in sorted(wanted.items()) if k not in held]
-    if rows:
-        s.connection().execute(_T.insert(), rows)
+    new = {k: n for k, n in typed.items() if k not in held}
+    if not new:
+        return
+    known = {agency_key(n): n for n in register_store.register(s).names}  # a registered agency in its spelling
+    rows = [{"case_id": case_id, "agency_key": k, "name": known.get(k, n)} for k, n in sorted(new.items())]
+    s.connection().execute(_T.insert(), rows)
 
 
 def visible_case_ids(agency: str | None, user: str, recorded: str) -> Any:
