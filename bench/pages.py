@@ -76,15 +76,16 @@ def _value(spec: FieldSpec, today: str) -> str:
     return f"recorded for the benchmark ({spec.name})"
 
 
-def _move(seeder: Seeder, ref: str, trigger: str, actor: str, days: int = 3) -> None:
-    """Make one move a few days on, every field it requires filled in."""
+def _move(seeder: Seeder, ref: str, trigger: str, actor: str, days: int = 3, given: dict[str, str] | None = None,
+          ) -> None:
+    """Make one move a few days on, every field it requires filled in (`given` ones as given)."""
     rf = seeder.service
     seeder.clock.now += timedelta(days=days)
     view = rf.case(ref)
     move = rf.definition(view.workflow, view.version).transition(view.state, trigger)
     assert move is not None, f"{trigger} from {view.state}"
     today = seeder.clock.now.date().isoformat()
-    rf.fire(ref, trigger, actor, {s.name: _value(s, today) for s in move.requires})
+    rf.fire(ref, trigger, actor, {s.name: (given or {}).get(s.name, _value(s, today)) for s in move.requires})
 
 
 def _template(seeder: Seeder, ref: str, j: int) -> None:
@@ -109,7 +110,8 @@ def _template(seeder: Seeder, ref: str, j: int) -> None:
         rf.update_action(ref, "A4", owner_of(small), status="in_progress")
     if j % 3 == 0:
         rf.submit_evidence(ref, "A1", owner_of("Police"), "policy_change", "Referral policy v3 in force", "POL-77")
-    _move(seeder, ref, "publish", MANAGER)
+    copied = (seeder.clock.now - timedelta(days=14)).date().isoformat()  # 7 working days and more before publishing
+    _move(seeder, ref, "publish", MANAGER, given={"regulators_copied_date": copied})
 
 
 def _people(seeder: Seeder) -> None:

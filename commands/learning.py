@@ -90,7 +90,7 @@ def action_add(ctx: click.Context, ref: str, recommendation: str, description: s
 @click.argument("number", metavar="ACTION")
 @click.option("--status", metavar="STATUS",
               help="in_progress, embedded, superseded or not_implemented (the last two need --reason).")
-@click.option("--reason", help="Why (required for superseded and not_implemented).")
+@click.option("--reason", help="Why (required for superseded, not_implemented and a new --due).")
 @click.option("--due", metavar="DATE", help="A new due date (YYYY-MM-DD).")
 @click.option("--owner", metavar="USER", help="A new owner (a registered user).")
 @click.option("--agency", help="A new owning agency.")

@@ -119,7 +119,7 @@ def _action(row: ActionRow, ref: str, workflow: str, rec: RecommendationRow,
                   row.created_at, row.updated_at, row.verified_by, row.verified_at, row.impact_method,
                   row.impact_measured_on, row.impact_summary, row.impact_by, row.embedded_at,
                   tuple(rec.themes), tuple(_evidence(e, row.number) for e in evidence), row.id or 0, row.case_id,
-                  row.recommendation_id)
+                  row.recommendation_id, row.first_due_date, row.redate_reason)
 
 
 def _evidence_by_action(s: Session, action_ids: Sequence[int]) -> dict[int, list[EvidenceRow]]:
@@ -215,7 +215,7 @@ def claim_due_actions(s: Session, now: datetime, limit: int, after: tuple[dateti
         assert c.id is not None
         assert a.next_check_at is not None
         found.append(DueAction(a.id, c.id, c.ref, c.workflow, c.version, a.number, a.owner, a.owner_agency,
-                               a.due_date, a.status, a.next_check_at))
+                               a.due_date, a.status, a.next_check_at, a.first_due_date))
     return found
 
 

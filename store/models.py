@@ -258,6 +258,8 @@ class ActionRow(SQLModel, table=True):
     success_measure: str = ""
     status: str = "agreed"
     status_reason: str | None = None
+    first_due_date: date | None = None
+    redate_reason: str | None = None
     created_by: str
     created_at: datetime = _time(nullable=False)
     updated_at: datetime = _time(nullable=False)

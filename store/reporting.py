@@ -67,7 +67,8 @@ def _learning(s: Session, refs: dict[int, CaseRecord]) -> tuple[tuple[Recommenda
                               row.owner, row.due_date, row.success_measure, row.status, row.status_reason,
                               row.created_by, row.created_at, row.updated_at, row.verified_by, row.verified_at,
                               row.impact_method, row.impact_measured_on, row.impact_summary, row.impact_by,
-                              row.embedded_at, rec.themes, (), row.id, row.case_id, row.recommendation_id))
+                              row.embedded_at, rec.themes, (), row.id, row.case_id, row.recommendation_id,
+                              row.first_due_date, row.redate_reason))
     return tuple(recs.values()), tuple(actions)
 
 

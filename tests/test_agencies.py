@@ -181,7 +181,7 @@ def test_the_curly_spelling_is_refused_with_the_registered_one_offered(url: str,
 def test_the_agency_escalation_goes_to_its_own_agencys_lead_only(rf: Reviewflow) -> None:
     """The action's agency is the CSC lead's: at level 2 she alone is told, not every agency's safeguarding
     lead."""
-    rf.ctx.clock = SteppingClock(datetime(2026, 2, 10, 9, 0, tzinfo=UTC))
+    rf.ctx.clock = SteppingClock(datetime(2026, 3, 3, 9, 0, tzinfo=UTC))  # level 2: due + 20 working days
     Sweeper(rf.ctx).sweep()
     overdue = [o for o in rf.outbox(ref=REF) if o.event == "action_overdue"]
     assert {(o.role, o.recipient) for o in overdue} == {("owner", "m.patel"),

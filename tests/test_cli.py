@@ -98,7 +98,7 @@ def test_scr_from_notification_to_closed(run: Cli) -> None:
                                                           "family_invited": "yes"}, "draft_and_qa"),
         ("submit_final_report", "j.reid", "2026-05-11", {"report_date": "2026-05-11"}, "recommendations"),
         ("accept_report", "lscp.board", "2026-05-28", {"board_acceptance_date": "2026-05-28"}, "publication"),
-        ("publish", "a.khan", "2026-06-15", {"regulators_copied_date": "2026-06-05",
+        ("publish", "a.khan", "2026-06-15", {"regulators_copied_date": "2026-06-04",
                                               "publication_date": "2026-06-15"}, "actions"),
         ("actions_complete", "d.osei", "2026-11-20", {"actions_verified_date": "2026-11-20"}, "evidence_of_embedding"),
         ("confirm_embedded", "d.osei", "2027-04-20", {"impact_evidence": "Re-audit of 20 cases, March 2027"}, "closed"),

@@ -86,7 +86,7 @@ def test_a_daily_person_gets_one_digest_a_day_from_the_worker(rf: Reviewflow, sm
     assert NARRATIVE not in text
     assert "private" not in text
     _at(rf, datetime(2026, 1, 6, 9, 0, tzinfo=UTC))
-    rf.update_action("POLICE-2", "A1", "bm", due="2026-04-30")
+    rf.update_action("POLICE-2", "A1", "bm", due="2026-04-30", reason="awaiting training dates")
     _assign(rf, "POLICE-2")
     assert worker.tick().digests == 0
     assert len(smtp.to(JONES)) == 1

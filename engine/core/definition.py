@@ -28,6 +28,13 @@ class FieldSpec:
     sensitive: bool = False
     readers: tuple[str, ...] = ()
     """With `sensitive`: the roles that may see the value (default: the workflow's `access.sensitive`)."""
+    reason_if_no: bool = False
+    """A yes/no field answered no needs a reason, given as the field `<name>_reason`."""
+
+    @property
+    def reason_name(self) -> str:
+        """The companion field holding the reason for a no."""
+        return f"{self.name}_reason"
 
     def describe(self) -> str:
         """'decision (choice: scr, nfa)' style summary used in messages."""

@@ -55,7 +55,7 @@ def checkpoints(d: WorkflowDefinition, state: StateDef, entered_at: datetime,
 
 
 def action_key(number: str, due: date, index: int) -> str:
-    """Ledger key of an action's ladder level; a new due date starts a new climb."""
+    """Ledger key of an action's ladder level, keyed by its first due date (re-dating does not restart it)."""
     return f"action-{number}-{due.isoformat()}-{level_key(index)}"
 
 

@@ -4,8 +4,11 @@ definition is validated, evaluated over a read-only view of the case. Never Pyth
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping
+from datetime import date
 from functools import lru_cache
 from typing import Any
+
+from reviewflow.engine.core.durations import DEFAULT_CALENDAR, working_days_between
 
 VIEW: dict[str, str] = {
     "state": "the case's current state (text)",
@@ -29,7 +32,13 @@ _MEMBERS: dict[str, tuple[str, ...]] = {
 }
 _MACROS = {"all", "exists", "exists_one", "map", "filter"}
 _FUNCTIONS = {"size", "contains", "startsWith", "endsWith", "matches", "int", "string", "double", "bool",
-              "has", "timestamp", "duration", "type", "getFullYear", "getMonth", "getDayOfMonth"}
+              "has", "timestamp", "duration", "type", "getFullYear", "getMonth", "getDayOfMonth",
+              "working_days_between"}
+WORKING_DAYS_BETWEEN = "working_days_between"
+"""`working_days_between(a, b)`: the working days (England and Wales: weekends and bank holidays
+excluded) after date `a` up to and including date `b`; negative when `b` is before `a`, so
+`working_days_between(a, b) == -working_days_between(b, a)`, and it is 0 when they are the same
+day. Both arguments are date fields, `fields.x`."""
 MAX_LENGTH = 1000
 
 
@@ -84,8 +93,51 @@ def _check_names(tree: Any, names: Collection[str], fields: Collection[str]) -> 
             name = str(node.children[0])
             if name not in _FUNCTIONS:
                 raise ExpressionProblem(f"unknown function {name!r}; functions: {', '.join(sorted(_FUNCTIONS))}")
+            if name == WORKING_DAYS_BETWEEN:
+                _check_working_days_arguments(node, fields)
         elif rule == "member_dot":
             _check_member(node, fields)
+
+
+def _field_named(node: Any) -> str | None:
+    """The field name of an argument that is just `fields.x`, else None."""
+    from lark import Tree
+
+    while isinstance(node, Tree) and len(node.children) == 1:
+        node = node.children[0]
+    if isinstance(node, Tree) and node.data == "member_dot" and _ident(node.children[0]) == "fields":
+        return str(node.children[1])
+    return None
+
+
+def _check_working_days_arguments(node: Any, fields: Collection[str]) -> None:
+    """Two arguments, each a declared date field (`fields` maps names to types when types are known)."""
+    usage = f"write {WORKING_DAYS_BETWEEN}(fields.start_date, fields.end_date) with two date fields"
+    args = node.children[1].children if len(node.children) > 1 else []
+    if len(args) != 2:
+        raise ExpressionProblem(f"{WORKING_DAYS_BETWEEN} takes 2 arguments, got {len(args)}: {usage}")
+    types = fields if isinstance(fields, Mapping) else {}
+    for arg in args:
+        name = _field_named(arg)
+        if name is None:
+            raise ExpressionProblem(f"{WORKING_DAYS_BETWEEN} takes date fields as arguments: {usage}")
+        kind = types.get(name, "date")
+        if name in fields and kind != "date":
+            raise ExpressionProblem(f"{WORKING_DAYS_BETWEEN} needs date fields, but fields.{name} is {kind}: "
+                                    f"{usage}")
+
+
+def _working_days_between(start: Any, end: Any) -> Any:
+    """The CEL function: text dates (as the case view holds them) in, a whole number out."""
+    import celpy
+    from celpy.celtypes import IntType
+
+    try:
+        first, last = date.fromisoformat(str(start)), date.fromisoformat(str(end))
+    except ValueError:
+        return celpy.CELEvalError(f"{WORKING_DAYS_BETWEEN} needs two dates (YYYY-MM-DD), got {start!r}, {end!r}",
+                                  TypeError, None)
+    return IntType(working_days_between(first, last, DEFAULT_CALENDAR))
 
 
 def _check_member(node: Any, fields: Collection[str]) -> None:
@@ -117,7 +169,7 @@ def _compiled(text: str) -> Any:
         where = f" at column {column}" if column else ""
         raise ExpressionProblem(f"syntax error{where} in expression {text!r}: write it in CEL, "
                                 "e.g. 'actions.overdue == 0 && has_recommendations'") from None
-    return tree, env.program(tree)
+    return tree, env.program(tree, functions={WORKING_DAYS_BETWEEN: _working_days_between})
 
 
 def check(text: str, names: Collection[str], fields: Collection[str]) -> None:

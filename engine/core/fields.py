@@ -107,7 +107,8 @@ def split_assignments(pairs: Iterable[str]) -> dict[str, str]:
 def parse_fields(what: str, specs: Sequence[FieldSpec], raw: Mapping[str, str]) -> dict[str, Any]:
     """Check every supplied value against `specs`; all specs are required. `what` names the move."""
     by_name = {s.name: s for s in specs}
-    unknown = sorted(set(raw) - set(by_name))
+    reasons = {s.reason_name: s for s in specs if s.reason_if_no}
+    unknown = sorted(set(raw) - set(by_name) - set(reasons))
     if unknown:
         takes = ", ".join(s.describe() for s in specs) or "no fields"
         names = ", ".join(name if name.isprintable() else repr(name) for name in unknown)
@@ -119,4 +120,24 @@ def parse_fields(what: str, specs: Sequence[FieldSpec], raw: Mapping[str, str]) 
         flags = " ".join(f"--field {s.name}=..." for s in missing)
         raise FieldError(f"{what} needs {needs}: add {flags}", field=missing[0].name,
                          missing=[s.name for s in missing])
-    return {name: parse_value(by_name[name], value) for name, value in raw.items()}
+    supplied = {name: parse_value(by_name[name], value) for name, value in raw.items() if name in by_name}
+    for name, spec in reasons.items():
+        supplied.update(_reason_for_no(what, spec, supplied[spec.name], raw.get(name, "")))
+    return supplied
+
+
+def _reason_for_no(what: str, spec: FieldSpec, answer: bool, raw: str) -> dict[str, str]:
+    """The reason kept with a no to a `reason_if_no` field: required with no, refused with yes."""
+    text = raw.strip()
+    if answer and text:
+        raise FieldError(f"{what}: {spec.reason_name} is only for a no to {spec.name!r}: leave it out",
+                         field=spec.name, value=raw)
+    if answer:
+        return {}
+    if not text:
+        raise FieldError(f"{what}: {spec.name!r} is no, which needs a reason: add --field {spec.reason_name}=\"...\"",
+                         field=spec.name, missing=[spec.reason_name])
+    if len(text) > MAX_TEXT:
+        raise FieldError(f"field {spec.reason_name!r} is {len(text)} characters long; the limit is {MAX_TEXT}: "
+                         "shorten it", field=spec.name, limit=MAX_TEXT, length=len(text))
+    return {spec.reason_name: text}

@@ -162,7 +162,8 @@ def _fields(specs: dict[str, Any] | None) -> tuple[FieldSpec, ...]:
     return tuple(
         FieldSpec(name, spec["type"], spec.get("label", ""), tuple(spec.get("options", ())),
                   bool(spec.get("sensitive", False)),
-                  tuple(spec["sensitive"]) if isinstance(spec.get("sensitive"), list) else ())
+                  tuple(spec["sensitive"]) if isinstance(spec.get("sensitive"), list) else (),
+                  bool(spec.get("reason_if_no", False)))
         for name, spec in (specs or {}).items()
     )
 

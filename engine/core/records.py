@@ -189,6 +189,13 @@ class Action:
     id: int = 0
     case_id: int = 0
     recommendation_id: int = 0
+    first_due_date: date | None = None
+    redate_reason: str | None = None
+
+    @property
+    def ladder_due(self) -> date:
+        """The first due date: the ladder climbs from it and on-time figures count against it."""
+        return self.first_due_date or self.due_date
 
     def facts(self) -> ActionFacts:
         return ActionFacts(self.number, self.status, self.due_date, self.owner, self.recommendation,
@@ -226,6 +233,12 @@ class DueAction:
     due_date: date
     status: str
     next_check_at: datetime
+    first_due_date: date | None = None
+
+    @property
+    def ladder_due(self) -> date:
+        """The first due date, from which the ladder climbs."""
+        return self.first_due_date or self.due_date
 
 
 @dataclass(frozen=True)

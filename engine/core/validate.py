@@ -208,6 +208,17 @@ def _field_specs(d: WorkflowDefinition) -> Iterator[tuple[Path, FieldSpec]]:
             yield ("transitions", i, "requires", spec.name), spec
 
 
+def check_reasons(d: WorkflowDefinition) -> Found:
+    """`reason_if_no` only on yes/no fields, and its `<name>_reason` not also a declared field."""
+    names = {spec.name for _, spec in _field_specs(d)}
+    for path, spec in _field_specs(d):
+        if spec.reason_if_no and spec.type != "yesno":
+            yield (*path, "reason_if_no"), f"only yesno fields take `reason_if_no`; this field is {spec.type}"
+        elif spec.reason_if_no and spec.reason_name in names:
+            yield (*path, "reason_if_no"), (
+                f"the reason for a no is kept as {spec.reason_name!r}, which is also a declared field: rename one")
+
+
 def check_fields(d: WorkflowDefinition) -> Found:
     declared: set[str] = set()
     for path, spec in _field_specs(d):
@@ -216,6 +227,7 @@ def check_fields(d: WorkflowDefinition) -> Found:
             yield path, "a choice field needs `options`: list the allowed values"
         if spec.type != "choice" and spec.options:
             yield (*path, "options"), f"only choice fields take `options`; this field is {spec.type}"
+
     for j, name in enumerate(d.access.agency_fields or ()):
         if name not in declared:
             yield ("access", "agency_fields", j), (
@@ -229,7 +241,7 @@ def check_fields(d: WorkflowDefinition) -> Found:
 
 
 def check_conditions(d: WorkflowDefinition) -> Found:
-    declared = {spec.name for _, spec in _field_specs(d)}
+    declared = {spec.name: str(spec.type) for _, spec in _field_specs(d)}  # names to types, for date rules
     for i, t in enumerate(d.transitions):
         for j, condition in enumerate(t.when):
             path: Path = ("transitions", i, "when", j) if len(t.when) > 1 else ("transitions", i, "when")
@@ -247,6 +259,7 @@ RULES: list[Callable[[WorkflowDefinition], Found]] = [
     check_escalation,
     check_reminders,
     check_fields,
+    check_reasons,
     check_conditions,
     check_schedule,
 ]

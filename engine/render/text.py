@@ -138,8 +138,15 @@ def action_line(a: Action, today: date) -> str:
     """'A1   Children's social care  due 2026-05-01  in_progress  OVERDUE  owner m.patel'."""
     late = "  OVERDUE" if is_overdue(a.facts(), today) else ""
     owner = f"  owner {a.owner}" if a.owner else ""
-    return (f"{a.number:<4} {_short(a.owner_agency, 28):<28} due {a.due_date.isoformat()}  {a.status}{late}{owner}"
-            f"  {_short(a.description, 60)}")
+    return (f"{a.number:<4} {_short(a.owner_agency, 28):<28} due {a.due_date.isoformat()}{redated(a)}  {a.status}"
+            f"{late}{owner}  {_short(a.description, 60)}")
+
+
+def redated(a: Action) -> str:
+    """', re-dated from 2026-02-02: awaiting training dates' for a re-dated action, else ''."""
+    if a.first_due_date is None or a.first_due_date == a.due_date:
+        return ""
+    return f", re-dated from {a.first_due_date.isoformat()}: {_short(a.redate_reason or '', 60)}"
 
 
 def action_row(a: Action, today: date) -> str:

@@ -318,7 +318,8 @@ def _learning(h: HistoryEntry, r: _Records) -> Event:
 
 
 def _changes(f: Mapping[str, Any]) -> str:
-    names = {"status": "status", "due_date": "due", "owner": "owner", "owner_agency": "agency"}
+    names = {"status": "status", "due_date": "due", "first_due_date": "re-dated from", "owner": "owner",
+             "owner_agency": "agency"}
     return "; ".join(f"{label} {flat(f[key])}" for key, label in names.items() if f.get(key)) or "details"
 
 

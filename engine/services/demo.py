@@ -6,7 +6,7 @@ import secrets
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from reviewflow.engine.core.clock import SteppingClock
@@ -66,8 +66,16 @@ def _value(spec: FieldSpec, today: str) -> str:
     return f"recorded by the demo ({spec.label or spec.name})"
 
 
+def _dated(value: str, today: str) -> str:
+    """A given value, with 'N working days ago' turned into that date."""
+    ago = value.removesuffix(" working days ago")
+    if ago != value and ago.isdigit():
+        return add_working_days(date.fromisoformat(today), -int(ago)).isoformat()
+    return value
+
+
 def _fill(specs: tuple[FieldSpec, ...], given: dict[str, str], today: str) -> dict[str, str]:
-    return {s.name: given.get(s.name, _value(s, today)) for s in specs}
+    return {s.name: _dated(given[s.name], today) if s.name in given else _value(s, today) for s in specs}
 
 
 def _actor(roles: tuple[str, ...]) -> str:
@@ -201,7 +209,7 @@ SCRIPT: list[Opening | Step | Attempt | Learn] = [
             "Police referral policy requires a same-day referral for neglect"),
     _action(0, SCR1, "R1", "Children's social care", "m.patel", 60, "Neglect toolkit training for all social workers"),
     _action(0, SCR1, "R2", "Health", "h.nurse", 70, "Health visiting template asks for the child's own words"),
-    Step(5, SCR1, "publish"),
+    Step(5, SCR1, "publish", {"regulators_copied_date": "10 working days ago"}),
     Attempt(5, SCR1, "confirm_embedded", "d.osei"),
     _evidence(10, MACA1, "A1", "m.patel", "policy_change", "New template in use since go-live", "POL-EH-2026-04"),
     _decide(2, MACA1, "E1"),

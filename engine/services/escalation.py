@@ -151,10 +151,10 @@ class Sweeper:
                      directory: dict[str, list[Recipient]],
                      owner: Recipient | None) -> tuple[list[Fired], list[Outgoing], datetime | None]:
         d = self._defs[(action.workflow, action.version)]
-        points = action_checkpoints(d, action.number, action.due_date)
+        points = action_checkpoints(d, action.number, action.ladder_due)
         if action.status not in WORKING:
             return [], [], None
-        late = self._working_days_late(action.due_date, d.calendar, now)
+        late = self._working_days_late(action.ladder_due, d.calendar, now)
         done: list[Fired] = []
         items: list[Outgoing] = []
         people = for_agency(directory, action.owner_agency, owner)

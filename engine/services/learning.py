@@ -172,6 +172,7 @@ class LearningService:
             changes: dict[str, Any] = {}
             self._status_change(w, facts, status, reason, changes)
             self._detail_changes(w, facts, due, owner, agency, measure, changes)
+            self._redate(action, reason, changes)
             if not changes:
                 raise InvalidValue("nothing to change: give --status, --due, --owner, --agency or --measure", ref=ref)
             store.update_action(w.s, action.id, w.now, **changes)
@@ -179,7 +180,7 @@ class LearningService:
                 note_agencies(w.s, w.definition, w.case_id, named=[changes["owner_agency"]])
             action = self._reschedule(w, self._find(w, number))
             shown = {k: (v.isoformat() if isinstance(v, date | datetime) else v) for k, v in changes.items()
-                     if k in ("status", "due_date", "owner", "owner_agency")}
+                     if k in ("status", "due_date", "owner", "owner_agency", "first_due_date")}
             self._history(w, "action_update", {"action": action.number, **shown}, reason)
         log.info("learning.action_updated", ref=ref, action=number, actor=w.recorded, changed=",".join(sorted(shown)))
         return action
@@ -201,6 +202,19 @@ class LearningService:
         changes["status"] = new
         if new in rules.CLOSED_WITH_REASON:
             changes["status_reason"] = _text(reason, "reason (--reason)", limit=limits.STATUS_REASON, field="reason")
+
+    @staticmethod
+    def _redate(action: Action, reason: str | None, changes: dict[str, Any]) -> None:
+        """A changed due date needs a reason; the first due date is kept, and the ladder climbs from it."""
+        new = changes.get("due_date")
+        if new is None:
+            return
+        if new == action.due_date:
+            del changes["due_date"]
+            return
+        changes["redate_reason"] = _text(reason, f"reason for re-dating action {action.number} (--reason)",
+                                         limit=limits.STATUS_REASON, field="reason")
+        changes["first_due_date"] = action.ladder_due
 
     def _detail_changes(self, w: _Work, facts: rules.ActionFacts, due: str | None, owner: str | None,
                         agency: str | None, measure: str | None, changes: dict[str, Any]) -> None:
@@ -386,7 +400,7 @@ class LearningService:
         """Work out when the sweep must next look at this action (never once it is no longer being worked)."""
         when = None
         if action.status in rules.WORKING:
-            points = action_checkpoints(w.definition, action.number, action.due_date)
+            points = action_checkpoints(w.definition, action.number, action.ladder_due)
             when = next_check(points, ledger.fired_keys(w.s, w.case_id, 0))
         store.set_action_next_check(w.s, action.id, when)
         return action

@@ -205,6 +205,9 @@ def _move_page(request: Request, who: Identity, ref: str, trigger: str, *, error
     kept = values or {}
     specs = [{"spec": s, "kind": kind_of(s), "label": s.label or s.name.replace("_", " ").capitalize()}
              for s in option.requires]
+    for at in reversed([i for i, s in enumerate(option.requires) if s.reason_if_no]):
+        why = FieldSpec(option.requires[at].reason_name, "text")
+        specs.insert(at + 1, {"spec": why, "kind": "textarea", "label": "If no, why not?"})
     return page(request, "move.html", status=status, view=view, option=option, specs=specs, errors=errors or [],
                 values=kept, revision=kept.get("revision") or view.revision, stale=stale, note=NOTE,
                 dest_label=d.states[option.dest].label, role_names=d.roles)
@@ -227,6 +230,8 @@ async def move(request: Request, ref: str, trigger: str, who: Who) -> Response:
     move = rf.definition(view.workflow, view.version).transition(view.state, trigger)
     requires = move.requires if move else ()
     fields = {s.name: values[s.name] for s in requires if s.name in values}
+    fields.update({s.reason_name: values[s.reason_name] for s in requires
+                   if s.reason_if_no and values.get(s.reason_name, "").strip()})
     note = values.get(NOTE, "").strip() or None
     try:
         rf.fire(ref, trigger, who, fields, note, revision=revision_of(form))

@@ -131,6 +131,19 @@ class OverdueAction:
 
 
 @dataclass(frozen=True)
+class RedatedAction:
+    """A working action given a new due date: its first due date and why it moved."""
+
+    ref: str
+    action: str
+    agency: str
+    first_due_date: date
+    due_date: date
+    reason: str
+    status: str
+
+
+@dataclass(frozen=True)
 class PendingEvidence:
     ref: str
     action: str
@@ -159,6 +172,7 @@ class ActionPlans:
     overdue: tuple[OverdueAction, ...]
     awaiting_verification: tuple[PendingEvidence, ...]
     embedded: tuple[EmbeddedAction, ...]
+    redated: tuple[RedatedAction, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -240,8 +254,8 @@ def _timeliness(a: Action, today: date) -> str | None:
     if a.status in CLOSED_WITH_REASON:
         return None
     if a.status in VERIFIED_OR_BEYOND and a.verified_at is not None:
-        return "on_time" if local_date(a.verified_at) <= a.due_date else "late"
-    return "late_open" if today > a.due_date else None
+        return "on_time" if local_date(a.verified_at) <= a.ladder_due else "late"
+    return "late_open" if today > a.ladder_due else None
 
 
 def _agency(name: str, actions: list[Action], today: date) -> AgencyActions:
@@ -264,6 +278,8 @@ def _action_plans(data: ReportData, today: date) -> ActionPlans:
     pending = sorted((e for e in data.evidence if e.status == "submitted"), key=lambda e: (e.submitted_at, e.number))
     embedded = sorted((a for a in data.actions if a.status == "embedded"),
                       key=lambda a: (a.embedded_at or a.updated_at, a.id))
+    redated = sorted((a for a in data.actions if a.status in WORKING and a.ladder_due != a.due_date),
+                     key=lambda a: (a.ladder_due, cases[a.case_id].ref, a.id))
     return ActionPlans(
         tuple(_agency(name, rows, today) for name, rows in sorted(by_agency.items(), key=lambda kv: kv[0].lower())),
         _agency("All agencies", list(data.actions), today),
@@ -275,7 +291,8 @@ def _action_plans(data: ReportData, today: date) -> ActionPlans:
         tuple(EmbeddedAction(cases[a.case_id].ref, a.number, a.owner_agency, a.impact_method, a.impact_measured_on,
                              local_date(a.embedded_at) if a.embedded_at else None, a.impact_summary)
               for a in embedded),
-    )
+        tuple(RedatedAction(cases[a.case_id].ref, a.number, a.owner_agency, a.ladder_due, a.due_date,
+                            a.redate_reason or "", a.status) for a in redated))
 
 
 # --- learning and dissemination ----------------------------------------------------------------------------

@@ -118,6 +118,10 @@ def _actions_section(r: BoardReport) -> Section:
                     ("ref", "action", "agency", "due date", "working days overdue", "status"),
                     tuple((o.ref, o.action, o.agency, o.due_date, o.working_days_overdue, words(o.status))
                           for o in plans.overdue), empty="No action is overdue.")
+    redated = Table("redated_actions", "Actions re-dated, with the reason",
+                    ("ref", "action", "agency", "first due date", "due date", "reason", "status"),
+                    tuple((o.ref, o.action, o.agency, o.first_due_date, o.due_date, o.reason, words(o.status))
+                          for o in plans.redated), empty="No open action has been re-dated.")
     pending = Table("evidence_awaiting_verification", "Evidence awaiting verification, oldest first",
                     ("ref", "action", "evidence", "agency", "kind", "submitted", "days waiting"),
                     tuple((p.ref, p.action, p.evidence, p.agency, words(p.kind), p.submitted_on, p.days_waiting)
@@ -133,10 +137,11 @@ def _actions_section(r: BoardReport) -> Section:
                   tuple(Bar(agency, (("overdue", n),), str(n)) for agency, n in
                         sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))),
                   (("overdue", "Overdue actions"),), "No action is overdue.")
-    intro = ("An action is completed when the sub-group verifies its evidence; on time when verified by its due "
-             "date. The percentage counts actions completed, or past their due date, and leaves out superseded "
-             "and not implemented ones. Overdue: agreed or in progress and past the due date.")
-    return Section("Action plans", intro, (status, on_time, overdue, pending, embedded), chart, "actions")
+    intro = ("An action is completed when the sub-group verifies its evidence; on time when verified by its first "
+             "due date (a re-dated action still counts against the date first agreed). The percentage counts "
+             "actions completed, or past their first due date, and leaves out superseded and not implemented ones. "
+             "Overdue: agreed or in progress and past the due date.")
+    return Section("Action plans", intro, (status, on_time, overdue, redated, pending, embedded), chart, "actions")
 
 
 def _learning_section(r: BoardReport) -> Section:
