@@ -95,12 +95,10 @@ def _audit_key(workdir: Path) -> None:
     a new one in the working folder, named for every database and process the run starts."""
     if os.environ.get("REVIEWFLOW_AUDIT_KEY_FILE"):
         return
-    import secrets
+    from reviewflow.store.chain import create_key_file
 
     key = workdir / "audit-key"
-    if not key.exists():
-        with open(os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
-            out.write(secrets.token_hex(32))
+    create_key_file(str(key))  # kept when there already
     os.environ["REVIEWFLOW_AUDIT_KEY_FILE"] = str(key)
 
 

@@ -45,6 +45,20 @@ AUDIT_KEY = "reviewflow_audit_key"
 _KEY_BYTES = 32
 
 
+def create_key_file(path: str) -> None:
+    """Make an audit key file at `path`: a fresh random key, mode 0600 whatever the umask (kept if another
+    process made it first)."""
+    try:
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return
+    except OSError as exc:
+        raise StoreError(f"cannot create the audit key file {path} ({exc.strerror}): check the folder is "
+                         f"writable, or name a key file with {KEY_ENV}") from None
+    with os.fdopen(handle, "w") as out:
+        out.write(secrets.token_hex(_KEY_BYTES) + "\n")
+
+
 class AuditKey:
     """Where the audit key is kept, read when first needed: a configured file, else (SQLite) `<db file>.audit-key`.
 
@@ -67,21 +81,9 @@ class AuditKey:
             if not may_create:
                 raise StoreError(f"the audit key file {self.file} is missing but this database's seals are keyed: "
                                  "restore the key file from where you keep its copy")
-            self._create(self.file)
+            create_key_file(self.file)
         self._key = self._read(self.file)
         return self._key
-
-    @staticmethod
-    def _create(path: str) -> None:
-        try:
-            handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process made it first: use theirs
-            return
-        except OSError as exc:
-            raise StoreError(f"cannot create the audit key file {path} ({exc.strerror}): check the folder is "
-                             f"writable, or name a key file with {KEY_ENV}") from None
-        with os.fdopen(handle, "w") as out:
-            out.write(secrets.token_hex(_KEY_BYTES) + "\n")
 
     @staticmethod
     def _read(path: str) -> bytes:

@@ -36,15 +36,15 @@ def _test_audit_key() -> str:
     """One audit key file for the test process and the commands it starts (PostgreSQL needs one; a SQLite
     database copied from a template must verify with the key it was sealed with); removed at exit."""
     import atexit
-    import secrets
     import shutil
     import tempfile
+
+    from reviewflow.store.chain import create_key_file
 
     folder = tempfile.mkdtemp(prefix="reviewflow-audit-key-")
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     path = os.path.join(folder, "audit-key")
-    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
-        out.write(secrets.token_hex(32))
+    create_key_file(path)
     return path
 
 
