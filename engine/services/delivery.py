@@ -52,6 +52,11 @@ class DeliveryReport:
     skipped: int = 0
 
 
+def _why(exc: Exception) -> str:
+    """What a failed row records: a channel's own reason as it says it, any other fault with its kind."""
+    return str(exc) if isinstance(exc, DeliveryFailed) else f"{type(exc).__name__}: {exc}"
+
+
 class Deliverer:
     """Claims due outbox rows with a lease, delivers them outside the transaction, records the outcome."""
 
@@ -113,11 +118,8 @@ class Deliverer:
         now = self.ctx.clock()
         try:
             self.send(self._message(entry), now)
-        except DeliveryFailed as exc:
-            self._failed(entry, str(exc), report)
-            return
         except Exception as exc:  # noqa: BLE001 - whatever one row does, the others go out
-            self._failed(entry, f"{type(exc).__name__}: {exc}", report)
+            self._failed(entry, _why(exc), report)
             return
         with self.ctx.transaction() as s:
             outbox.mark_sent(s, entry.id, now)
@@ -141,7 +143,7 @@ class Deliverer:
         try:
             result = post_webhooks(self.settings, self._message(entry), now, entry.payload.get("webhooks_done", ()))
         except Exception as exc:  # noqa: BLE001 - a fault in one row is that row's failure
-            self._failed(entry, f"{type(exc).__name__}: {exc}", report)
+            self._failed(entry, _why(exc), report)
             return
         if result.errors:
             with self.ctx.transaction() as s:
