@@ -89,20 +89,20 @@ def _local(at: datetime) -> str:
 
 def check_write_time(now: datetime, wall: datetime, limits: TimeLimits) -> None:
     """Refuse a change dated `now` when the server's time is `wall`, beyond `limits`."""
-    ahead = now - wall
-    if limits.future_tolerance is not None and ahead > limits.future_tolerance:
+    _within(now, now - wall, "after", FUTURE_TOLERANCE, limits.future_tolerance, wall,
+            "leave out --now (or REVIEWFLOW_NOW), or use it only to read")
+    _within(now, wall - now, "before", BACKDATE_WINDOW, limits.backdate_window, wall,
+            "date it within the window, or ask an administrator")
+
+
+def _within(now: datetime, apart: timedelta, side: str, setting: str, limit: timedelta | None, wall: datetime,
+            advice: str) -> None:
+    """Refuse a change dated `apart` on `side` of the server's time `wall` when that is beyond `limit`."""
+    if limit is not None and apart > limit:
         raise TimeRefused(
-            f"the change is dated {_local(now)}, {describe(ahead)} after the server's time {_local(wall)}; "
-            f"the {FUTURE_TOLERANCE} is {format_limit(limits.future_tolerance)}: nothing was written; "
-            "leave out --now (or REVIEWFLOW_NOW), or use it only to read", field="now", value=now.isoformat(),
-            limit=format_limit(limits.future_tolerance), setting=FUTURE_TOLERANCE)
-    behind = wall - now
-    if limits.backdate_window is not None and behind > limits.backdate_window:
-        raise TimeRefused(
-            f"the change is dated {_local(now)}, {describe(behind)} before the server's time {_local(wall)}; "
-            f"the {BACKDATE_WINDOW} is {format_limit(limits.backdate_window)}: nothing was written; "
-            "date it within the window, or ask an administrator", field="now", value=now.isoformat(),
-            limit=format_limit(limits.backdate_window), setting=BACKDATE_WINDOW)
+            f"the change is dated {_local(now)}, {describe(apart)} {side} the server's time {_local(wall)}; "
+            f"the {setting} is {format_limit(limit)}: nothing was written; {advice}", field="now",
+            value=now.isoformat(), limit=format_limit(limit), setting=setting)
 
 
 def describe(span: timedelta) -> str:
