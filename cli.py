@@ -10,6 +10,7 @@ exits with the status of its kind (docs/cli.md#exit-status). Click's own usage e
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -217,21 +218,43 @@ def _add_commands(group: click.Group) -> None:
         agencies,
         calendar,
         cases,
+        clocks,
+        completion,
         demo,
         learning,
         operations,
         reports,
+        returns,
         serve,
+        subgroups,
         transfer,
         users,
+        work,
         workflows,
     )
     from reviewflow.commands import settings as database_settings
 
-    for family in (operations, workflows, users, agencies, cases, learning, reports, transfer, serve, demo, calendar,
-                   database_settings):
+    for family in (operations, workflows, users, agencies, subgroups, cases, clocks, learning, returns, reports,
+                   transfer, serve, demo, calendar, database_settings, work, completion):
         for command in family.COMMANDS:
             group.add_command(command)
+    _whole_short_help(group)
+    completion.attach(group)
+
+
+_SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)(?<!\betc)\.(?=\s|$)")
+
+
+def _whole_short_help(command: click.Command) -> None:
+    """Give every command, in every group, the whole first sentence of its help as the line listed under
+    'Commands:' (click's default cuts it at the first full stop, 'e.g.' included, and at the terminal's width)."""
+    if command.help and not command.short_help:
+        text = " ".join(command.help.split("\n\n")[0].split())
+        end = _SENTENCE_END.search(text)
+        command.short_help = text[: end.start()] if end else text
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _whole_short_help(sub)
 
 
 _add_commands(cli)

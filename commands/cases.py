@@ -35,13 +35,14 @@ def _show(ctx: click.Context, view: CaseView, as_json: bool) -> None:
 @click.option("--ref", required=True, help="Case reference, e.g. SCR-2026-001 (never a child's name).")
 @field_option
 @click.option("--note", help="A note for the history.")
+@click.option("--subgroup", help="The sub-group the case belongs to, when not its workflow's (e.g. audit).")
 @as_option
 @json_option
 @click.pass_context
 def case_open(ctx: click.Context, workflow_name: str, ref: str, fields: tuple[str, ...],
-              note: str | None, actor: str | None, as_json: bool) -> None:
-    """Open a case of WORKFLOW."""
-    view = service(ctx).open_case(workflow_name, ref, acting(actor), field_values(fields), note)
+              note: str | None, subgroup: str | None, actor: str | None, as_json: bool) -> None:
+    """Open a case of WORKFLOW (in its workflow's sub-group, or in --subgroup)."""
+    view = service(ctx).open_case(workflow_name, ref, acting(actor), field_values(fields), note, subgroup)
     _show(ctx, view, as_json)
 
 
@@ -74,13 +75,46 @@ def case_show(ctx: click.Context, ref: str, actor: str | None, as_json: bool) ->
 
 @case.command("pause")
 @click.argument("ref")
-@click.option("--reason", required=True, help="Why the clock stops, e.g. 'awaiting criminal proceedings'.")
+@click.option("--reason", required=True,
+              help="Why the clock stops: one of the workflow's pause reasons, e.g. criminal_proceedings, inquest, "
+                   "police_request, family_liaison, other (with --note).")
+@click.option("--expected-end", metavar="YYYY-MM-DD",
+              help="The day the pause is expected to end: a reminder goes out on it.")
+@click.option("--note", help="The text of the reason `other`, or a note with any reason.")
 @as_option
 @json_option
 @click.pass_context
-def case_pause(ctx: click.Context, ref: str, reason: str, actor: str | None, as_json: bool) -> None:
-    """Stop the stage's clock and its escalation, with a reason."""
-    _show(ctx, service(ctx).pause(ref, acting(actor), reason), as_json)
+def case_pause(ctx: click.Context, ref: str, reason: str, expected_end: str | None, note: str | None,
+               actor: str | None, as_json: bool) -> None:
+    """Stop the stage's clock and its escalation, with a reason and the day it is expected to end."""
+    _show(ctx, service(ctx).pause(ref, acting(actor), reason, expected_end=expected_end, note=note), as_json)
+
+
+@case.command("link")
+@click.argument("ref")
+@click.argument("other")
+@click.option("--kind", required=True, type=click.Choice(["joint_review", "related", "routed_from", "routed_to"]),
+              help="What OTHER is to REF: a joint review, a related case, the case REF was routed from or to.")
+@click.option("--reason", required=True, help="Why the cases are linked, e.g. 'DHR and LCSPR on the same incident'.")
+@as_option
+@json_option
+@click.pass_context
+def case_link(ctx: click.Context, ref: str, other: str, kind: str, reason: str, actor: str | None,
+              as_json: bool) -> None:
+    """Link case REF to case OTHER; both cases show the link and record it in their history."""
+    _show(ctx, service(ctx).link_cases(ref, other, kind, reason, acting(actor)), as_json)
+
+
+@case.command("unlink")
+@click.argument("ref")
+@click.argument("other")
+@click.option("--reason", required=True, help="Why the link is removed.")
+@as_option
+@json_option
+@click.pass_context
+def case_unlink(ctx: click.Context, ref: str, other: str, reason: str, actor: str | None, as_json: bool) -> None:
+    """Remove the link between cases REF and OTHER, with the reason (both histories keep it)."""
+    _show(ctx, service(ctx).unlink_cases(ref, other, reason, acting(actor)), as_json)
 
 
 @case.command("resume")
@@ -99,16 +133,19 @@ def case_resume(ctx: click.Context, ref: str, note: str | None, actor: str | Non
 @click.option("--state", help="Only cases in this state.")
 @click.option("--overdue", is_flag=True, help="Only open cases past their stage's time limit.")
 @click.option("--open", "only_open", is_flag=True, help="Only open cases.")
+@click.option("--theme", help="Only cases with a recommendation of this learning theme.")
+@click.option("--agency", help="Only cases this agency takes part in.")
 @as_option
 @json_option
 @click.pass_context
 def case_list(ctx: click.Context, workflow_name: str | None, state: str | None, overdue: bool,
-              only_open: bool, actor: str | None, as_json: bool) -> None:
-    """List the cases you may see."""
+              only_open: bool, theme: str | None, agency: str | None, actor: str | None, as_json: bool) -> None:
+    """List the cases you may see. An unknown state, theme or agency is refused with the nearest names."""
     from reviewflow.engine.render.text import case_json, case_row
 
     cases = service(ctx)
-    views = cases.cases(workflow_name, state, overdue, include_closed=not only_open, actor=acting(actor))
+    views = cases.cases(workflow_name, state, overdue, include_closed=not only_open, actor=acting(actor),
+                        theme=theme, agency=agency)
     if as_json:
         echo_json([case_json(v, cases.working_days_overdue(v)) for v in views])
         return

@@ -5,7 +5,8 @@ Recommendations, action plans, evidence and its check, verification and the eval
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -43,11 +44,16 @@ def case_recommend(ctx: click.Context, ref: str, text: str, themes: tuple[str, .
 @click.option("--date", "held_on", required=True, metavar="DATE", help="When it happened (YYYY-MM-DD).")
 @click.option("--reference", help="Where the material is kept (a reference or link).")
 @as_option
+@json_option
 @click.pass_context
 def case_disseminate(ctx: click.Context, ref: str, kind: str, audience: str, held_on: str,
-                     reference: str | None, actor: str | None) -> None:
+                     reference: str | None, actor: str | None, as_json: bool) -> None:
     """Record that the learning of case REF was shared."""
     service(ctx).record_dissemination(ref, acting(actor), kind, audience, held_on, reference)
+    if as_json:
+        echo_json({"ref": ref, "recorded": "dissemination", "kind": kind, "audience": audience,
+                   "held_on": held_on, "reference": reference})
+        return
     click.echo(f"{ref}: dissemination recorded")
 
 
@@ -131,10 +137,15 @@ def action_evidence(ctx: click.Context, ref: str, number: str, kind: str, descri
 @click.argument("evidence", metavar="EVIDENCE")
 @click.option("--note", help="A note for the history.")
 @as_option
+@json_option
 @click.pass_context
-def action_accept(ctx: click.Context, ref: str, evidence: str, note: str | None, actor: str | None) -> None:
+def action_accept(ctx: click.Context, ref: str, evidence: str, note: str | None, actor: str | None,
+                  as_json: bool) -> None:
     """Accept evidence EVIDENCE (e.g. E1) of case REF."""
-    service(ctx).decide_evidence(ref, evidence, acting(actor), True, note)
+    status = service(ctx).decide_evidence(ref, evidence, acting(actor), True, note)
+    if as_json:
+        echo_json({"ref": ref, "evidence": evidence.upper(), "decision": "accepted", "action_status": status})
+        return
     click.echo(f"{ref}: evidence {evidence.upper()} accepted")
 
 
@@ -143,10 +154,16 @@ def action_accept(ctx: click.Context, ref: str, evidence: str, note: str | None,
 @click.argument("evidence", metavar="EVIDENCE")
 @click.option("--reason", required=True, help="Why it does not show the action is done.")
 @as_option
+@json_option
 @click.pass_context
-def action_reject(ctx: click.Context, ref: str, evidence: str, reason: str, actor: str | None) -> None:
+def action_reject(ctx: click.Context, ref: str, evidence: str, reason: str, actor: str | None,
+                  as_json: bool) -> None:
     """Reject evidence EVIDENCE of case REF, with the reason; the owner is told."""
     status = service(ctx).decide_evidence(ref, evidence, acting(actor), False, reason)
+    if as_json:
+        echo_json({"ref": ref, "evidence": evidence.upper(), "decision": "rejected", "reason": reason,
+                   "action_status": status})
+        return
     click.echo(f"{ref}: evidence {evidence.upper()} rejected; the action is now {status}")
 
 
@@ -186,25 +203,65 @@ def action_evaluate(ctx: click.Context, ref: str, number: str, method: str, meas
 @click.option("--overdue", is_flag=True, help="Only actions past their due date and not yet evidenced.")
 @click.option("--theme", help="Only actions of recommendations with this learning theme.")
 @click.option("--status", metavar="STATUS", help="Only actions in this status.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv", "xlsx"]),
+              help="text (the default), JSON, CSV, or an Excel workbook with dates as dates (needs --out).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the list to this file (readable by you only); the format follows its name.")
 @as_option
 @json_option
 @click.pass_context
 def action_list(ctx: click.Context, ref: str | None, agency: str | None, overdue: bool, theme: str | None,
-                status: str | None, actor: str | None, as_json: bool) -> None:
+                status: str | None, fmt: str | None, out: Path | None, actor: str | None, as_json: bool) -> None:
     """List the actions you may see, across all cases or of case REF, soonest due first."""
     from reviewflow.engine.core.durations import local_date
     from reviewflow.engine.render.text import action_row
 
     loop = service(ctx)
     rows = loop.actions(agency, overdue, theme, ref, status, actor=acting(actor))
-    if as_json:
+    today = local_date(loop.clock())
+    fmt = "json" if as_json else fmt or (out.suffix.lstrip(".").lower() if out is not None else "text")
+    if fmt in ("csv", "xlsx") or out is not None:
+        _action_file(rows, today, fmt, out, {"case": ref, "agency": agency, "theme": theme, "status": status,
+                                             "overdue": "only" if overdue else None})
+        return
+    if fmt == "json":
         echo_json(rows)
         return
-    today = local_date(loop.clock())
     for a in rows:
         click.echo(action_row(a, today))
     if not rows:
         click.echo("no actions match", err=True)
+
+
+def _action_file(rows: list[Any], today: Any, fmt: str, out: Path | None, filters: dict[str, str | None]) -> None:
+    """`action list` as CSV or a workbook (to `out`, or CSV printed); JSON or text to `out`."""
+    from reviewflow.engine.core.errors import InvalidValue
+    from reviewflow.engine.core.reports.action_list import action_list_layout
+    from reviewflow.engine.render.reports.tabular import render_csv
+    from reviewflow.engine.render.reports.xlsx import render_xlsx
+    from reviewflow.engine.render.text import action_row, to_json
+    from reviewflow.engine.services.private_files import write_private
+
+    shown = "; ".join(f"{k} {v}" for k, v in filters.items() if v)
+    fmt = "text" if fmt == "txt" else fmt
+    if fmt not in ("text", "json", "csv", "xlsx"):
+        raise InvalidValue(f"cannot tell the format from {out}: name it .csv, .xlsx, .json or .txt, or give --format",
+                           field="format", value=fmt)
+    if fmt == "xlsx":
+        if out is None:
+            raise InvalidValue("an xlsx list is a file, not text: add --out FILE.xlsx", field="out")
+        data: bytes | str = render_xlsx(action_list_layout(rows, today, shown))
+    elif fmt == "csv":
+        data = render_csv(action_list_layout(rows, today, shown), "actions")
+    elif fmt == "json":
+        data = to_json(rows) + "\n"
+    else:
+        data = "".join(action_row(a, today) + "\n" for a in rows)
+    if out is None:
+        click.echo(data, nl=False)
+        return
+    write_private(out, data, what=f"the list to {out}")
+    click.echo(f"wrote {out} ({fmt}, {len(rows)} action{'s' if len(rows) != 1 else ''})", err=True)
 
 
 COMMANDS = [action_group]

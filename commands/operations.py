@@ -92,12 +92,17 @@ def outbox_list(ctx: click.Context, status: str | None, ref: str | None, as_json
 
 @outbox_group.command("retry")
 @click.argument("ids", nargs=-1, type=click.IntRange(1, 2**63 - 1))
+@json_option
 @click.pass_context
-def outbox_retry(ctx: click.Context, ids: tuple[int, ...]) -> None:
+def outbox_retry(ctx: click.Context, ids: tuple[int, ...], as_json: bool) -> None:
     """Put failed notifications (all, or those with these IDs) back in the queue."""
     from reviewflow.engine.render.lines import retry_lines
 
-    echo_lines(retry_lines(service(ctx).retry_outbox(list(ids), by=acting()), len(ids)))
+    count = service(ctx).retry_outbox(list(ids), by=acting())
+    if as_json:
+        echo_json({"requeued": count, "asked": list(ids) or "all failed"})
+        return
+    echo_lines(retry_lines(count, len(ids)))
 
 
 # --- audit and the database ---------------------------------------------------------------------------
@@ -154,12 +159,16 @@ def _read_checkpoint(path: Path) -> dict[str, object]:
 
 
 @audit_group.command("rekey")
+@json_option
 @click.pass_context
-def audit_rekey(ctx: click.Context) -> None:
+def audit_rekey(ctx: click.Context, as_json: bool) -> None:
     """Reseal an old database's unkeyed audit chain with the audit key (administrators; back up first).
 
     The old chain is verified first; nothing changes unless it is intact."""
     resealed = service(ctx).rekey_audit(by=acting())
+    if as_json:
+        echo_json({"resealed": resealed})
+        return
     click.echo(f"resealed {resealed} rows with the audit key")
 
 
@@ -203,12 +212,15 @@ def db_group() -> None:
 
 
 @db_group.command("upgrade")
+@json_option
 @click.pass_context
-def db_upgrade(ctx: click.Context) -> None:
+def db_upgrade(ctx: click.Context, as_json: bool) -> None:
     """Migrate the database's tables to this version of reviewflow (back it up first)."""
     rf = service(ctx)
     before, after = rf.upgrade_schema(by=acting() if rf.has_admin() else None)
-    if before == after:
+    if as_json:
+        echo_json({"from": before, "to": after, "upgraded": before != after})
+    elif before == after:
         click.echo(f"database schema already at {after}: nothing to do")
     else:
         click.echo(f"database schema upgraded from {before} to {after}")

@@ -4,9 +4,11 @@ Changing anyone but yourself is for administrators; the services refuse anyone e
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from reviewflow.cli import acting, echo_json, json_option, service
+from reviewflow.cli import acting, echo_json, echo_lines, json_option, service
 
 
 @click.group()
@@ -35,15 +37,33 @@ def user_add(ctx: click.Context, name: str, roles: tuple[str, ...], email: str |
 @user.command("grant")
 @click.argument("name")
 @click.option("--role", "roles", multiple=True, required=True, help="A role to give; repeat for several.")
+@click.option("--subgroup", help="Hold the roles for this sub-group only (e.g. audit); default: partnership-wide.")
 @json_option
 @click.pass_context
-def user_grant(ctx: click.Context, name: str, roles: tuple[str, ...], as_json: bool) -> None:
-    """Give a registered user more roles (administrators)."""
-    u = service(ctx).grant(name, list(roles), by=acting())
+def user_grant(ctx: click.Context, name: str, roles: tuple[str, ...], subgroup: str | None, as_json: bool) -> None:
+    """Give a registered user more roles, partnership-wide or for one sub-group (administrators)."""
+    u = service(ctx).grant(name, list(roles), by=acting(), subgroup=subgroup)
     if as_json:
         echo_json(u)
         return
     click.echo(f"{u.name} now holds: {', '.join(u.roles)}")
+
+
+@user.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check every row and show what would change; write nothing.")
+@json_option
+@click.pass_context
+def user_import(ctx: click.Context, file: Path, dry_run: bool, as_json: bool) -> None:
+    """Register the people listed in a CSV file (columns name, email, agency, roles, os_account; roles separated
+    by ';'); people already registered gain the roles listed. Every row or none (administrators)."""
+    from reviewflow.engine.render.lines import user_import_lines
+
+    report = service(ctx).import_users(file, by=acting(), dry_run=dry_run)
+    if as_json:
+        echo_json(report)
+        return
+    echo_lines(user_import_lines(report))
 
 
 @user.command("change")
@@ -55,12 +75,14 @@ def user_grant(ctx: click.Context, name: str, roles: tuple[str, ...], as_json: b
 @click.option("--os-account", help='The operating-system account they use (give "" to unmap).')
 @click.option("--admin/--no-admin", "admin", default=None, help="Give or take the administrator capability.")
 @click.option("--revoke", "revoke", multiple=True, metavar="ROLE", help="A role to take away; repeat for several.")
+@click.option("--subgroup", help="With --revoke: take away the roles held for this sub-group only.")
 @click.option("--notify", type=click.Choice(["immediate", "daily"]),
               help="immediate: an e-mail per notification; daily: one digest a day (yourself, or administrators).")
 @json_option
 @click.pass_context
 def user_change(ctx: click.Context, name: str, disable: bool | None, email: str | None, os_account: str | None,
-                admin: bool | None, revoke: tuple[str, ...], notify: str | None, as_json: bool) -> None:
+                admin: bool | None, revoke: tuple[str, ...], subgroup: str | None, notify: str | None,
+                as_json: bool) -> None:
     """Disable or enable a user, change their e-mail address or operating-system account, give or take the
     administrator capability, or revoke roles (administrators); choose how they are notified (they may too)."""
     rf = service(ctx)
@@ -69,7 +91,7 @@ def user_change(ctx: click.Context, name: str, disable: bool | None, email: str 
         account = rf.set_notification_preference(acting(), name, notify)
     if others or notify is None:
         account = rf.change_user(acting(), name, disable=disable, email=email, os_account=os_account, admin=admin,
-                                 revoke=revoke)
+                                 revoke=revoke, subgroup=subgroup)
     if as_json:
         echo_json(account)
         return
@@ -167,10 +189,14 @@ def token_list(ctx: click.Context, as_json: bool) -> None:
 
 @token.command("revoke")
 @click.argument("token_id", type=click.IntRange(1, 2**63 - 1), metavar="ID")
+@json_option
 @click.pass_context
-def token_revoke(ctx: click.Context, token_id: int) -> None:
+def token_revoke(ctx: click.Context, token_id: int, as_json: bool) -> None:
     """Revoke token ID: it stops working at once."""
     found = service(ctx).revoke_token(acting(), token_id)
+    if as_json:
+        echo_json(found)
+        return
     click.echo(f"token {found.id} of {found.user} revoked")
 
 

@@ -48,16 +48,21 @@ def workflow_show(ctx: click.Context, name: str, version: int | None, as_json: b
 
 def _check_file(path: Path) -> dict[str, Any]:
     """One file's entry in the validation report (no database needed)."""
+    from reviewflow.engine.core.checking import check_bytes
     from reviewflow.engine.core.errors import InvalidDefinition, Problem
-    from reviewflow.engine.core.parse import parse_definition
     from reviewflow.engine.render.lines import validation_item
 
     try:
-        return validation_item(str(path), parse_definition(path.read_text("utf-8"), str(path)))
+        definition, warnings = check_bytes(path.read_bytes(), str(path))
+        return validation_item(str(path), definition, warnings=warnings)
     except InvalidDefinition as exc:
         return validation_item(str(path), problems=exc.problems)
-    except (OSError, UnicodeDecodeError) as exc:
-        problem = Problem(str(path), "", f"cannot read the file ({exc.__class__.__name__}): check the path")
+    except FileNotFoundError:
+        problem = Problem(str(path), "", "cannot read the file: there is no such file; check the path")
+        return validation_item(str(path), problems=[problem])
+    except OSError as exc:
+        problem = Problem(str(path), "", f"cannot read the file ({exc.strerror or exc.__class__.__name__}): "
+                          "check the path and its permissions")
         return validation_item(str(path), problems=[problem])
 
 
@@ -78,15 +83,24 @@ def workflow_validate(files: tuple[Path, ...], as_json: bool) -> None:
 
 
 @workflow.command("load")
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@json_option
 @click.pass_context
-def workflow_load(ctx: click.Context, files: tuple[Path, ...]) -> None:
-    """Validate and load definition files into the database (a new version if it changed)."""
-    from reviewflow.engine.render.lines import load_line
+def workflow_load(ctx: click.Context, files: tuple[Path, ...], as_json: bool) -> None:
+    """Validate and load definition files into the database (a new version if it changed); print the
+    warnings of what loads but cannot work as written."""
+    from reviewflow.engine.render.lines import load_line, warning_lines
 
     flows = service(ctx)
+    results = []
     for path in files:
-        click.echo(load_line(flows.load_workflow_file(path, by=acting()), path))
+        loaded = flows.load_workflow_file(path, by=acting())
+        results.append(loaded)
+        if not as_json:
+            click.echo(load_line(loaded, path))
+            echo_lines(warning_lines(loaded.warnings))
+    if as_json:
+        echo_json(results)
 
 
 @workflow.command("diff")
@@ -136,7 +150,7 @@ def workflow_schema() -> None:
 
 
 @workflow.command("diagram")
-@click.argument("name")
+@click.argument("name", required=False)
 @click.option("--format", "fmt", type=click.Choice(["mermaid", "dot", "svg"]), default="mermaid", show_default=True,
               help="Mermaid text (needs nothing installed), Graphviz DOT text, or SVG drawn by Graphviz.")
 @click.option("--case", "ref", metavar="REF", help="Highlight this case's current state and the path it took.")
@@ -144,9 +158,10 @@ def workflow_schema() -> None:
               help="A specific version (default: newest, or the case's).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of printing.")
 @click.pass_context
-def workflow_diagram(ctx: click.Context, name: str, fmt: str, ref: str | None, version: int | None,
+def workflow_diagram(ctx: click.Context, name: str | None, fmt: str, ref: str | None, version: int | None,
                      out: Path | None) -> None:
-    """Draw a workflow's states and transitions (triggers, roles, conditions, time limits)."""
+    """Draw a workflow's states and transitions (triggers, roles, conditions, time limits); with --case REF alone,
+    the workflow that case follows."""
     from reviewflow.engine.render.diagram import case_path, to_dot, to_mermaid
     from reviewflow.engine.render.graphviz import svg
 
@@ -154,8 +169,12 @@ def workflow_diagram(ctx: click.Context, name: str, fmt: str, ref: str | None, v
     if ref:
         view, definition = service(ctx).case_diagram(ref, name, version, acting())
         path = case_path(definition, view.ref, view.state, view.history, view.is_open, view.paused_at is not None)
-    else:
+    elif name:
         definition = service(ctx).definition(name, version)
+    else:
+        from reviewflow.engine.core.errors import UsageError
+
+        raise UsageError("give a workflow NAME, or --case REF to draw the workflow that case follows")
     if fmt == "mermaid":
         text = to_mermaid(definition, path)
     else:

@@ -13,8 +13,12 @@ from sqlalchemy import bindparam, func, update
 from sqlmodel import Session, col, select
 
 from reviewflow.engine.core.errors import InvalidValue, StoreError
+from reviewflow.engine.core.milestones import CHECK_EVENT
 from reviewflow.engine.core.records import AuditFinding, AuditReport
 from reviewflow.engine.core.references import ref_key
+from reviewflow.engine.core.returns import TRIGGERS as RETURN_TRIGGERS
+from reviewflow.store import links as case_links
+from reviewflow.store import returns_audit
 from reviewflow.store.chain import (
     ADMIN,
     HISTORY,
@@ -46,6 +50,7 @@ from reviewflow.store.models import (
     UserRow,
     row_id,
 )
+from reviewflow.store.subgroups import check_register
 
 Terminal = Callable[[str, int, str], bool | None]
 """Whether a workflow version's state is terminal (None when the definition or state is unknown)."""
@@ -54,7 +59,8 @@ CHECKPOINT_FORMAT = "reviewflow-audit-checkpoint"
 _LEARNING = {"recommend", "action_add", "action_update", "evidence_submit", "evidence_accept", "evidence_reject",
              "action_verify", "action_evaluate", "disseminate"}
 """History triggers that record learning, not a move: they leave a pause as it was."""
-_EVENTS = {"pause", "resume", "evidence_file", "file_download", *_LEARNING}
+_EVENTS = {"pause", "resume", "evidence_file", "file_download", *_LEARNING, *RETURN_TRIGGERS, CHECK_EVENT,
+           "link", "unlink"}
 """History triggers of events within a stage (store/repo.py's `record_event`): not moves."""
 _MIGRATE = "migrate"
 """A case moved to a new version of its workflow: its state may change, its fields and pause do not."""
@@ -91,6 +97,7 @@ def verify(s: Session, ref: str | None = None, progress: Callable[[int, int], No
         admin = _check_admin_chain(s, report, key)
         if report.scheme == KEYED:
             report.findings.extend(check_users(s, admin))
+            report.findings.extend(check_register(s, admin))  # the sub-groups (store/subgroups.py)
     seals = _seals(s)
     report.chain_problem = check_sequence(seals, report.head_seq, report.head_hash, key)
     if report.chain_problem is None and head is not None:
@@ -168,15 +175,21 @@ def _check_records(s: Session, chunk: Mapping[int, CaseRow], history: Mapping[in
     actions = _numbers(s, ActionRow, chunk, ActionRow.number, ActionRow.status, ActionRow.embedded_at)
     evidence = _numbers(s, EvidenceRow, chunk, EvidenceRow.number, EvidenceRow.status)
     spread = _numbers(s, DisseminationRow, chunk, DisseminationRow.id)
+    linked = case_links.pairs(s, chunk)
     findings: list[AuditFinding] = []
     for case_id, case in chunk.items():
         rows = history[case_id]
         told = _Replay(rows)
         findings.extend(AuditFinding(case.ref, "case", what, problem)
                         for what, problem in _case_problems(case, told, terminal))
+        findings.extend(AuditFinding(case.ref, "links", what, problem)
+                        for what, problem in case_links.problems(rows, linked.get(case_id, set())))
+        findings.extend(AuditFinding(case.ref, "case", what, problem)
+                        for what, problem in case_links.pause_problems(rows, case, _EVENTS))
         findings.extend(AuditFinding(case.ref, "learning", what, problem) for what, problem in told.learning(
             recommendations.get(case_id, []), actions.get(case_id, []), evidence.get(case_id, []),
             len(spread.get(case_id, []))))
+    findings.extend(returns_audit.check(s, {i: c.ref for i, c in chunk.items()}, history))
     return findings
 
 
@@ -200,6 +213,9 @@ def _case_problems(case: CaseRow, told: _Replay, terminal: Terminal | None) -> l
                      if (case.fields or {}).get(k) != told.fields.get(k))
     if changed:
         problems.append(("fields", f"{', '.join(changed)} differ from what its history recorded: {_EDITED}"))
+    if case.subgroup != told.subgroup:
+        problems.append(("sub-group", f"is {case.subgroup or 'none'} but its history says {told.subgroup or 'none'}: "
+                                      f"{_EDITED}"))
     if (case.paused_at is not None) != told.paused:
         problems.append(("pause", f"is {'paused' if case.paused_at else 'not paused'} but its history says "
                                   f"{'paused' if told.paused else 'not paused'}: {_EDITED}"))
@@ -221,12 +237,15 @@ class _Replay:
         self.imported = bool(rows) and rows[0].trigger == "import" and rows[0].from_state is None
         """Opened by an import from a tracker, whose learning records came in without history rows of their own."""
         self.fields: dict[str, Any] = {}
+        self.subgroup: str | None = None
+        """The sub-group its opening row recorded (store/subgroups.py)."""
         for row in rows:
             # A move (open, a workflow's trigger, an import) merges the fields it was given into the case's and
             # ends a pause; an event within the stage (a pause, a learning record, a file) changes neither. A
             # workflow's own trigger may share a learning trigger's name: it moves, or is not one of these.
             if row.trigger != _MIGRATE and (row.from_state != row.to_state or row.trigger not in _EVENTS):
-                self.fields.update(row.fields or {})
+                self.subgroup = (row.fields or {}).get("@subgroup", self.subgroup)
+                self.fields.update({k: v for k, v in (row.fields or {}).items() if not k.startswith("@")})
                 self.paused = False
             elif row.trigger in ("pause", "resume"):
                 self.paused = row.trigger == "pause"

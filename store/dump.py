@@ -27,9 +27,9 @@ FORMAT = "reviewflow-dump"
 FORMAT_VERSION = 1
 """Bumped when the layout of the file (not the set of tables or columns) changes."""
 REPLACED_ON_IMPORT = ("workflow_definitions", "admin_events", "audit_head", "users", "user_roles", "auth_sessions",
-                      "api_tokens", "setup_codes", "login_failures", "database_settings", "agencies")
+                      "api_tokens", "setup_codes", "login_failures", "database_settings", "agencies", "subgroups")
 """The tables a new database already holds rows of (what `init` makes: the definitions, the first administrator,
-the log of both, the register of agencies): the dump's rows replace them."""
+the log of both, the register of agencies, the sub-groups the definitions name): the dump's rows replace them."""
 _MAX_LISTED = 20
 
 

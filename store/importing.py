@@ -100,6 +100,8 @@ class NewCase:
     due_at: datetime | None
     next_check_at: datetime | None
     note: str
+    subgroup: str | None = None
+    """Its workflow's sub-group, recorded in the sealed import row as `@subgroup` (store/subgroups.py)."""
 
 
 def existing_refs(s: Session, refs: Iterable[str]) -> set[str]:
@@ -135,9 +137,10 @@ def insert_case(s: Session, case: NewCase) -> int:
                       is_open=not case.terminal, fields=dict(case.fields), opened_by=case.actor,
                       opened_at=case.opened_at, entered_at=case.entered_at, due_at=case.due_at,
                       closed_at=case.entered_at if case.terminal else None, entry_seq=1,
-                      next_check_at=case.next_check_at)
+                      next_check_at=case.next_check_at, subgroup=case.subgroup)
+    sealed = {**case.fields, "@subgroup": case.subgroup} if case.subgroup else dict(case.fields)
     s.add(HistoryRow(case_id=case_id, seq=1, at=case.entered_at, actor=case.actor, trigger="import",
-                     from_state=None, to_state=case.state, fields=dict(case.fields), note=case.note,
+                     from_state=None, to_state=case.state, fields=sealed, note=case.note,
                      recorded_at=recorded_at(s)))
     return case_id
 

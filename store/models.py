@@ -92,8 +92,14 @@ class CaseRow(SQLModel, table=True):
     """History seq of the move that entered the current stage: escalations are once per entry."""
     paused_at: datetime | None = _time_nullable()
     pause_reason: str | None = None
+    pause_until: date | None = None
+    """The day the pause is expected to end (its reminder falls on it); NULL when not paused or none was given."""
+    pause_note: str | None = None
+    """The text given with the pause reason `other` (or a note with any reason)."""
     next_check_at: datetime | None = _time_nullable()
     """When the sweep must next look at this case (reminder or ladder level); NULL when nothing is due."""
+    subgroup: str | None = None
+    """The sub-group the case belongs to (engine/core/subgroups.py); NULL: the whole partnership."""
 
 
 class HistoryRow(SQLModel, table=True):
@@ -468,3 +474,53 @@ class DatabaseSettingRow(SQLModel, table=True):
 
     name: str = Field(primary_key=True)
     value: str
+
+
+class CaseLinkRow(SQLModel, table=True):
+    """One direction of a link between two cases (a link is two rows, one from each case)."""
+
+    __tablename__ = "case_links"
+    __table_args__ = (UniqueConstraint("case_id", "other_id", name="uq_case_link"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    other_id: int = Field(foreign_key="cases.id")
+    kind: str
+    """joint_review, related, routed_from (the other case was routed here) or routed_to."""
+    reason: str
+    linked_by: str
+    linked_at: datetime = _time(nullable=False)
+
+
+class SubgroupRow(SQLModel, table=True):
+    """A sub-group of the partnership (the case review sub-group, the audit sub-group...): workflows and cases
+    belong to one, and a role can be held for one only (stored as ROLE@SUBGROUP in `user_roles`)."""
+
+    __tablename__ = "subgroups"
+
+    name: str = Field(primary_key=True)
+    title: str
+    created_at: datetime = _time(nullable=False)
+
+
+class AgencyReturnRow(SQLModel, table=True):
+    """An agency's return on a case (engine/core/returns.py): requested, returned or excused with a reason; each
+    change is also an event of the case's sealed history, from which `audit verify` rebuilds these rows."""
+
+    __tablename__ = "agency_returns"
+    __table_args__ = (UniqueConstraint("case_id", "agency_key", name="uq_agency_return"),
+                      Index("ix_agency_returns_next_check", "next_check_at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    agency_key: str
+    agency: str
+    requested_on: date
+    due_date: date
+    status: str = "requested"
+    returned_on: date | None = None
+    reason: str | None = None
+    requested_by: str
+    updated_at: datetime = _time(nullable=False)
+    next_check_at: datetime | None = _time_nullable()
+    """When the sweep must next look at this return (a ladder level of a late return); NULL when nothing is due."""

@@ -171,10 +171,18 @@ def get_case(s: Session, ref: str) -> CaseState:
     return _case_state(_case_row(s, ref))
 
 
+def without_meta(fields: Any) -> dict[str, Any]:
+    """A history row's fields without what it records about the case itself (keys starting with '@', such as
+    the sub-group it was opened in: store/subgroups.py)."""
+    return {k: v for k, v in dict(fields or {}).items() if not k.startswith("@")}
+
+
 def record_of(row: Any) -> CaseRecord:
     """A CaseRow, or a row of the `cases` table's columns."""
     return CaseRecord(_case_state(row), row.is_open, row.opened_by, row.opened_at, row.closed_at,
-                      row.entry_seq, row.paused_at, row.pause_reason, row.next_check_at, row.id or 0)
+                      row.entry_seq, row.paused_at, row.pause_reason, row.next_check_at, row.id or 0,
+                      subgroup=getattr(row, "subgroup", None), pause_until=getattr(row, "pause_until", None),
+                      pause_note=getattr(row, "pause_note", None))
 
 
 def get_case_record(s: Session, ref: str) -> CaseRecord:
@@ -276,7 +284,7 @@ def apply_move(s: Session, read: CaseToMove, move: Move, actor: str, terminal: b
         "case_id_": case_id, "read_revision": case.revision, "revision": case.revision + 1, "state": move.dest,
         "fields": dict(move.fields), "entered_at": move.at, "due_at": move.due_at, "is_open": not terminal,
         "closed_at": move.at if terminal else None, "entry_seq": seq, "paused_at": None, "pause_reason": None,
-        "next_check_at": next_check_at})
+        "pause_until": None, "pause_note": None, "next_check_at": next_check_at})
     if result.rowcount != 1:
         raise ConcurrentChange(case.ref)
     row = SimpleNamespace(case_id=case_id, seq=seq, at=move.at, actor=actor, trigger=move.trigger,
@@ -301,5 +309,5 @@ def record_event(s: Session, case: CaseState, trigger: str, at: datetime, actor:
 def history(s: Session, ref: str) -> list[HistoryEntry]:
     row = _case_row(s, ref)
     rows = s.exec(select(HistoryRow).where(HistoryRow.case_id == row.id).order_by(col(HistoryRow.seq))).all()
-    return [HistoryEntry(h.seq, h.at, h.actor, h.trigger, h.from_state, h.to_state, dict(h.fields), h.note, h.case_id,
-                         h.recorded_at) for h in rows]
+    return [HistoryEntry(h.seq, h.at, h.actor, h.trigger, h.from_state, h.to_state, without_meta(h.fields), h.note,
+                         h.case_id, h.recorded_at) for h in rows]

@@ -17,6 +17,7 @@ from reviewflow.engine.core.records import (
     Recommendation,
 )
 from reviewflow.engine.core.reports.data import ReportData
+from reviewflow.store import returns as returns_store
 from reviewflow.store.models import (
     ActionRow,
     CaseRow,
@@ -92,4 +93,5 @@ def load(s: Session) -> ReportData:
     cases = _cases(s)
     recommendations, actions = _learning(s, {c.case_id: c for c in cases})
     return ReportData(cases=cases, history=_history(s), ladder=_ladder(s), recommendations=recommendations,
-                      actions=actions, evidence=_evidence(s), dissemination=_dissemination(s))
+                      actions=actions, evidence=_evidence(s), dissemination=_dissemination(s),
+                      outstanding_returns=tuple(returns_store.outstanding(s)))

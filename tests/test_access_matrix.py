@@ -56,6 +56,7 @@ def _build(url: str) -> None:
         rf.open_case("agency_review", "POLICE-1", "bm", {"notifying_agency": "Police", "family_context": SECRET})
         rf.recommend("POLICE-1", "bm", "Share concerns at once", [], ["Police"])
         rf.add_action("POLICE-1", "bm", "R1", "Same-day referrals", "Police", "2026-06-30", "pc.jones")
+        rf.request_returns("POLICE-1", "bm", ["Police"], "2026-04-30")
     finally:
         rf.db.dispose()
 
@@ -95,16 +96,35 @@ OPERATIONS = [
               _on_police({"chair"})),
     Operation("pause the Police case", ["case", "pause", "POLICE-1", "--reason", "inquest"],
               "POST", "/api/v1/cases/POLICE-1/pause", {"reason": "inquest"}, _on_police({"bm"})),
+    Operation("link the Police case to the Health case",
+              ["case", "link", "POLICE-1", "HEALTH-1", "--kind", "related", "--reason", "same family"],
+              "POST", "/api/v1/cases/POLICE-1/links", {"other": "HEALTH-1", "kind": "related", "reason": "same family"},
+              lambda who: {"bm": OK, "ada": FORBIDDEN, "chair": FORBIDDEN}.get(who, NOT_FOUND)),
     Operation("recommend on the Police case", ["case", "recommend", "POLICE-1", "--text", "More"],
               "POST", "/api/v1/cases/POLICE-1/recommendations", {"text": "More"}, _on_police({"bm"})),
     Operation("submit evidence for the Police action",
               ["action", "evidence", "POLICE-1", "A1", "--kind", "data", "--description", "d", "--link", "L-1"],
               "POST", "/api/v1/cases/POLICE-1/actions/A1/evidence", {"kind": "data", "description": "d", "link": "L-1"},
               _on_police({"bm", "chair", "pc.jones"})),
+    Operation("list the Police case's returns", ["case", "returns", "POLICE-1"], "GET",
+              "/api/v1/cases/POLICE-1/returns", None, lambda who: OK if _sees_police(who) else NOT_FOUND),
+    Operation("ask Health for a return on the Police case",
+              ["case", "request", "POLICE-1", "--agency", "Health", "--due", "2026-04-30"], "POST",
+              "/api/v1/cases/POLICE-1/returns", {"agencies": ["Health"], "due": "2026-04-30"}, _on_police({"bm"})),
+    Operation("mark the Police return in", ["case", "return", "POLICE-1", "--agency", "Police"], "POST",
+              "/api/v1/cases/POLICE-1/returns/Police/in", {}, _on_police({"bm", "pc.jones"})),
+    Operation("excuse the Police return", ["case", "excuse", "POLICE-1", "--agency", "Police", "--reason", "r"],
+              "POST", "/api/v1/cases/POLICE-1/returns/Police/excuse", {"reason": "r"}, _on_police({"bm"})),
     Operation("register a user", ["user", "add", "new.person", "--role", "business_manager"],
               "POST", "/api/v1/users", {"name": "new.person", "roles": ["business_manager"]}, _admin_only),
     Operation("disable a user", ["user", "change", "hv.smith", "--disable"],
               "PATCH", "/api/v1/users/hv.smith", {"disabled": True}, _admin_only),
+    Operation("give a role for one sub-group", ["user", "grant", "hv.smith", "--role", "subgroup_chair",
+                                                "--subgroup", "audit"],
+              "PATCH", "/api/v1/users/hv.smith", {"grant": ["subgroup_chair"], "subgroup": "audit"}, _admin_only),
+    Operation("add a sub-group", ["subgroup", "add", "practice", "--title", "Practice sub-group"],
+              "POST", "/api/v1/subgroups", {"name": "practice", "title": "Practice sub-group"}, _admin_only),
+    Operation("list the sub-groups", ["subgroup", "list"], "GET", "/api/v1/subgroups", None, lambda who: OK),
 ]
 """ada is an administrator with no workflow role: she sees every case, and a step is refused to her by role."""
 

@@ -28,7 +28,7 @@ BROKEN = TESTS / "broken"
 FIXTURES = TESTS / "fixtures"
 WORKFLOWS = TESTS.parent / "workflows"
 
-BUILTIN_CONDITIONS = ("all_actions_embedded, all_actions_verified, every_recommendation_has_actions, "
+BUILTIN_CONDITIONS = ("all_actions_embedded, all_actions_verified, all_returns_in, every_recommendation_has_actions, "
                       "fields_present, has_recommendations, no_overdue_actions")
 STATES_ARE = "states are: closed, on, referral, withdrawn"
 ROLES_ARE = "declare it there or use one of: board, business_manager, subgroup_chair"
@@ -39,8 +39,9 @@ NO_PATH = ("to a terminal state: a case there could never close; "
 EMPTY = "the file is empty: start from an example in docs/workflow-format.md"
 SYNTAX_FIX = "fix the indentation or quoting on this line"
 DUPLICATE = "key appears twice in the same mapping"
-TOP_LEVEL_KEYS = ("access, calendar, description, escalation, initial, learning, name, notify, open, pause_roles, "
-                  "remind, roles, schedule, states, title, transitions, version")
+TOP_LEVEL_KEYS = ("access, calendar, description, escalation, initial, learning, milestones, name, notify, open, "
+                  "pause_reasons, pause_roles, progress_checks, remind, returns, roles, schedule, states, subgroup, "
+                  "title, transitions, version")
 STATE_KEYS = "description, label, owner, remind, requires, terminal, time_limit"
 REMIND_EXAMPLES = "e.g. '10 working days before' or '2 weeks before'"
 FIELDS = "decision, notifying_agency, report_date, withdrawal_reason"
@@ -51,7 +52,9 @@ EXPECTED: dict[str, list[str]] = {
     "empty_file.yaml": [f"empty_file.yaml:1: {EMPTY}"],
     "comments_only.yaml": [f"comments_only.yaml:1: {EMPTY}"],
     "yaml_syntax_error.yaml": [
-        f"yaml_syntax_error.yaml:47: YAML syntax error: expected ',' or ']', but got ':'; {SYNTAX_FIX}",
+        # the bracket opened on line 46 and never closed, not the line where the parser noticed
+        "yaml_syntax_error.yaml:46: YAML syntax error: the [ opened here is not closed: add the ] where it "
+        "ends (or write its items one per line, without brackets)",
     ],
     "tab_indentation.yaml": [
         f"tab_indentation.yaml:8: YAML syntax error: found character '\\t' that cannot start any token; {SYNTAX_FIX}",
@@ -69,7 +72,8 @@ EXPECTED: dict[str, list[str]] = {
         f"unknown_key.yaml:5: colour: unknown key 'colour'; allowed keys here: {TOP_LEVEL_KEYS}",
     ],
     "unknown_key_in_state.yaml": [
-        f"unknown_key_in_state.yaml:21: states.on.time_limt: unknown key 'time_limt'; allowed keys here: {STATE_KEYS}",
+        "unknown_key_in_state.yaml:21: states.on.time_limt: unknown key 'time_limt'; did you mean 'time_limit'? "
+        f"allowed keys here: {STATE_KEYS}",
     ],
     "wrong_type_version.yaml": [
         "wrong_type_version.yaml:4: version: expected a whole number, got text 'one' "
@@ -204,6 +208,18 @@ EXPECTED: dict[str, list[str]] = {
     "reminder_without_time_limit.yaml": [
         "reminder_without_time_limit.yaml:21: states.on.remind: a reminder needs a `time_limit` to count back "
         "from: add one or remove it",
+    ],
+    "time_limit_from_not_a_date.yaml": [
+        "time_limit_from_not_a_date.yaml:17: states.referral.time_limit.from: field 'notifying_agency' is a text "
+        "field: a clock counts from a date field",
+    ],
+    "milestone_misused.yaml": [
+        "milestone_misused.yaml:62: milestones.report_due.from: field 'report_date' is not recorded on every way "
+        "into state 'on': ask for it on the transition into the state or earlier (or on the open)",
+        "milestone_misused.yaml:63: milestones.report_due.during[1]: state 'closed' is terminal: a clock cannot run "
+        "in an end state; remove it",
+        f"milestone_misused.yaml:69: progress_checks.progress.recorded_by[0]: role 'sub_group_chair' is not declared "
+        f"under `roles`: {ROLES_ARE}",
     ],
     "reminder_without_owner.yaml": [
         "reminder_without_owner.yaml:19: states.on: state 'on' has a time limit and a reminder, which goes to the "
@@ -479,9 +495,10 @@ def test_cli_validate_unreadable_files(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     assert result.stderr.splitlines() == [
-        f"{missing}: cannot read the file (FileNotFoundError): check the path",
-        f"{latin1}: cannot read the file (UnicodeDecodeError): check the path",
-        f"{tmp_path}: cannot read the file (IsADirectoryError): check the path",
+        f"{missing}: cannot read the file: there is no such file; check the path",
+        f"{latin1}:1: the file is not UTF-8 text: byte 0xE9 (in Windows-1252, 'é') on this line; save the "
+        "file as UTF-8 (in most editors: Save As, encoding UTF-8)",
+        f"{tmp_path}: cannot read the file (Is a directory): check the path and its permissions",
         "3 problem(s) found",
     ]
 

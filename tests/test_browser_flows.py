@@ -101,7 +101,7 @@ def test_an_owner_submits_evidence_the_chair_rejects_then_accepts_and_verifies(
     owner = browser_page()
     sign_in(owner, server, "pc.jones")
     card = owner.locator(".rf-card", has_text="POLICE-1 action A1")
-    assert "Overdue by 10 days" in card.inner_text()
+    assert "Overdue by 6 working days" in card.inner_text()
     assert "overdue" in owner.locator(".rf-count").inner_text()
     card.get_by_role("link", name="Submit evidence").click()
     submit_evidence(owner, "Referral policy v3, in force since 1 March", pdf=True)

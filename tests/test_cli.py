@@ -274,5 +274,5 @@ def test_paused_cases_are_listed_as_paused_and_unknown_versions_named(run: Cli) 
     _open_scr(run, "SCR-7", "2026-01-05")
     run("case", "pause", "SCR-7", "--reason", "police request", "--as", "a.khan", now="2026-01-06")
     assert run("case", "list", now="2026-03-01").output.split()[-1] == "paused"
-    assert run.refused("workflow", "show", "serious_case_review", "--version", "3", status=3) == (
-        "Error: workflow serious_case_review has no version 3; loaded versions: 2")
+    assert run.refused("workflow", "show", "serious_case_review", "--version", "4", status=3) == (
+        "Error: workflow serious_case_review has no version 4; loaded versions: 3")

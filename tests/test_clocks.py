@@ -86,7 +86,7 @@ def test_pause_holds_the_climb_and_resume_restarts_it_where_it_was(scr: Reviewfl
     sweep_at(scr, clock, "2026-06-02T08:00")  # levels 1 and 2 have fired
     clock.now = at("2026-06-03T10:00")
     paused = scr.pause("SCR-1", "a.khan", "awaiting criminal proceedings")
-    assert (paused.paused_at, paused.pause_reason, paused.overdue) == (clock(), "awaiting criminal proceedings", False)
+    assert (paused.paused_at, paused.pause_reason, paused.overdue) == (clock(), "criminal_proceedings", False)
     assert [v.ref for v in scr.cases(overdue=True)] == []
     assert sweep_at(scr, clock, "2026-06-15T23:00") == []  # level 3 would have fired here
     assert sweep_at(scr, clock, "2026-08-01T00:00") == []
@@ -100,8 +100,8 @@ def test_pause_holds_the_climb_and_resume_restarts_it_where_it_was(scr: Reviewfl
     history = scr.case("SCR-1").history
     assert [(h.trigger, h.from_state, h.to_state) for h in history[-2:]] == [
         ("pause", "agency_reports", "agency_reports"), ("resume", "agency_reports", "agency_reports")]
-    assert history[-2].note == "awaiting criminal proceedings"
-    assert history[-1].fields == {"paused_days": 61.0, "reason": "awaiting criminal proceedings"}
+    assert history[-2].fields == {"reason": "criminal_proceedings", "expected_end": None, "note": None}
+    assert history[-1].fields == {"paused_days": 61.0, "reason": "criminal_proceedings"}
 
 
 def test_pause_rules(scr: Reviewflow, clock: SteppingClock) -> None:
@@ -111,7 +111,7 @@ def test_pause_rules(scr: Reviewflow, clock: SteppingClock) -> None:
     with pytest.raises(TransitionNotAllowed, match="case SCR-1 is not paused"):
         scr.resume("SCR-1", "a.khan")
     scr.pause("SCR-1", "j.reid", "police request")
-    already = "case SCR-1 is already paused since 2026-04-01 \\('police request'\\): resume it with"
+    already = "case SCR-1 is already paused since 2026-04-01 \\(Police request\\): resume it with"
     with pytest.raises(TransitionNotAllowed, match=already):
         scr.pause("SCR-1", "a.khan", "inquest")
 

@@ -147,7 +147,7 @@ def reference_plan_fire(d: WorkflowDefinition, case: CaseState, trigger: str, ac
     if dest is None:
         detail = "; ".join(reasons) or "the state machine refused it"
         raise TransitionNotAllowed(f"{what} is not possible yet: {detail}")
-    due, notify = _entering(d, dest, now)
+    due, notify = _entering(d, dest, now, merged)
     return Move(trigger, case.state, dest, supplied, merged, now, due, notify)
 
 

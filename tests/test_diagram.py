@@ -137,7 +137,7 @@ def _walk(run: Cli) -> None:
     run("case", "open", "serious_case_review", "--ref", REF, "--as", "la.duty", "--field", "notifying_agency=Police",
         "--field", "incident_date=2026-01-02", "--field", "incident_type=child_died", now="2026-01-05T10:00")
     _fire(run, REF, "notify", "la.duty", "2026-01-07", notification_date="2026-01-07")
-    run("case", "pause", REF, "--reason", "awaiting the inquest", "--as", "a.khan", now="2026-01-08")
+    run("case", "pause", REF, "--reason", "inquest", "--as", "a.khan", now="2026-01-08")
     run("case", "resume", REF, "--as", "a.khan", now="2026-01-09")
     _fire(run, REF, "recommend", "d.osei", "2026-01-16", subgroup_recommendation="hold_scr", subgroup_rationale="r")
     _fire(run, REF, "decide_not_to_hold", "p.hughes", "2026-01-20", criteria_met="no", decision_rationale="r",
@@ -198,9 +198,18 @@ def test_a_case_of_another_workflow_or_version_is_refused(run: Cli) -> None:
         f"Error: case {REF} is a serious_case_review case: run "
         f"'reviewflow workflow diagram serious_case_review --case {REF}'")
     assert run.refused("workflow", "diagram", "serious_case_review", "--case", REF, "--version", "1") == (
-        f"Error: case {REF} is on version 2 of serious_case_review: leave out --version or give --version 2")
+        f"Error: case {REF} is on version 3 of serious_case_review: leave out --version or give --version 3")
     assert "SCR-9" in run.refused("workflow", "diagram", "serious_case_review", "--case", "SCR-9", status=3)
     assert "no_such" in run.refused("workflow", "diagram", "no_such", status=3)
+
+
+
+def test_a_case_alone_draws_the_workflow_it_follows(run: Cli) -> None:
+    _walk(run)
+    assert run("workflow", "diagram", "--case", REF).output == run("workflow", "diagram", "serious_case_review",
+                                                                   "--case", REF).output
+    assert run.refused("workflow", "diagram", status=2).endswith(
+        "Error: give a workflow NAME, or --case REF to draw the workflow that case follows")
 
 
 HOSTILE = """\

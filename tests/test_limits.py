@@ -119,8 +119,8 @@ def test_a_value_at_its_limit_is_accepted(url: str) -> None:
     theme = runner.invoke(cli, ["--db", url, "case", "recommend", "L-1", "--text", _long(limits.RECOMMENDATION),
                                 "--theme", _long(limits.THEME), "--as", "bm"])
     assert theme.exit_code == 0, theme.output
-    paused = runner.invoke(cli, ["--db", url, "case", "pause", "L-1", "--reason", _long(limits.PAUSE_REASON),
-                                 "--as", "bm"])
+    paused = runner.invoke(cli, ["--db", url, "case", "pause", "L-1", "--reason", "other", "--note",
+                                 _long(limits.PAUSE_REASON), "--as", "bm"])
     assert paused.exit_code == 0, paused.output
 
 

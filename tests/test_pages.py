@@ -261,7 +261,7 @@ def test_my_work_puts_the_overdue_action_first_and_counts_it(server: str) -> Non
     police.sign_in("pc.jones")
     page = police.get("/").text
     assert "POLICE-1 action A1" in page
-    assert "Overdue by 10 days" in page
+    assert "Overdue by 6 working days" in page
     assert re.search(r'class="rf-count rf-count--overdue">1<span class="govuk-visually-hidden"> waiting, 1 overdue',
                      page)
 

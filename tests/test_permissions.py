@@ -102,6 +102,9 @@ class Matrix:
         """A new case moved along `path`, each step by the next holder of one of its roles; None when a
         condition refuses a step. A listed role refused raises NotPermitted."""
         ref = self.open(_only(self.d.open.roles[self.count % len(self.d.open.roles)]))
+        if self.d.returns is not None:  # a workflow waiting on agencies' returns: one asked, and in
+            self.service.request_returns(ref, EVERYONE, ["Police"], NOW.date().isoformat())
+            self.service.mark_return_in(ref, EVERYONE, "Police", NOW.date().isoformat())
         for t in path:
             try:
                 self.service.fire(ref, t.trigger, _only(t.roles[self.count % len(t.roles)]), _values(t.requires))
@@ -159,9 +162,9 @@ class Matrix:
         """Pausing a paused case, or resuming a running one, is refused after the role check."""
         ref = self.cases[state]
         if pause:
-            self.service.pause(ref, EVERYONE, "permission matrix")
+            self.service.pause(ref, EVERYONE, "inquest")
         try:
-            attempt = ((lambda actor: self.service.pause(ref, actor, "again")) if pause
+            attempt = ((lambda actor: self.service.pause(ref, actor, "inquest")) if pause
                        else (lambda actor: self.service.resume(ref, actor)))
             return self.role_passes(attempt, f"pausing or resuming {ref}", self.d.may_pause(state), role)
         finally:

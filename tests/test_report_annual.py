@@ -143,7 +143,11 @@ class Walk:
         t = d.transition(case.stages[-1].state, trigger)
         assert t is not None
         try:
-            view = self.service.fire(case.ref, trigger, ADMIN, {s.name: self.value(s) for s in t.requires})
+            fields = {s.name: self.value(s) for s in t.requires}
+            if t.opens is not None:  # routing opens a case of the workflow named: its opening fields too
+                target = self.definition(fields[t.opens.workflow_field])
+                fields.update({s.name: self.value(s) for s in target.open.requires if s.name not in fields})
+            view = self.service.fire(case.ref, trigger, ADMIN, fields)
         except ReviewflowError:
             return False
         now, current = self.clock.now, case.stages[-1]
@@ -154,6 +158,10 @@ class Walk:
         case.fields = dict(view.fields)
         if not view.is_open:
             case.closed = now
+        if view.linked:  # the case the routing opened
+            opened = self.service.case(view.linked)
+            self.log.cases[opened.ref] = CaseLog(opened.ref, opened.workflow, now, [Stage(opened.state, now)],
+                                                 dict(opened.fields))
         return True
 
     def pause_or_resume(self, case: CaseLog) -> None:

@@ -47,7 +47,9 @@ class Story:
         return self
 
     def open(self, ref: str, workflow: str = RR, **fields: str) -> None:
-        self.s.open_case(workflow, ref, ADMIN, fields or RR_FIELDS)
+        # the local authority became aware on the day the case is opened
+        aware = self.clock.now.date().isoformat()
+        self.s.open_case(workflow, ref, ADMIN, fields or {**RR_FIELDS, "awareness_date": aware})
 
     def fire(self, ref: str, trigger: str, **fields: str) -> None:
         self.s.fire(ref, trigger, ADMIN, fields)
@@ -137,7 +139,8 @@ def test_board_figures_on_a_known_data_set(figures: dict[str, Any]) -> None:
     }
     assert [o["ref"] for o in figures["open_reviews"]][:2] == ["RR-OLD", "RR-OVER"]  # most overdue first
     paused = next(o for o in figures["open_reviews"] if o["ref"] == "RR-PAUSED")
-    assert (paused["paused_since"], paused["pause_reason"]) == ("2026-06-11", "awaiting criminal proceedings")
+    assert (paused["paused_since"], paused["pause_reason"], paused["pause_expected_end"]) == (
+        "2026-06-11", "Awaiting criminal proceedings", None)
     assert [m["ref"] for m in figures["opened"]] == ["RR-NFA", "RR-AMBER", "RR-OVER", "RR-PAUSED", "MACA-NOLIMIT"]
     assert [(m["ref"], m["outcome"]) for m in figures["closed"]] == [("RR-NFA", "No further action")]
     totals = {t["workflow"]: t["counts"]["total"] for t in figures["by_type"]}

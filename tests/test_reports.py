@@ -116,6 +116,7 @@ def test_demo_board_report_says_what_the_board_must_see(board_html: Path) -> Non
     rows = [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", exceptions)]
     order = [(cells[0], cells[2]) for cells in rows if cells]
     assert order == [("MACA-2026-Q2", "Stage: Agency audits"), ("SCR-2026-001", "Action A1 (Police)"),
+                     ("RR-2026-001", "Milestone: LCSPR final report"),  # 6 months from the decision
                      ("RR-2026-001", "Stage: Local child safeguarding practice review"),
                      ("S11-2026", "Action A1 (Health)"),
                      ("SCR-2026-001", "Action A2 (Children&#x27;s social care)"),
@@ -169,7 +170,7 @@ def test_demo_board_report_as_markdown_csv_and_json_agree(demo_db: str) -> None:
                      "exceptions",
                      "actions_by_agency", "actions_on_time", "overdue_actions", "redated_actions",
                      "evidence_awaiting_verification",
-                     "embedded_actions", "themes", "dissemination_by_kind", "dissemination"]
+                     "embedded_actions", "outstanding_returns", "themes", "dissemination_by_kind", "dissemination"]
 
 
 def test_report_period_and_format_choices(demo_db: str, tmp_path: Path) -> None:

@@ -37,7 +37,8 @@ def _story(run: Cli) -> None:
     run("case", "open", "serious_case_review", "--ref", REF, "--as", "la.duty", "--field", "notifying_agency=Police",
         "--field", "incident_date=2026-01-02", "--field", "incident_type=child_died", now="2026-01-05T10:00")
     _fire(run, REF, "notify", "la.duty", "2026-01-14T10:00", notification_date="2026-01-13")
-    run("case", "pause", REF, "--reason", f"awaiting police {SCRIPT}", "--as", "a.khan", now="2026-01-15T10:00")
+    run("case", "pause", REF, "--reason", "other", "--note", f"awaiting police {SCRIPT}", "--as", "a.khan",
+        now="2026-01-15T10:00")
     run("case", "resume", REF, "--as", "a.khan", "--note", "police content", now="2026-01-22T10:00")
     _fire(run, REF, "recommend", "d.osei", "2026-01-30T10:00", subgroup_recommendation="hold_scr",
           subgroup_rationale="criteria met")
@@ -81,7 +82,7 @@ def _events(text: str) -> list[str]:
 def test_the_timeline_tells_the_story_in_order_against_the_limits(run: Cli) -> None:
     _story(run)
     text = run("case", "timeline", REF, now="2026-03-20T12:00").output
-    assert text.startswith(f"{REF}  Serious Case Review (serious_case_review v2)\n"
+    assert text.startswith(f"{REF}  Serious Case Review (serious_case_review v3)\n"
                            "  open: at Agency reports since 2026-03-05 10:00\n"
                            "  2 of 5 timed stages late; 1 escalation\n")
     stages = text.split("Stages:\n", 1)[1].split("\n\n", 1)[0].splitlines()
@@ -89,9 +90,9 @@ def test_the_timeline_tells_the_story_in_order_against_the_limits(run: Cli) -> N
         "Notification 2026-01-05 10:00 -> 2026-01-14 10:00 7 working days limit 5 working days "
         "LATE: over by 2 working days (due 2026-01-12)",
         "Sub-group consideration 2026-01-14 10:00 -> 2026-01-30 10:00 12 working days limit 10 working days "
-        "on time (due 2026-02-04)",
-        "Chair's decision 2026-01-30 10:00 -> 2026-02-02 10:00 1 working day limit 10 working days "
-        "on time (due 2026-02-13)",
+        "on time (due 2026-02-03)",  # counted from the notification date, 13 January
+        "Chair's decision 2026-01-30 10:00 -> 2026-02-02 10:00 3 days limit 1 month "
+        "on time (due 2026-02-13)",  # a month from the notification date
         "Commissioning 2026-02-02 10:00 -> 2026-03-05 10:00 23 working days limit 20 working days "
         "LATE: over by 3 working days (due 2026-03-02)",
         "Agency reports 2026-03-05 10:00 -> … so far 11 working days limit 30 working days "
@@ -118,11 +119,11 @@ def test_the_timeline_tells_the_story_in_order_against_the_limits(run: Cli) -> N
     details = " | ".join(" ".join(line.split()) for line in text.splitlines() if line.startswith(" " * 35))
     for expected in [
         "Notification took 7 working days (limit 5 working days): LATE: over by 2 working days (due 2026-01-12)",
-        "Sub-group consideration: limit 10 working days, due 2026-01-28",
-        f"reason: awaiting police {SCRIPT}",
-        f"was paused for: awaiting police {SCRIPT} | note: police content | due date now 2026-02-04",
+        "Sub-group consideration: limit 10 working days from notification_date, due 2026-01-27",
+        f"reason: Other: awaiting police {SCRIPT}",
+        f"was paused for: Other: awaiting police {SCRIPT} | note: police content | due date now 2026-02-03",
         "Sub-group consideration took 12 working days (limit 10 working days), clock paused 7 days: "
-        "on time (due 2026-02-04)",
+        "on time (due 2026-02-03)",
         "Commissioning overdue by 1 working day (limit 20 working days, due 2026-03-02); escalated to Stage owner "
         "| told business_manager (a.khan)",
         "told business_manager (a.khan); due to be sent 2026-02-16 00:00",
@@ -162,7 +163,8 @@ def test_a_paused_case_and_a_closed_case(run: Cli) -> None:
         "--field", "incident_date=2026-01-02", "--field", "incident_type=child_died", now="2026-01-05T10:00")
     run("case", "pause", REF, "--reason", "inquest", "--as", "a.khan", now="2026-01-06T10:00")
     text = run("case", "timeline", REF, now="2026-02-20T10:00").output
-    assert "  open: at Notification since 2026-01-05 10:00; clock paused since 2026-01-06 10:00 (inquest)\n" in text
+    assert ("  open: at Notification since 2026-01-05 10:00; clock paused since 2026-01-06 10:00 "
+            "(Awaiting an inquest)\n") in text
     assert " ".join(text.split("Stages:\n")[1].splitlines()[0].split()) == (
         "Notification 2026-01-05 10:00 -> … so far 34 working days limit 5 working days clock paused")
     run("case", "fire", REF, "withdraw", "--as", "a.khan", "--field", "withdrawal_reason=duplicate referral",

@@ -319,7 +319,7 @@ def test_paused_cases_keep_their_pause_and_the_time_already_paused(people: Revie
     nominal = due_at(resumed.entered_at, v2.states["review"].time_limit)  # type: ignore[arg-type]
     assert resumed.due_at == nominal + timedelta(days=7)
     assert (paused.version, paused.pause_reason, _row(people, "REF-3").next_check_at) == (
-        2, "awaiting criminal proceedings", None)
+        2, "criminal_proceedings", None)
     assert paused.due_at == nominal
     clock.advance(days=3)
     assert people.resume("REF-3", "chair").due_at == nominal + timedelta(days=4)

@@ -190,8 +190,8 @@ def test_problem_in_a_flow_mapping_points_at_its_line() -> None:
     text = ON_OFF_YES_NO.replace("  - trigger: off\n    from: on\n    to: off\n    roles: [chair]\n",
                                  "  - {trigger: off, from: on, to: off, roles: [chair], colour: red}\n")
     assert _problems(text) == [
-        "f.yaml:36: transitions[3].colour: unknown key 'colour'; allowed keys here: from, label, requires, roles, "
-        "to, trigger, when",
+        "f.yaml:36: transitions[3].colour: unknown key 'colour'; allowed keys here: from, label, opens, requires, "
+        "roles, to, trigger, when",
     ]
 
 
@@ -293,7 +293,8 @@ def test_true_as_a_top_level_key_is_reported_as_the_key_true() -> None:
     text = ON_OFF_YES_NO.replace("version: 1\n", "version: 1\ntrue: 1\n")
     assert _problems(text) == [
         "f.yaml:4: true: unknown key 'true'; allowed keys here: access, calendar, description, escalation, initial, "
-        "learning, name, notify, open, pause_roles, remind, roles, schedule, states, title, transitions, version",
+        "learning, milestones, name, notify, open, pause_reasons, pause_roles, progress_checks, remind, returns, "
+        "roles, schedule, states, subgroup, title, transitions, version",
     ]
 
 
@@ -480,7 +481,7 @@ def test_python_tags_are_never_constructed() -> None:
 
 
 @pytest.mark.parametrize(("text", "line"), [
-    ("a: [1, 2\nb: 3\n", 2),
+    ("a: [1, 2\nb: 3\n", 1),  # an unclosed bracket: the line of the bracket
     ("a: 'open\n", 2),
     ("a: b: c\n", 1),
     ("a:\n  - x\n y: 1\n", 3),
@@ -491,7 +492,8 @@ def test_syntax_errors_have_a_line(text: str, line: int) -> None:
     (problem,) = caught.value.problems
     assert problem.line == line
     assert problem.message.startswith("YAML syntax error: ")
-    assert problem.message.endswith("; fix the indentation or quoting on this line")
+    assert problem.message.endswith(("; fix the indentation or quoting on this line",
+                                     "where it ends (or write its items one per line, without brackets)"))
 
 
 # --- property tests --------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Any
 from reviewflow.engine.core import expressions
 from reviewflow.engine.core.definition import EXPRESSION, Condition, StateDef
 from reviewflow.engine.core.learning import CLOSED_WITH_REASON, FINISHED, VERIFIED_OR_BEYOND, LearningSummary
+from reviewflow.engine.core.returns import ReturnsSummary, all_in_problem
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -27,13 +28,15 @@ class GuardContext:
     learning: LearningSummary = LearningSummary()
     state: str = ""
     days_in_stage: int = 0
+    returns: ReturnsSummary = ReturnsSummary()
+    """The agencies' returns on the case (engine/core/returns.py)."""
 
     def view(self) -> dict[str, Any]:
         """The read-only view expression guards see (documented in docs/workflow-format.md)."""
         flags = {name: c.evaluate(self, None) is None for name, c in BUILTINS.items() if not c.takes_fields}
         fields = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in self.fields.items()}
         return {"state": self.state, "days_in_stage": self.days_in_stage, "fields": fields,
-                **self.learning.view(), **flags}
+                **self.learning.view(), "returns": self.returns.view(), **flags}
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,9 @@ BUILTINS: dict[str, BuiltinCondition] = {
                          _no_argument, _all_actions_embedded),
         BuiltinCondition("no_overdue_actions", "no action is past its due date while agreed or in progress",
                          _no_argument, _no_overdue_actions),
+        BuiltinCondition("all_returns_in",
+                         "agencies' returns were requested and each is returned or excused with a reason",
+                         _no_argument, lambda ctx, _arg: all_in_problem(ctx.returns)),
     ]
 }
 

@@ -9,11 +9,13 @@ from typing import Any
 
 from reviewflow.engine.core.conditions import GuardContext, unmet
 from reviewflow.engine.core.definition import FieldSpec, StateDef, WorkflowDefinition
-from reviewflow.engine.core.durations import due_at, local_date
+from reviewflow.engine.core.durations import local_date
 from reviewflow.engine.core.errors import NotPermitted, TransitionNotAllowed
 from reviewflow.engine.core.fields import parse_fields
 from reviewflow.engine.core.learning import LearningSummary
 from reviewflow.engine.core.machine import machine_for
+from reviewflow.engine.core.returns import ReturnsSummary
+from reviewflow.engine.core.statutory import stage_due
 
 
 @dataclass(frozen=True)
@@ -81,9 +83,11 @@ def _missing_state_fields(state: StateDef, fields: Mapping[str, Any]) -> list[st
     return [f for f in state.requires if fields.get(f) in (None, "")]
 
 
-def _entering(d: WorkflowDefinition, dest: str, now: datetime) -> tuple[datetime | None, tuple[str, ...]]:
-    limit = d.states[dest].time_limit
-    return (due_at(now, limit, d.calendar) if limit else None), d.notify.get(dest, ())
+def _entering(d: WorkflowDefinition, dest: str, now: datetime,
+              fields: Mapping[str, Any]) -> tuple[datetime | None, tuple[str, ...]]:
+    """The due time of `dest` entered at `now` (counted from its `from` date field when it has one) and whom
+    to notify."""
+    return stage_due(d, dest, fields, now), d.notify.get(dest, ())
 
 
 def plan_open(d: WorkflowDefinition, actor: Actor, raw: Mapping[str, str], now: datetime) -> Move:
@@ -95,7 +99,7 @@ def plan_open(d: WorkflowDefinition, actor: Actor, raw: Mapping[str, str], now: 
     if missing:
         raise TransitionNotAllowed(f"{what} needs {', '.join(missing)} set: add --field NAME=VALUE",
                                    state=d.initial, trigger="open", field=missing[0], missing=missing)
-    due, notify = _entering(d, d.initial, now)
+    due, notify = _entering(d, d.initial, now, supplied)
     return Move("open", None, d.initial, supplied, dict(supplied), now, due, notify)
 
 
@@ -111,7 +115,8 @@ def _refuse_unknown(d: WorkflowDefinition, case: CaseState, trigger: str) -> Tra
 
 
 def plan_fire(d: WorkflowDefinition, case: CaseState, trigger: str, actor: Actor,
-              raw: Mapping[str, str], now: datetime, learning: LearningSummary | None = None) -> Move:
+              raw: Mapping[str, str], now: datetime, learning: LearningSummary | None = None,
+              returns: ReturnsSummary | None = None) -> Move:
     """Check every rule for `trigger` on `case`; return the move or raise saying what failed."""
     t = d.transition(case.state, trigger)
     if t is None:
@@ -126,7 +131,7 @@ def plan_fire(d: WorkflowDefinition, case: CaseState, trigger: str, actor: Actor
         target = d.states[t.dest]
         if t.when:  # no conditions, no reasons: the context is not needed
             context = GuardContext(merged, target, learning or LearningSummary(), case.state,
-                                   (local_date(now) - local_date(case.entered_at)).days)
+                                   (local_date(now) - local_date(case.entered_at)).days, returns or ReturnsSummary())
             reasons.extend(unmet(t.when, context))
         if target.requires:
             missing = _missing_state_fields(target, merged)
@@ -139,7 +144,7 @@ def plan_fire(d: WorkflowDefinition, case: CaseState, trigger: str, actor: Actor
         detail = "; ".join(reasons) or "the state machine refused it"
         raise TransitionNotAllowed(f"{what} is not possible yet: {detail}", ref=case.ref, state=case.state,
                                    trigger=trigger, reasons=reasons)
-    due, notify = _entering(d, dest, now)
+    due, notify = _entering(d, dest, now, merged)
     return Move(trigger, case.state, dest, supplied, merged, now, due, notify)
 
 

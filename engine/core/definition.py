@@ -10,6 +10,9 @@ from typing import Any, Literal
 
 from reviewflow.engine.core.durations import DEFAULT_CALENDAR, Duration
 from reviewflow.engine.core.learning import LearningRules
+from reviewflow.engine.core.links import DEFAULT_PAUSE_REASONS, Opens
+from reviewflow.engine.core.milestones import Milestone, ProgressCheck
+from reviewflow.engine.core.returns import ReturnsRules
 
 FieldType = Literal["text", "choice", "date", "yesno"]
 OWNER = "owner"
@@ -74,6 +77,8 @@ class StateDef:
     owner: str | None = None
     requires: tuple[str, ...] = ()
     remind: Duration | None = None
+    time_limit_from: str | None = None
+    """The date field the time limit counts from (`time_limit: {duration: ..., from: FIELD}`); None: from entry."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,8 @@ class TransitionDef:
     label: str = ""
     requires: tuple[FieldSpec, ...] = ()
     when: tuple[Condition, ...] = ()
+    opens: Opens | None = None
+    """Firing it opens (or links) a case of another workflow (`opens:`, core/links.py)."""
 
     def field(self, name: str) -> FieldSpec | None:
         return next((f for f in self.requires if f.name == name), None)
@@ -136,10 +143,18 @@ class WorkflowDefinition:
     notify: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     remind: Duration | None = None
     pause_roles: tuple[str, ...] = ()
+    pause_reasons: tuple[str, ...] = ()
+    """The reasons a clock may be paused for (`pause_reasons:`); empty: DEFAULT_PAUSE_REASONS."""
     learning_rules: LearningRules | None = None
     learning_escalation: tuple[EscalationLevel, ...] | None = None
     schedule: Schedule | None = None
     access: Access = field(default_factory=Access)
+    returns: ReturnsRules | None = None
+    """`returns:`: agencies' returns on a case (engine/core/returns.py); None when the workflow has none."""
+    milestones: tuple[Milestone, ...] = ()
+    progress_checks: tuple[ProgressCheck, ...] = ()
+    subgroup: str | None = None
+    """The sub-group of the partnership its cases belong to (`subgroup:`, engine/core/subgroups.py)."""
 
     @property
     def learning(self) -> LearningRules:
@@ -150,6 +165,11 @@ class WorkflowDefinition:
     def action_ladder(self) -> tuple[EscalationLevel, ...]:
         """Levels climbed by an overdue action: `learning.escalation`, else the stage ladder."""
         return self.escalation if self.learning_escalation is None else self.learning_escalation
+
+    @property
+    def pause_reason_list(self) -> tuple[str, ...]:
+        """The reasons a case's clock may be paused for."""
+        return self.pause_reasons or DEFAULT_PAUSE_REASONS
 
     def may_pause(self, state: str) -> tuple[str, ...]:
         """Roles that may pause or resume a case in `state`: `pause_roles`, else opener roles, plus the owner."""

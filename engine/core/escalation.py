@@ -5,9 +5,10 @@ Pure: callers pass `now`; nothing here reads the clock, the database or the sche
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Protocol, TypeVar
 
 from reviewflow.engine.core.definition import OWNER, StateDef, WorkflowDefinition
 from reviewflow.engine.core.durations import Duration, due_date_of, start_of_day
@@ -73,12 +74,25 @@ def action_checkpoints(d: WorkflowDefinition, number: str, due: date) -> list[Ch
     return found
 
 
-def due_now(points: list[Checkpoint], fired: Collection[str], now: datetime) -> list[Checkpoint]:
+class Timed(Protocol):
+    """Anything fired once at a moment under a ledger key: a stage's checkpoint, a milestone's, a check's."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def at(self) -> datetime: ...
+
+
+T = TypeVar("T", bound=Timed)
+
+
+def due_now(points: Sequence[T], fired: Collection[str], now: datetime) -> list[T]:
     """Checkpoints at or before `now` that have not fired yet, earliest first."""
     return sorted((p for p in points if p.at <= now and p.key not in fired), key=lambda p: p.at)
 
 
-def next_check(points: list[Checkpoint], fired: Collection[str]) -> datetime | None:
+def next_check(points: Sequence[Timed], fired: Collection[str]) -> datetime | None:
     """When the next unfired checkpoint falls due (None when the climb is over)."""
     pending = [p.at for p in points if p.key not in fired]
     return min(pending) if pending else None

@@ -20,6 +20,7 @@ VIEW: dict[str, str] = {
     "evidence": "counts: count, submitted, accepted, rejected",
     "dissemination": "counts: count",
     "themes": "the learning themes of the case's recommendations (a list of text)",
+    "returns": "counts of the agencies' returns: count (requested), outstanding (neither in nor excused), late",
 }
 """Top-level names of the view, documented; the built-in conditions are also true/false names."""
 
@@ -29,6 +30,7 @@ _MEMBERS: dict[str, tuple[str, ...]] = {
                 "impact_evaluated", "embedded", "superseded", "not_implemented"),
     "evidence": ("count", "submitted", "accepted", "rejected"),
     "dissemination": ("count",),
+    "returns": ("count", "outstanding", "late"),
 }
 _MACROS = {"all", "exists", "exists_one", "map", "filter"}
 _FUNCTIONS = {"size", "contains", "startsWith", "endsWith", "matches", "int", "string", "double", "bool",

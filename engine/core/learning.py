@@ -44,6 +44,9 @@ class LearningRules:
     """Accept or reject evidence, verify, evaluate impact, mark embedded."""
     themes: tuple[str, ...] = ()
     """When set, the only learning themes allowed."""
+    open_after: tuple[str, ...] = ()
+    """End states in which a case still takes learning records (a rapid review closed as no further action keeps
+    following its immediate actions to embedding)."""
 
 
 @dataclass(frozen=True)

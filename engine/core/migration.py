@@ -12,9 +12,10 @@ from typing import Any
 
 from reviewflow.engine.core.access import Identity
 from reviewflow.engine.core.definition import WorkflowDefinition
-from reviewflow.engine.core.durations import LOCAL_ZONE, due_at, due_date_of
+from reviewflow.engine.core.durations import LOCAL_ZONE, due_date_of
 from reviewflow.engine.core.errors import ConcurrentChange, InvalidValue, NotPermitted
 from reviewflow.engine.core.escalation import checkpoints, next_check
+from reviewflow.engine.core.statutory import stage_due
 
 TRIGGER = "migrate"
 """The trigger recorded in a migrated case's history."""
@@ -182,15 +183,19 @@ def _paused_for(source: WorkflowDefinition | None, case: OpenCase) -> timedelta:
     limit = source.states[case.state].time_limit if source and case.state in source.states else None
     if source is None or limit is None or case.due_at is None:
         return timedelta(0)
-    return max(case.due_at - due_at(case.entered_at, limit, source.calendar), timedelta(0))
+    nominal = stage_due(source, case.state, case.fields, case.entered_at)
+    return max(case.due_at - nominal, timedelta(0)) if nominal else timedelta(0)
 
 
-def _move(target: WorkflowDefinition, source: WorkflowDefinition | None, case: OpenCase, dest: str) -> CaseMove:
+def _move(target: WorkflowDefinition, source: WorkflowDefinition | None, case: OpenCase, dest: str,
+          now: datetime | None = None) -> CaseMove:
     state = target.states[dest]
-    due = (due_at(case.entered_at, state.time_limit, target.calendar) + _paused_for(source, case)
-           if state.time_limit else None)
+    nominal = stage_due(target, dest, case.fields, case.entered_at)  # from entry, or from its `from` date field
+    due = nominal + _paused_for(source, case) if nominal else None
     paused = case.paused_at is not None
     check = None if paused else next_check(checkpoints(target, state, case.entered_at, due), case.fired)
+    if not paused and now is not None and (target.milestones or target.progress_checks):
+        check = min(check, now) if check else now  # the next sweep works out its milestones and checks
     return CaseMove(case.ref, case.version, case.state, dest, case.due_at, due, check, paused,
                     case.case_id, case.revision)
 
@@ -210,7 +215,7 @@ def plan_migration(target: WorkflowDefinition, versions: Mapping[int, WorkflowDe
     if problems:
         raise MigrationRefused(f"cannot migrate {target.name} cases to v{target.version}, nothing was changed: "
                                + "; ".join(problems))
-    moves = [_move(target, versions.get(c.version), c, mapping.get(c.state, c.state)) for c in cases]
+    moves = [_move(target, versions.get(c.version), c, mapping.get(c.state, c.state), now) for c in cases]
     return MigrationPlan(target.name, target.version, now, tuple(moves))
 
 

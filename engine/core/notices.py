@@ -46,6 +46,21 @@ def for_agency(directory: Mapping[str, Sequence[Recipient]], agency: str,
     return narrowed
 
 
+def within_subgroup(directory: Mapping[str, Sequence[Recipient]],
+                    subgroup: str | None) -> dict[str, list[Recipient]]:
+    """The directory for a case of `subgroup` (engine/core/subgroups.py): each role goes to those holding it
+    partnership-wide and those holding it for that sub-group (ROLE@SUBGROUP); a role held for another
+    sub-group is told nothing of the case."""
+    narrowed: dict[str, list[Recipient]] = {}
+    for role, people in directory.items():
+        base, sep, within = role.partition("@")
+        if sep and within != subgroup:
+            continue
+        found = narrowed.setdefault(base, [])
+        found.extend(p for p in people if p not in found)
+    return narrowed
+
+
 def _to_person(key: str, event: str, role: str, person: Recipient, payload: dict[str, Any]) -> Outgoing:
     channel = "email" if person.email else "log"
     return Outgoing(f"{key}:{role}:{person.name}:{channel}", event, role, channel, person.name,

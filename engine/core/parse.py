@@ -10,6 +10,8 @@ from functools import lru_cache
 from importlib.resources import files
 from typing import Any
 
+from reviewflow.engine.core import parse_clocks as clocks
+from reviewflow.engine.core.cautions import definition_warnings, unknown_key
 from reviewflow.engine.core.definition import (
     EXPRESSION,
     Access,
@@ -25,6 +27,8 @@ from reviewflow.engine.core.definition import (
 from reviewflow.engine.core.durations import DEFAULT_CALENDAR, Duration, parse_duration
 from reviewflow.engine.core.errors import InvalidDefinition, InvalidDuration, Problem
 from reviewflow.engine.core.learning import LearningRules, normalise_theme
+from reviewflow.engine.core.links import parse_opens
+from reviewflow.engine.core.returns import ReturnsRules
 from reviewflow.engine.core.validate import check_definition
 from reviewflow.engine.core.yamlsource import Path, format_path, load_yaml
 
@@ -90,6 +94,10 @@ def _wrong_type(error: Any) -> str:
     if tuple(error.absolute_path) == ("initial",) and isinstance(error.instance, list):
         names = ", ".join(map(str, error.instance))
         return f"several initial states ({names}): a case starts in exactly one state; name one"
+    if error.validator_value == "integer" and isinstance(error.instance, float):
+        example = max(int(error.instance) + 1, 1)
+        where = f"{error.absolute_path[-1]} " if error.absolute_path else ""
+        return f"{where}must be a whole number such as {example}, not {error.instance}"
     expected = _EXPECTED.get(error.validator_value, error.validator_value)
     return f"expected {expected}, got {_kind(error.instance)}{_hint(error)}"
 
@@ -117,7 +125,7 @@ def _schema_messages(error: Any) -> Iterator[tuple[Path, str]]:
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         for key in sorted(set(error.instance) - set(allowed)):
-            yield (*path, key), f"unknown key {key!r}; allowed keys here: {', '.join(allowed)}"
+            yield (*path, key), unknown_key(key, allowed)
     elif error.validator == "oneOf" and isinstance(error.instance, list):
         yield from _list_items(error, path)
     elif error.validator == "oneOf" and any(e.validator != "type" for e in error.context):
@@ -233,7 +241,9 @@ class _Builder:
             name: StateDef(
                 name=name, label=s["label"], description=s.get("description", ""),
                 terminal=s.get("terminal", False),
-                time_limit=self.duration(s.get("time_limit"), ("states", name, "time_limit")),
+                time_limit=self.duration(clocks.limit_text(s.get("time_limit")),
+                                         clocks.limit_path(s.get("time_limit"), name)),
+                time_limit_from=clocks.limit_from(s.get("time_limit")),
                 owner=s.get("owner"), requires=tuple(s.get("requires", ())),
                 remind=self.reminder(s.get("remind"), ("states", name, "remind")),
             )
@@ -244,6 +254,7 @@ class _Builder:
                 trigger=t["trigger"], dest=t["to"], roles=tuple(t["roles"]), label=t.get("label", ""),
                 sources=tuple(t["from"]) if isinstance(t["from"], list) else (t["from"],),
                 requires=_fields(t.get("requires")), when=_conditions(t.get("when")),
+                opens=parse_opens(t.get("opens")),
             )
             for t in data["transitions"]
         )
@@ -253,16 +264,21 @@ class _Builder:
         return WorkflowDefinition(
             name=data["name"], title=data["title"], version=data["version"],
             description=data.get("description", ""), calendar=data.get("calendar", DEFAULT_CALENDAR),
+            subgroup=data.get("subgroup"),
             roles=dict(data["roles"]), states=states, initial=data["initial"], transitions=transitions,
             open=OpenRule(tuple(opening.get("roles", ())), _fields(opening.get("requires"))),
             escalation=tuple(ladder), notify={k: tuple(v) for k, v in data.get("notify", {}).items()},
             remind=self.reminder(data.get("remind"), ("remind",)),
             pause_roles=tuple(data.get("pause_roles", ())),
+            pause_reasons=tuple(data.get("pause_reasons", ())),
             learning_rules=self.learning(learning, opening) if learning else None,
             learning_escalation=(self.ladder(learning["escalation"], ("learning", "escalation"))
                                  if learning and "escalation" in learning else None),
             schedule=self.schedule(data.get("schedule")),
             access=_access(data.get("access")),
+            milestones=clocks.milestones(self, data.get("milestones")),
+            progress_checks=clocks.progress_checks(self, data.get("progress_checks")),
+            returns=self.returns(data.get("returns")),
         )
 
     def ladder(self, levels: list[dict[str, Any]], path: Path) -> tuple[EscalationLevel, ...]:
@@ -276,12 +292,20 @@ class _Builder:
             ladder.append(EscalationLevel(after, tuple(level["notify"]), level.get("label", "")))
         return tuple(ladder)
 
+    def returns(self, raw: dict[str, Any] | None) -> ReturnsRules | None:
+        if raw is None:
+            return None
+        roles = {k: tuple(raw[k]) if k in raw else None for k in ("manage", "contribute")}
+        return ReturnsRules(due=self.duration(raw.get("due"), ("returns", "due")), **roles,
+                            escalation=self.ladder(raw.get("escalation", []), ("returns", "escalation")))
+
     @staticmethod
     def learning(raw: dict[str, Any], opening: dict[str, Any]) -> LearningRules:
         manage = tuple(raw.get("manage", opening.get("roles", ())))
         return LearningRules(manage=manage, contribute=tuple(raw.get("contribute", ())),
                              verify=tuple(raw.get("verify", manage)),
-                             themes=tuple(dict.fromkeys(normalise_theme(t) for t in raw.get("themes", ()))))
+                             themes=tuple(dict.fromkeys(normalise_theme(t) for t in raw.get("themes", ()))),
+                             open_after=tuple(raw.get("open_after", ())))
 
     def schedule(self, raw: dict[str, Any] | None) -> Schedule | None:
         if raw is None:
@@ -313,8 +337,10 @@ def _normalised(data: Any) -> Any:
     return data
 
 
-def parse_definition(text: str, file: str = "<definition>", validate: bool = True) -> WorkflowDefinition:
-    """Parse and validate definition text; raise InvalidDefinition listing every problem.
+def parse_definition(text: str, file: str = "<definition>", validate: bool = True,
+                     warnings: list[Problem] | None = None) -> WorkflowDefinition:
+    """Parse and validate definition text; raise InvalidDefinition listing every problem. A `warnings`
+    list is given the definition's warnings (engine/core/cautions.py): it loads, but part cannot work.
 
     `validate=False` is for a stored definition, validated when it was loaded: it skips the schema
     and the rules (and with them importing jsonschema and compiling every CEL guard), and falls back
@@ -342,6 +368,8 @@ def parse_definition(text: str, file: str = "<definition>", validate: bool = Tru
     found = builder.problems + [(p, m) for p, m in check_definition(definition) if builder.keep(p)]
     if found:
         raise InvalidDefinition(_sorted([_locate(file, lines, p, m) for p, m in found]))
+    if warnings is not None:
+        warnings.extend(definition_warnings(definition, lines, file))
     return definition
 
 

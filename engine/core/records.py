@@ -15,6 +15,7 @@ from typing import Any
 from reviewflow.engine.core.decide import CaseState, TriggerOption
 from reviewflow.engine.core.durations import DEFAULT_CALENDAR, due_date_of, local_date, working_days_between
 from reviewflow.engine.core.learning import ActionFacts
+from reviewflow.engine.core.statutory import Deadline
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,20 @@ class User:
 
 
 @dataclass(frozen=True)
+class CaseLink:
+    """A link from a case to another: `kind` as seen from the case (routed_to: the other case took it on)."""
+
+    ref: str
+    other: str
+    other_workflow: str
+    other_state: str
+    kind: str
+    reason: str
+    linked_by: str
+    linked_at: datetime
+
+
+@dataclass(frozen=True)
 class CaseRecord:
     """A case with the bookkeeping the core's decisions do not need (who opened it, pauses, the stage entry)."""
 
@@ -69,6 +84,11 @@ class CaseRecord:
     pause_reason: str | None = None
     next_check_at: datetime | None = None
     case_id: int = 0
+    pause_until: date | None = None
+    """The day the pause is expected to end."""
+    pause_note: str | None = None
+    subgroup: str | None = None
+    """The sub-group the case belongs to (engine/core/subgroups.py); None: the whole partnership."""
 
     @property
     def id(self) -> int:
@@ -361,6 +381,15 @@ class CaseView:
     """Bumped by every change to the case: a change made on an older revision is refused."""
     agencies: list[str] = field(default_factory=list)
     """The agencies taking part (named in its fields, its recommendations or owning its actions)."""
+    deadline: Deadline | None = None
+    """The binding deadline when a running milestone's falls before the stage's (engine/core/statutory.py)."""
+    pause_until: date | None = None
+    """The day a pause is expected to end (its reminder falls on it)."""
+    pause_note: str | None = None
+    links: list[CaseLink] = field(default_factory=list)
+    """The cases linked to this one (routed from or to, joint reviews, related)."""
+    subgroup: str | None = None
+    """The sub-group the case belongs to; None: the whole partnership."""
 
     @property
     def overdue(self) -> bool:
@@ -373,7 +402,8 @@ class CaseView:
 
     @property
     def days_in_stage(self) -> int:
-        return (local_date(self.now) - local_date(self.entered_at)).days
+        """Calendar days since the stage was entered; 0 when the time shown is before it (never negative)."""
+        return max((local_date(self.now) - local_date(self.entered_at)).days, 0)
 
     @property
     def working_days_overdue(self) -> int:
@@ -399,10 +429,21 @@ class Fired:
     entry: HistoryEntry
     revision: int = 0
     """The case's revision after the move (its ETag in the API)."""
+    linked: str | None = None
+    """The case a routing transition opened or linked (`opens:`), if any."""
 
     @property
     def due_date(self) -> str | None:
         return due_date_of(self.due_at).isoformat() if self.due_at else None
+
+
+@dataclass(frozen=True)
+class Subgroup:
+    """A sub-group of the partnership (engine/core/subgroups.py)."""
+
+    name: str
+    title: str
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -472,3 +513,42 @@ class EvidenceFile:
     uploaded_at: datetime
     case_id: int = 0
     evidence_id: int = 0
+
+
+@dataclass(frozen=True)
+class AgencyReturn:
+    """An agency's return on a case: asked on `requested_on`, due on `due_date`, then returned (on
+    `returned_on`) or excused (with `reason`). Late is worked out from the due date and the day, never stored."""
+
+    ref: str
+    agency: str
+    requested_on: date
+    due_date: date
+    status: str
+    returned_on: date | None = None
+    reason: str | None = None
+    requested_by: str = ""
+    workflow: str = ""
+    case_id: int = 0
+    id: int = 0
+
+    def is_late(self, today: date) -> bool:
+        return self.status == "requested" and today > self.due_date
+
+    def shown_status(self, today: date) -> str:
+        """`late` for a requested return past its due date, else its status."""
+        return "late" if self.is_late(today) else self.status
+
+
+@dataclass(frozen=True)
+class DueReturn:
+    """A requested return whose next ladder level is due."""
+
+    return_id: int
+    case_id: int
+    ref: str
+    workflow: str
+    version: int
+    agency: str
+    due_date: date
+    next_check_at: datetime

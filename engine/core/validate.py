@@ -7,7 +7,10 @@ from collections.abc import Callable, Iterator
 from reviewflow.engine.core.conditions import condition_problem
 from reviewflow.engine.core.definition import OWNER, EscalationLevel, FieldSpec, WorkflowDefinition
 from reviewflow.engine.core.durations import Duration
+from reviewflow.engine.core.links import check_links_and_pauses
 from reviewflow.engine.core.recurring import check_schedule
+from reviewflow.engine.core.returns_checks import check_returns
+from reviewflow.engine.core.validate_clocks import RULES as CLOCK_RULES
 from reviewflow.engine.core.yamlsource import Path
 
 Found = Iterator[tuple[Path, str]]
@@ -262,6 +265,9 @@ RULES: list[Callable[[WorkflowDefinition], Found]] = [
     check_reasons,
     check_conditions,
     check_schedule,
+    *CLOCK_RULES,
+    check_links_and_pauses,
+    check_returns,
 ]
 
 

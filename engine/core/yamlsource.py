@@ -133,6 +133,22 @@ class _Builder:
         return result
 
 
+_CLOSERS = {"flow sequence": ("[", "]"), "flow mapping": ("{", "}")}
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, file: str) -> Problem:
+    """A YAML syntax error located where it can be fixed: an unclosed bracket at the bracket."""
+    for what, (opening, closing) in _CLOSERS.items():
+        if exc.context and what in exc.context and exc.context_mark is not None:
+            return Problem(file, "", f"YAML syntax error: the {opening} opened here is not closed: add the "
+                           f"{closing} where it ends (or write its items one per line, without brackets)",
+                           exc.context_mark.line + 1)
+    mark = exc.problem_mark or exc.context_mark
+    line = mark.line + 1 if mark else None
+    reason = exc.problem or exc.context or "invalid YAML"
+    return Problem(file, "", f"YAML syntax error: {reason}; fix the indentation or quoting on this line", line)
+
+
 def load_yaml(text: str, file: str, stored: bool = False) -> tuple[Any, dict[Path, int]]:
     """Parse `text`; return the data and a map of key path -> line. Raise InvalidDefinition.
 
@@ -152,11 +168,7 @@ def load_yaml(text: str, file: str, stored: bool = False) -> tuple[Any, dict[Pat
         builder = _Builder(file, loader)
         data = builder.build(root, ())
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        reason = exc.problem or exc.context or "invalid YAML"
-        raise InvalidDefinition([Problem(file, "", f"YAML syntax error: {reason}; fix the "
-                                         "indentation or quoting on this line", line)]) from None
+        raise InvalidDefinition([_syntax_problem(exc, file)]) from None
     except yaml.reader.ReaderError as exc:
         line = text[: exc.position].count("\n") + 1
         code = exc.character if isinstance(exc.character, int) else ord(exc.character)

@@ -31,16 +31,23 @@ def load_line(result: Any, source: object | None = None) -> str:
     return line if source is None else f"{line} from {source}"
 
 
+def warning_lines(problems: Iterable[Problem]) -> list[Line]:
+    """Each warning of a definition that loads but cannot work as written, on standard error."""
+    return [Line(str(p), err=True) for p in problems]
+
+
 # --- workflow validate ----------------------------------------------------------------------------
 
 def validation_item(file: str, definition: WorkflowDefinition | None = None,
-                    problems: Iterable[Problem] = ()) -> dict[str, Any]:
-    """One file's entry in the `workflow validate` report: valid with a summary, or its problems."""
+                    problems: Iterable[Problem] = (), warnings: Iterable[Problem] = ()) -> dict[str, Any]:
+    """One file's entry in the `workflow validate` report: valid with a summary and its warnings, or its
+    problems."""
     if definition is not None:
         summary = f"{definition.name} v{definition.version}: {len(definition.states)} states, " \
                   f"{len(definition.transitions)} transitions"
-        return {"file": file, "valid": True, "summary": summary, "problems": []}
-    return {"file": file, "valid": False, "problems": problems_json(problems)}
+        return {"file": file, "valid": True, "summary": summary, "problems": [],
+                "warnings": problems_json(warnings)}
+    return {"file": file, "valid": False, "problems": problems_json(problems), "warnings": []}
 
 
 def validation_lines(report: Sequence[dict[str, Any]]) -> list[Line]:
@@ -50,6 +57,7 @@ def validation_lines(report: Sequence[dict[str, Any]]) -> list[Line]:
         if item["valid"]:
             lines.append(Line(f"ok: {item['file']} ({item['summary']})"))
         lines.extend(Line(str(Problem(**p)), err=True) for p in item["problems"])
+        lines.extend(Line(str(Problem(**p)), err=True) for p in item.get("warnings", ()))
     if not all(item["valid"] for item in report):
         lines.append(Line(f"{sum(len(i['problems']) for i in report)} problem(s) found", err=True))
     return lines
@@ -57,13 +65,19 @@ def validation_lines(report: Sequence[dict[str, Any]]) -> list[Line]:
 
 # --- escalation, the outbox and schedules -----------------------------------------------------------
 
+def returns_checked(report: Any) -> str:
+    """', 2 late return(s)' when the sweep looked at late agency returns (engine/services/returns_sweep.py)."""
+    count = getattr(report, "returns", 0)
+    return f", {count} late return(s)" if count else ""
+
+
 def sweep_lines(report: Any, dry_run: bool) -> list[Line]:
     """Each escalation fired (or that would fire), then how many, when and over how many cases."""
     lines = [Line(f"{f.ref:<16} {f.label:<24} {f.reason}; tells {', '.join(f.roles)} "
                   f"({', '.join(f.recipients) or 'nobody registered'})") for f in report.fired]
     verb = "would fire" if dry_run else "fired"
     lines.append(Line(f"{len(report.fired)} escalation(s) {verb} at {local(report.now)} "
-                      f"({report.cases} case(s) checked)", err=True))
+                      f"({report.cases} case(s){returns_checked(report)} checked)", err=True))
     return lines
 
 
@@ -171,4 +185,24 @@ def tracker_lines(report: Any, file_name: str, dry_run: bool, all_or_nothing: bo
         skipped = f"; rows {', '.join(map(str, report.skipped))} belong to a case with a bad row" \
             if report.skipped else ""
         lines.append(Line(f"{len(report.bad_rows)} bad row(s) not imported{skipped}", err=True))
+    return lines
+
+
+# --- people ----------------------------------------------------------------------------------------
+
+def user_import_lines(report: Any) -> list[Line]:
+    """One line per person of an imported list, then the totals (what would happen, in a dry run)."""
+    verbs = {"added": "add", "granted": "grant", "unchanged": "unchanged"}
+    lines = []
+    for p in report.people:
+        status = verbs[p.status] if report.dry_run and p.status != "unchanged" else p.status
+        roles = f": {', '.join(p.roles)}" if p.roles else ""
+        lines.append(Line(f"{status:<9} {printable(p.name)}{roles}"))
+    if report.dry_run:
+        summary = (f"dry run, nothing written: {report.count('added')} to add, {report.count('granted')} to gain "
+                   f"roles, {report.count('unchanged')} unchanged")
+    else:
+        summary = (f"{report.count('added')} added, {report.count('granted')} gained roles, "
+                   f"{report.count('unchanged')} unchanged")
+    lines.append(Line(summary, err=True))
     return lines

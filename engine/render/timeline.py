@@ -17,6 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from reviewflow.engine.core.durations import LOCAL_ZONE, due_at, due_date_of, local_date, working_days_between
 from reviewflow.engine.core.escalation import shift_for_pause
+from reviewflow.engine.core.links import KIND_LABELS, pause_label
+from reviewflow.engine.core.milestones import CHECK_EVENT
+from reviewflow.engine.core.statutory import stage_start
 from reviewflow.engine.core.time_limits import backdate_note
 from reviewflow.engine.render.diagram import flat, is_stage_move
 from reviewflow.engine.render.escape import printable
@@ -136,6 +139,8 @@ class _Stay:
     entered_at: datetime
     seq: int
     pauses: list[tuple[datetime, datetime | None]] = field(default_factory=list)
+    starts_at: datetime | None = None
+    """When the stage's clock starts, if not at entry (a time limit `from` a date field)."""
 
     def resume(self, at: datetime) -> None:
         if self.pauses and self.pauses[-1][1] is None:
@@ -150,7 +155,7 @@ class _Stay:
         pauses = [(a, b or (stop if left else None)) for a, b in self.pauses]
         paused_now = any(b is None for _, b in pauses)
         paused = sum(((b or stop) - a).total_seconds() for a, b in pauses) / 86400
-        due = due_at(self.entered_at, limit, d.calendar) if limit else None
+        due = due_at(self.starts_at or self.entered_at, limit, d.calendar) if limit else None
         for a, b in pauses:
             if due is not None and b is not None:
                 due = shift_for_pause(due, a, b)
@@ -192,14 +197,17 @@ def build_timeline(view: CaseView, d: WorkflowDefinition) -> Timeline:
     ranked: list[tuple[datetime, float, Event]] = []
     left_by: dict[int, int] = {}
     stay: _Stay | None = None
+    fields: dict[str, Any] = {}
     for h in view.history:
         if is_stage_move(d, h.from_state, h.trigger, h.to_state):
             left = stay.measured(d, h.at, True) if stay else None
             if stay and left:
                 stages.append(left)
                 left_by[stay.seq] = h.seq
-            stay = _Stay(h.to_state, h.at, h.seq)
-            ranked.append((h.at, h.seq, _backdated(h, _move(d, h, left))))
+            fields.update(h.fields)
+            starts = stage_start(d.states[h.to_state], fields, h.at)
+            stay = _Stay(h.to_state, h.at, h.seq, starts_at=starts)
+            ranked.append((h.at, h.seq, _backdated(h, _move(d, h, left, starts))))
         else:
             ranked.append((h.at, h.seq, _backdated(h, _within(d, h, stay, records))))
     if stay is not None:
@@ -222,12 +230,12 @@ def _within(d: WorkflowDefinition, h: HistoryEntry, stay: _Stay | None, records:
     """A history row within a stage: a pause, a resume or a learning record."""
     if stay is not None and h.trigger == "pause":
         stay.pauses.append((h.at, None))
-        return Event(h.at, "paused", "Clock paused", h.actor, _notes(h, "reason"))
+        return Event(h.at, "paused", "Clock paused", h.actor, _pause_notes(h, "reason: "))
     if stay is not None and h.trigger == "resume":
         stay.resume(h.at)
         now_due = stay.measured(d, h.at, False).due
         extra = (f"due date now {now_due}",) if now_due else ()
-        return Event(h.at, "resumed", "Clock resumed", h.actor, (*_notes(h, "reason", "was paused for: "), *extra))
+        return Event(h.at, "resumed", "Clock resumed", h.actor, (*_pause_notes(h, "was paused for: "), *extra))
     return _learning(h, records)
 
 
@@ -236,8 +244,20 @@ def _status(view: CaseView) -> str:
         return f"closed {when(view.closed_at or view.entered_at)} at {view.state_label}"
     text = f"open: at {view.state_label} since {when(view.entered_at)}"
     if view.paused_at:
-        text += f"; clock paused since {when(view.paused_at)} ({flat(view.pause_reason or '')})"
+        text += f"; clock paused since {when(view.paused_at)} ({flat(pause_label(view.pause_reason))})"
     return text
+
+
+def _pause_notes(h: HistoryEntry, prefix: str) -> tuple[str, ...]:
+    """A pause's (or resume's) reason by its label, with the text given with it and the expected end."""
+    reason = h.fields.get("reason")
+    text = h.fields.get("note") or h.fields.get("pause_note")
+    out = [prefix + flat(pause_label(str(reason)) + (f": {text}" if text else ""))] if reason else []
+    if h.fields.get("expected_end"):
+        out.append(f"expected to end {h.fields['expected_end']}")
+    if h.note and h.note != text:
+        out.append(f"note: {flat(h.note)}")
+    return tuple(out)
 
 
 def _notes(h: HistoryEntry, key: str | None = None, prefix: str = "reason: ") -> tuple[str, ...]:
@@ -249,19 +269,20 @@ def _notes(h: HistoryEntry, key: str | None = None, prefix: str = "reason: ") ->
     return tuple(out)
 
 
-def _entered(d: WorkflowDefinition, h: HistoryEntry) -> str:
+def _entered(d: WorkflowDefinition, h: HistoryEntry, starts: datetime | None = None) -> str:
     s = d.states[h.to_state]
     if s.terminal:
         return f"{s.label}: end of the review"
     if not s.time_limit:
         return f"{s.label}: no time limit"
-    due = due_date_of(due_at(h.at, s.time_limit, d.calendar))
-    return f"{s.label}: limit {s.time_limit}, due {due}"
+    due = due_date_of(due_at(starts or h.at, s.time_limit, d.calendar))
+    counted = f" from {s.time_limit_from}" if s.time_limit_from and starts != h.at else ""
+    return f"{s.label}: limit {s.time_limit}{counted}, due {due}"
 
 
-def _move(d: WorkflowDefinition, h: HistoryEntry, left: Stage | None) -> Event:
+def _move(d: WorkflowDefinition, h: HistoryEntry, left: Stage | None, starts: datetime | None = None) -> Event:
     details = [left.summary()] if left else []
-    details += [_entered(d, h), *shown_fields(h.fields)]
+    details += [_entered(d, h, starts), *shown_fields(h.fields)]
     if h.note:
         details.append(f"note: {flat(h.note)}")
     if h.from_state is None:
@@ -310,11 +331,42 @@ def _learning(h: HistoryEntry, r: _Records) -> Event:
     handlers = {"recommend": _recommended, "action_add": _action_added, "action_update": _action_changed,
                 "action_verify": _action_changed, "action_evaluate": _action_changed,
                 "evidence_submit": _evidence, "evidence_accept": _evidence, "evidence_reject": _evidence,
-                "disseminate": _shared, "evidence_file": _file, "file_download": _file}
+                "disseminate": _shared, "evidence_file": _file, "file_download": _file, CHECK_EVENT: _checked,
+                "return_request": _returns, "return_in": _returns, "return_excuse": _returns,
+                "link": _linked, "unlink": _linked}
     handler = handlers.get(h.trigger)
     if handler is None:
         return Event(h.at, "other", h.trigger, h.actor, (*shown_fields(h.fields), *_notes(h)))
     return handler(h, r)
+
+
+def _linked(h: HistoryEntry, r: _Records) -> Event:
+    """A link to another case made or removed (engine/services/links.py)."""
+    kind = KIND_LABELS.get(str(h.fields.get("kind")), str(h.fields.get("kind")))
+    what = "Linked" if h.trigger == "link" else "Link removed"
+    return Event(h.at, "link", f"{what}: {kind} {flat(h.fields.get('other', ''))}", h.actor,
+                 (f"reason: {flat(h.note)}",) if h.note else ())
+
+
+def _returns(h: HistoryEntry, r: _Records) -> Event:
+    """An agency's return requested, marked in or excused (engine/core/returns.py)."""
+    f = h.fields
+    if h.trigger == "return_request":
+        asked = ", ".join(flat(a) for a in f.get("agencies") or ())
+        return Event(h.at, "returns", f"Returns requested of {asked}, due {f.get('due')}", h.actor, _notes(h))
+    if h.trigger == "return_in":
+        return Event(h.at, "returns", f"Return of {flat(f.get('agency', ''))} in ({f.get('returned_on')})", h.actor,
+                     ())
+    return Event(h.at, "returns", f"Return of {flat(f.get('agency', ''))} excused", h.actor,
+                 _notes(h, "reason"))
+
+
+def _checked(h: HistoryEntry, r: _Records) -> Event:
+    """A progress check's outcome, as the sub-group recorded it."""
+    f = h.fields
+    outcome = str(f.get("outcome", "")).replace("_", " ")
+    return Event(h.at, "check", f"Progress check {f.get('occurrence')} ({f.get('check')}): {outcome}", h.actor,
+                 _notes(h))
 
 
 def _changes(f: Mapping[str, Any]) -> str:
@@ -364,6 +416,9 @@ def _escalation(e: Any, d: WorkflowDefinition) -> Event:
     if e.state.startswith("action "):
         return Event(e.fired_at, "escalation", f"Action {e.state[7:]} overdue: escalated to {e.label}", None,
                      (flat(e.reason), told), late=True)
+    if e.entry_seq == 0 and e.key.startswith(("milestone-", "check-")):  # engine/core/statutory.py
+        late = e.level is not None or e.key.endswith("-missed")
+        return Event(e.fired_at, "escalation" if late else "reminder", flat(e.reason), None, (told,), late=late)
     label = d.states[e.state].label if e.state in d.states else e.state
     if e.level is None:
         return Event(e.fired_at, "reminder", f"Reminder: {label} due {due_date_of(e.due_at)}", None,

@@ -38,12 +38,13 @@ def registered_all(s: Any, names: Iterable[str], field: str = "agency") -> list[
     return list(dict.fromkeys(found.resolve(n, field) for n in names if n.strip()))
 
 
-def spelled(s: Any, name: str | None) -> str | None:
-    """The register's spelling of `name` when it names a registered agency, else `name` as given (for filters,
-    where an unknown agency simply finds nothing)."""
+def filtered(s: Any, name: str | None) -> str | None:
+    """The register's spelling of an agency typed to narrow a list (quote marks, dashes and look-alikes folded,
+    as reading does); an agency the register does not know is refused with the nearest names, so a typo does
+    not pass for an empty list."""
     if name is None or not name.strip():
-        return name
-    return store.register(s).find(name) or name
+        return None
+    return store.register(s).find(name) or registered(s, name)
 
 
 def seed(s: Any) -> list[str]:

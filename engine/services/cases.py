@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -23,13 +23,24 @@ from reviewflow.engine.core.errors import (
     TransitionNotAllowed,
 )
 from reviewflow.engine.core.escalation import checkpoints, next_check, shift_for_pause
+from reviewflow.engine.core.filters import require_known
 from reviewflow.engine.core.learning import normalise_theme
+from reviewflow.engine.core.links import OTHER, check_expected_end, parse_day, pause_label, pause_reason
 from reviewflow.engine.core.notices import expand
 from reviewflow.engine.core.records import CaseRecord, CaseView, Fired, HistoryEntry, LedgerEntry
+from reviewflow.engine.core.subgroups import narrow
+from reviewflow.engine.services import clocks
+from reviewflow.engine.services.agencies import filtered
 from reviewflow.engine.services.context import ServiceContext
+from reviewflow.engine.services.links import complete_route, split_route
+from reviewflow.engine.services.subgroups import on_case, opening_subgroup, scoped_versions, sealed_move
 from reviewflow.engine.services.visibility import note_agencies, partnership_versions, require_visible, shown_view
 from reviewflow.store import learning as learning_store
 from reviewflow.store import ledger, outbox, participants, repo, schedule_runs, time_settings
+from reviewflow.store import links as links_store
+from reviewflow.store import returns as returns_store
+from reviewflow.store import subgroups as subgroup_store
+from reviewflow.store.themes import themes_in_use
 
 log = structlog.get_logger("reviewflow")
 
@@ -105,8 +116,8 @@ class CaseService:
     # --- opening and moving ------------------------------------------------------------------
 
     def open(self, workflow: str, ref: str, actor: str | Identity, fields: Mapping[str, str],
-             note: str | None = None) -> CaseView:
-        """Open a new case in the newest version of `workflow`."""
+             note: str | None = None, subgroup: str | None = None) -> CaseView:
+        """Open a new case in the newest version of `workflow`, in its sub-group or in `subgroup`."""
         check_ref(ref)
         limits.check_optional(note, "note", limits.NOTE)
         definition = self.ctx.definition(workflow)
@@ -116,10 +127,12 @@ class CaseService:
             who = self.ctx.who(s, actor)
             if (existing := repo.case_exists(s, ref)) is not None:
                 raise CaseExists(ref, existing)
-            move = plan_open(definition, Actor(who.name, who.roles), fields, now)
+            group = opening_subgroup(s, definition, subgroup)
+            move = plan_open(definition, Actor(who.name, narrow(who, group).roles), fields, now)
             terminal = definition.states[move.dest].terminal
-            case_id = repo.insert_case(s, ref, definition.name, definition.version, move, who.recorded, terminal,
-                                       note, first_check(definition, move))
+            case_id = repo.insert_case(s, ref, definition.name, definition.version, sealed_move(move, group),
+                                       who.recorded, terminal, note, clocks.first_check(s, definition, move, None))
+            subgroup_store.set_case(s, case_id, group)
             note_agencies(s, definition, case_id, move.fields)
             self._queue(s, definition, ref, case_id, 1, move)
         log.info("case.opened", ref=ref, workflow=definition.name, version=definition.version,
@@ -138,7 +151,7 @@ class CaseService:
         with self.ctx.transaction() as s:
             read = repo.case_to_move(s, ref)
             record, case = read.record, read.record.case
-            who = self.ctx.who(s, actor)
+            who = on_case(self.ctx.who(s, actor), record)
             definition = self.ctx.definition_in(s, case.workflow, case.version)
             require_visible(s, who if isinstance(actor, Identity) else None, definition, record)
             check_revision(record, revision)
@@ -146,22 +159,26 @@ class CaseService:
             self.ctx.write_time(s, now)
             not_before_escalations(s, record.case_id, ref, record.entry_seq, now)
             recorded = time_settings.recorded_at(s)
-            summary = None
+            summary = returned = None
             if _guards_read_learning(definition, case.state, trigger):
                 summary = learning_store.summary(s, record.case_id, local_date(now))
-            move = plan_fire(definition, case, trigger, Actor(who.name, who.roles), fields, now, summary)
+                returned = returns_store.summary(s, record.case_id, local_date(now)) if definition.returns else None
+            own, route = split_route(self.ctx, definition, case.state, trigger, fields)
+            move = plan_fire(definition, case, trigger, Actor(who.name, who.roles), own, now, summary, returned)
             state = definition.states[move.dest]
             _, seq = repo.apply_move(s, read, move, who.recorded, state.terminal, note,
-                                     first_check(definition, move))
+                                     clocks.first_check(s, definition, move, record.case_id))
             if move.supplied:
                 note_agencies(s, definition, record.case_id, move.supplied)
             self._queue(s, definition, ref, record.case_id, seq, move)
+            linked = (complete_route(s, route, case, record.case_id, move, who, self._open_routed)
+                      if route is not None else None)
         log.info("case.moved", ref=ref, workflow=case.workflow, trigger=trigger,
                  from_state=move.source, to_state=move.dest, actor=who.recorded)
         entry = HistoryEntry(seq, move.at, who.recorded, trigger, move.source, move.dest, dict(move.supplied), note,
                              record.case_id, recorded)
         return Fired(ref, case.workflow, case.version, move.dest, state.label, not state.terminal, move.fields,
-                     move.at, move.due_at, entry, case.revision + 1)
+                     move.at, move.due_at, entry, case.revision + (2 if linked else 1), linked)
 
     def open_scheduled(self, workflow: str, ref: str, period: str, scheduled_for: datetime,
                        note: str | None = None, fields: Mapping[str, str] | None = None) -> CaseView | None:
@@ -189,13 +206,30 @@ class CaseService:
                 raise CaseExists(ref, existing)
             move = plan_open(definition, who, definition.schedule.fields if fields is None else fields, now)
             terminal = definition.states[move.dest].terminal
-            case_id = repo.insert_case(s, ref, definition.name, definition.version, move, SCHEDULE_ACTOR, terminal,
-                                       text or None, first_check(definition, move))
+            group = opening_subgroup(s, definition, None)
+            case_id = repo.insert_case(s, ref, definition.name, definition.version, sealed_move(move, group),
+                                       SCHEDULE_ACTOR, terminal, text or None,
+                                       clocks.first_check(s, definition, move, None))
+            subgroup_store.set_case(s, case_id, group)
             note_agencies(s, definition, case_id, move.fields)
             self._queue(s, definition, ref, case_id, 1, move)
         log.info("case.opened", ref=ref, workflow=definition.name, version=definition.version, state=move.dest,
                  actor=SCHEDULE_ACTOR, period=period, late=late)
         return self.show(ref)
+
+    def _open_routed(self, s: Any, definition: WorkflowDefinition, ref: str, fields: Mapping[str, str],
+                     who: Identity, now: datetime, note: str) -> int:
+        """Open case `ref` of `definition` within the caller's transaction, as a routing transition does (the
+        routing's roles authorised it); its id."""
+        move = plan_open(definition, Actor(who.name, frozenset(definition.open.roles)), fields, now)
+        terminal = definition.states[move.dest].terminal
+        group = opening_subgroup(s, definition, None)
+        case_id = repo.insert_case(s, ref, definition.name, definition.version, sealed_move(move, group),
+                                   who.recorded, terminal, note, clocks.first_check(s, definition, move, None))
+        subgroup_store.set_case(s, case_id, group)
+        note_agencies(s, definition, case_id, move.fields)
+        self._queue(s, definition, ref, case_id, 1, move)
+        return case_id
 
     def _queue(self, s: Any, d: WorkflowDefinition, ref: str, case_id: int, seq: int, move: Move) -> None:
         if not move.notify:
@@ -207,7 +241,8 @@ class CaseService:
                    "timing": f"due {due_date_of(move.due_at).isoformat()}" if move.due_at else None,
                    "needed": (state.description or state.label)[:200], "link": settings.link(ref)}
         items = expand(f"{ref}:{seq}:entered", "entered_state", move.notify, payload,
-                       outbox.directory(s, set(move.notify) | {"business_manager"}), webhook=True)
+                       subgroup_store.directory(s, set(move.notify) | {"business_manager"},
+                                                subgroup_store.of_case(s, case_id)), webhook=True)
         outbox.add_many(s, [outbox.new_row(o, case_id, move.at) for o in items])
 
     # --- pausing the clock -------------------------------------------------------------------
@@ -216,7 +251,7 @@ class CaseService:
                       revision: int | None) -> tuple[CaseRecord, WorkflowDefinition, Identity]:
         with self.ctx.read() as s:
             record = repo.get_case_record(s, ref)
-            who = self.ctx.who(s, actor)
+            who = on_case(self.ctx.who(s, actor), record)
             d = self.ctx.definition_in(s, record.workflow, record.version)
             require_visible(s, who if isinstance(actor, Identity) else None, d, record)
             check_revision(record, revision)
@@ -231,24 +266,41 @@ class CaseService:
                                allowed=allowed)
         return record, d, who
 
-    def pause(self, ref: str, actor: str | Identity, reason: str, revision: int | None = None) -> CaseView:
-        """Stop the stage's clock (and its escalation climb) with a recorded reason."""
+    def pause(self, ref: str, actor: str | Identity, reason: str, revision: int | None = None,
+              expected_end: str | date | None = None, note: str | None = None) -> CaseView:
+        """Stop the stage's clock (and its escalation climb) for one of the workflow's pause reasons (its code or
+        its label; `other` with a `note`), until `expected_end` when it is known: its reminder falls on that day."""
         if not reason.strip():
-            raise InvalidValue("give the reason for pausing with --reason, e.g. 'awaiting criminal proceedings'",
+            raise InvalidValue("give the reason for pausing with --reason, e.g. --reason criminal_proceedings",
                                ref=ref, field="reason")
         limits.check(reason.strip(), "reason", limits.PAUSE_REASON, "reason for pausing")
-        record, _, who = self._clock_change(ref, actor, revision)
+        text = (note or "").strip() or None
+        limits.check_optional(text, "note", limits.PAUSE_REASON, "note on the pause")
+        until = parse_day(expected_end)
+        record, d, who = self._clock_change(ref, actor, revision)
+        allowed = d.pause_reason_list
+        code = pause_reason(reason, allowed)
+        if code is None:
+            raise InvalidValue(f"{reason.strip()!r} is not a pause reason of {d.name}: use one of "
+                               f"{', '.join(allowed)}" + (" (other with --note TEXT)" if OTHER in allowed else ""),
+                               ref=ref, field="reason", value=reason, allowed=allowed)
+        if code == OTHER and not text:
+            raise InvalidValue("the pause reason other needs its text: add --note, e.g. --note 'awaiting the "
+                               "outcome of a parallel disciplinary process'", ref=ref, field="note")
         if record.paused_at is not None:
             raise TransitionNotAllowed(f"case {ref} is already paused since {local_date(record.paused_at)} "
-                                       f"({record.pause_reason!r}): resume it with 'reviewflow case resume {ref}'",
+                                       f"({pause_label(record.pause_reason)}): resume it with "
+                                       f"'reviewflow case resume {ref}'",
                                        ref=ref, state=record.state)
         now = self.ctx.clock()
+        check_expected_end(ref, until, local_date(now))
         with self.ctx.transaction() as s:
             self.ctx.write_time(s, now)
-            repo.record_event(s, record.case, "pause", now, who.recorded, reason.strip(),
-                              {"reason": reason.strip()}, paused_at=now, pause_reason=reason.strip(),
+            repo.record_event(s, record.case, "pause", now, who.recorded, text,
+                              {"reason": code, "expected_end": until.isoformat() if until else None, "note": text},
+                              paused_at=now, pause_reason=code, pause_until=until, pause_note=text,
                               next_check_at=None)
-        log.info("case.paused", ref=ref, actor=who.recorded)
+        log.info("case.paused", ref=ref, actor=who.recorded, reason=code)
         return self.show(ref, actor)
 
     def resume(self, ref: str, actor: str | Identity, note: str | None = None,
@@ -266,10 +318,15 @@ class CaseService:
             self.ctx.write_time(s, now)
             fired = ledger.fired_keys(s, record.case_id, record.entry_seq)
             when = next_check(checkpoints(d, d.states[case.state], case.entered_at, due), fired)
+            resumed = HistoryEntry(0, now, who.recorded, "resume", case.state, case.state)
+            when = clocks.earliest(when, clocks.clock_check(s, d, record.case_id, case.state, case.fields,
+                                                            [resumed], now))
             repo.record_event(s, case, "resume", now, who.recorded, note,
                               {"paused_days": round(paused_for.total_seconds() / 86400, 2),
-                               "reason": record.pause_reason},
-                              paused_at=None, pause_reason=None, due_at=due, next_check_at=when)
+                               "reason": record.pause_reason,
+                               **({"pause_note": record.pause_note} if record.pause_note else {})},
+                              paused_at=None, pause_reason=None, pause_until=None, pause_note=None, due_at=due,
+                              next_check_at=when)
         log.info("case.resumed", ref=ref, actor=who.recorded, paused_days=paused_for.days)
         return self.show(ref, actor)
 
@@ -280,7 +337,7 @@ class CaseService:
         take. Given an `Identity`, only what that person may see: a case outside their view is not found."""
         with self.ctx.read() as s:
             record = repo.get_case_record(s, ref)
-            who = self.ctx.who(s, actor, write=False) if actor else None
+            who = on_case(self.ctx.who(s, actor, write=False), record) if actor else None
             d = self.ctx.definition_in(s, record.workflow, record.version)
             limited = who if isinstance(actor, Identity) else None
             require_visible(s, limited, d, record)
@@ -289,17 +346,22 @@ class CaseService:
             recommendations = learning_store.recommendations(s, record.case_id)
             shared = learning_store.dissemination(s, record.case_id)
             agencies = participants.agencies(s, record.case_id)
+            deadline = clocks.deadline_of(s, d, record.case_id, record.state, record.due_at, record.fields)
+            linked = links_store.of_case(s, record.case_id, record.ref)
         view = self.view(record, entries, Actor(who.name, who.roles) if who else None, escalations)
         view.recommendations.extend(recommendations)
         view.dissemination.extend(shared)
         view.agencies = agencies
+        view.deadline = deadline if record.is_open and deadline and deadline.milestone else None
+        view.links = linked
         return shown_view(limited, d, view) if limited else view
 
-    def on_workflow(self, ref: str, workflow: str, version: int | None = None,
+    def on_workflow(self, ref: str, workflow: str | None, version: int | None = None,
                     actor: str | Identity | None = None) -> tuple[CaseView, WorkflowDefinition]:
-        """Case `ref` and the definition it runs on, refused unless it is a case of `workflow` (on `version`,
-        when one is given): a case is drawn only on the workflow version it follows."""
+        """Case `ref` and the definition it runs on, refused unless it is a case of `workflow` (when one is given;
+        on `version`, when one is given): a case is drawn only on the workflow version it follows."""
         view = self.show(ref, actor)
+        workflow = workflow or view.workflow
         if view.workflow != workflow:
             raise InvalidValue(f"case {ref} is a {view.workflow} case: run "
                                f"'reviewflow workflow diagram {view.workflow} --case {ref}'",
@@ -322,8 +384,9 @@ class CaseService:
             opened_at=record.opened_at, entered_at=c.entered_at, due_at=c.due_at, closed_at=record.closed_at,
             now=self.ctx.clock(), time_limit=str(state.time_limit) if state.time_limit else None,
             owner=state.owner, paused_at=record.paused_at, pause_reason=record.pause_reason,
+            pause_until=record.pause_until, pause_note=record.pause_note,
             history=entries, escalations=escalations or [], options=options(d, c.state, who), calendar=d.calendar,
-            revision=c.revision,
+            revision=c.revision, subgroup=record.subgroup,
         )
 
     def list(self, workflow: str | None = None, state: str | None = None, overdue: bool = False,
@@ -334,20 +397,32 @@ class CaseService:
         only the cases that person may see."""
         if workflow:
             self.ctx.definition(workflow)
+        if state:
+            known = {st for d in self.ctx.all_definitions().values() if not workflow or d.name == workflow
+                     for st in d.states}
+            require_known("state", state, known, "state", f" in {workflow}" if workflow else "")
         definitions = self.ctx.all_definitions() if actor is not None else {}
         with self.ctx.read() as s:
+            if theme:
+                require_known("learning theme", normalise_theme(theme), themes_in_use(s), "theme")
+            agency = filtered(s, agency)
             seen = None
             if actor is not None:
                 who = self.ctx.who(s, actor, write=False)
                 if not who.admin:
                     seen = participants.cases_filter(partnership_versions(who, definitions), who.agency, who.name,
                                                      who.recorded)
+                    seen = subgroup_store.widen(seen, scoped_versions(who, definitions))
             records = repo.list_cases(s, workflow, state, self.ctx.clock() if overdue else None, include_closed,
                                       seen)
             wanted = _with_part(s, theme, agency)
             if wanted is not None:
                 records = [r for r in records if r.case_id in wanted]
+            binding = clocks.deadlines(s, self.ctx.all_definitions(), records)
         views = [self.view(r, [], None) for r in records]
+        for v, r in zip(views, records, strict=True):
+            found = binding.get(r.case_id)
+            v.deadline = found if found and found.milestone else None
         if actor is not None:
-            views = [shown_view(who, definitions[(v.workflow, v.version)], v) for v in views]
+            views = [shown_view(narrow(who, v.subgroup), definitions[(v.workflow, v.version)], v) for v in views]
         return views

@@ -11,6 +11,7 @@ import structlog
 
 from reviewflow.engine.core import migration as migrating
 from reviewflow.engine.core.access import Identity
+from reviewflow.engine.core.cautions import decode_definition
 from reviewflow.engine.core.definition import WorkflowDefinition
 from reviewflow.engine.core.diff import DefinitionDiff, Placement, diff_definitions, meaning_hash, place_version
 from reviewflow.engine.core.errors import InvalidDefinition, InvalidValue, Problem, StoreError
@@ -19,6 +20,7 @@ from reviewflow.engine.core.records import StoredDefinition
 from reviewflow.engine.services.accounts import SYSTEM, AccountService
 from reviewflow.engine.services.agencies import seed as seed_agencies
 from reviewflow.engine.services.context import ServiceContext
+from reviewflow.engine.services.subgroups import register_named
 from reviewflow.store import migration as migration_store
 from reviewflow.store import repo
 
@@ -34,6 +36,8 @@ class LoadResult:
     note: str = ""
     """Why the version differs from the file's `version`, e.g. 'the file says version 2; v2 is already
     loaded with other content'; empty when they agree."""
+    warnings: tuple[Problem, ...] = ()
+    """What loads but cannot work as written (engine/core/cautions.py): a guard no move can satisfy..."""
 
 
 @dataclass(frozen=True)
@@ -60,11 +64,16 @@ class WorkflowPreview:
 
 
 def read_definition_file(path: Path) -> str:
-    """The text of a definition file, or one line saying why it cannot be read."""
+    """The text of a definition file, or one line saying why it cannot be read (a file that is not UTF-8
+    text is named with its first bad line)."""
     try:
-        return Path(path).read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidValue(f"cannot read {path}: {exc}", value=str(path)) from None
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise InvalidValue(f"cannot read {path}: there is no such file; check the path", value=str(path)) from None
+    except OSError as exc:
+        raise InvalidValue(f"cannot read {path}: {exc.strerror or exc}; check the path and its permissions",
+                           value=str(path)) from None
+    return decode_definition(data, str(path))
 
 
 class DefinitionService:
@@ -112,7 +121,8 @@ class DefinitionService:
         version of its name, else a no-op. Comments and layout are not meaning; `version` is not either.
         An administrator's change, sealed in the audit chain."""
         who = self.accounts.require_admin(by, "loading workflows")
-        definition = parse_definition(text, source_name)
+        warnings: list[Problem] = []
+        definition = parse_definition(text, source_name, warnings=warnings)
         digest = meaning_hash(text, source_name)
         try:
             placed = self._store_version(definition, text, source_name, digest, who)
@@ -120,7 +130,8 @@ class DefinitionService:
             placed = self._store_version(definition, text, source_name, digest, who)
         log.info("workflow.loaded", workflow=definition.name, version=placed.version, status=placed.status,
                  file_version=definition.version)
-        return LoadResult(definition.name, placed.version, placed.status, source_name, placed.note)
+        return LoadResult(definition.name, placed.version, placed.status, source_name, placed.note,
+                          tuple(warnings))
 
     def preview_text(self, text: str, source_name: str, by: Identity | None = None) -> WorkflowPreview:
         """Check a definition as `load_text` would and say what loading it would change; writes nothing."""
@@ -154,6 +165,7 @@ class DefinitionService:
                                             source_name, digest, self.ctx.clock())
                 self.accounts.audit(s, who, "workflow.load", definition.name,
                                     {"version": placed.version, "file": source_name, "meaning": digest})
+            register_named(s, self.accounts, who, definition, self.ctx.clock())
         return placed
 
     def workflows(self) -> list[StoredDefinition]:

@@ -160,25 +160,31 @@ SCRIPT: list[Opening | Step | Attempt | Learn] = [
     Step(3, MACA1, "hold_meeting"),
     Step(8, SCR2, "decide_not_to_hold", {"criteria_met": "no"}),
     Step(4, SCR1, "commission"),
-    Step(5, SCR2, "route", {"routed_to": "multi_agency_review"}),
-    Opening(1, "multi_agency_review", MAR1),
+    Opening(6, "multi_agency_review", MAR1),
+    Step(0, SCR2, "route", {"routed_to": "multi_agency_review", "routed_case": MAR1}),
     Step(2, MAR1, "refer_to_subgroup"),
     Step(6, MACA1, "present_report"),
     Step(2, MAR1, "commission_review"),
     Opening(2, "section_11_audit", S11),
+    Learn(0, S11, "request_returns", "s.lewis",
+          {"agencies": ["Children's social care", "Police", "Health"], "due": 45}),
     _recommend(1, MACA1, "Early help plans name the lead professional and review date", ["neglect"],
                ["Children's social care", "Education"]),
     _action(1, MACA1, "R1", "Children's social care", "m.patel", 40, "Refresh the early help plan template"),
     _action(0, MACA1, "R1", "Education", "t.ng", 45, "Brief designated safeguarding leads on the template"),
     Step(4, MACA1, "agree_actions"),
     Step(20, SCR1, "agency_reports_received"),
+    Learn(0, S11, "mark_return_in", "m.patel", {"agency": "Children's social care"}),
     Step(3, MAR1, "information_gathered"),
     Opening(3, "rapid_review_lcspr", RR1),
     Step(2, RR1, "notify"),
     Step(4, MAR1, "learning_event_held"),
     Opening(2, "domestic_homicide_review", DHR1),
     Step(5, RR1, "submit_rapid_review", {"recommended_outcome": "lcspr"}),
-    Step(2, S11, "returns_received"),
+    Learn(2, S11, "mark_return_in", "s.lewis", {"agency": "Police"}),
+    Learn(0, S11, "excuse_return", "s.lewis",
+          {"agency": "Health", "reason": "Health's return is folded into the ICB's assurance report"}),
+    Step(0, S11, "returns_received"),
     Step(3, DHR1, "withdraw", {"withdrawal_reason": "Learning folded into the CSP's thematic DHR action plan"}),
     Step(5, RR1, "commission_lcspr"),
     Step(3, SCR1, "engagement_complete"),
@@ -313,11 +319,13 @@ class DemoRun:
         if t is None:
             raise ReviewflowError(f"demo script: {item.trigger} not possible for {item.ref} in {before.state}")
         actor = _actor(t.roles)
-        fired = self.service.fire(item.ref, item.trigger, actor, _fill(t.requires, item.fields, today))
+        extra = {k: v for k, v in item.fields.items() if t.field(k) is None}  # e.g. the case a route links
+        fired = self.service.fire(item.ref, item.trigger, actor, {**_fill(t.requires, item.fields, today), **extra})
         late = " (late)" if before.overdue else ""
         due = f", due {fired.due_date}" if fired.due_date else ""
+        linked = f", linked to {fired.linked}" if fired.linked else ""
         self.echo(f"{today}  {item.ref:<13} {before.state_label}{late} -> {fired.state_label} "
-                  f"[{item.trigger} by {actor}]{due}")
+                  f"[{item.trigger} by {actor}]{due}{linked}")
 
 
 SIGN_INS = (("business manager", "a.khan"), ("sub-group chair", "d.osei"), ("Police action owner", "p.officer"),

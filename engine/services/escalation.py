@@ -13,11 +13,15 @@ from reviewflow.engine.core.definition import StateDef, WorkflowDefinition
 from reviewflow.engine.core.durations import due_date_of, local_date, working_days_between
 from reviewflow.engine.core.escalation import REMINDER, Checkpoint, action_checkpoints, checkpoints, due_now, next_check
 from reviewflow.engine.core.learning import WORKING
-from reviewflow.engine.core.notices import Outgoing, Recipient, expand, for_agency
+from reviewflow.engine.core.notices import Outgoing, Recipient, expand, for_agency, within_subgroup
 from reviewflow.engine.core.records import DueAction, DueCase, LedgerEntry
+from reviewflow.engine.services.clocks import ClockSweep, earliest
 from reviewflow.engine.services.context import ServiceContext
+from reviewflow.engine.services.pause_sweep import PauseEnds
+from reviewflow.engine.services.returns_sweep import ReturnBatch
 from reviewflow.store import learning as learning_store
 from reviewflow.store import ledger, outbox
+from reviewflow.store import subgroups as subgroup_store
 
 log = structlog.get_logger("reviewflow.sweep")
 
@@ -47,6 +51,7 @@ class SweepReport:
     dry_run: bool
     cases: int = 0
     actions: int = 0
+    returns: int = 0
     batches: int = 0
     fired: list[Fired] = field(default_factory=list)
 
@@ -125,6 +130,8 @@ class Sweeper:
                    directory: dict[str, list[Recipient]]) -> tuple[list[Fired], list[Outgoing], datetime | None]:
         d = self._definition(case)
         state = d.states[case.state]
+        if case.due_at is None:  # looked at for its milestones or progress checks only (services/clocks.py)
+            return [], [], None
         due = self._stage_due(d, state, case, now)
         # Of the checkpoints, only whether the reminder counts depends on when the stage was entered:
         # `checkpoints` leaves out a reminder that falls before the entry.
@@ -180,19 +187,25 @@ class Sweeper:
                     directory: dict[str, list[Recipient]]) -> Any:
         due = ledger.claim_due(s, now, size, after=after if report.dry_run else None, lock=not report.dry_run)
         already = ledger.fired_keys_for(s, [(c.case_id, c.entry_seq) for c in due])
+        groups = subgroup_store.of_cases(s, [c.case_id for c in due])  # who is told follows each case's sub-group
+        statutory = ClockSweep(self.ctx, self._defs)  # milestones and progress checks
+        statutory.load(s, due)
         entries: list[LedgerEntry] = []
         notices: list[dict[str, Any]] = []
         next_checks: dict[int, datetime | None] = {}
         for case in due:
             fired = already[(case.case_id, case.entry_seq)]
-            done, items, when = self._fire_case(case, fired, now, directory)
-            report.fired.extend(done)
+            told = within_subgroup(directory, groups[case.case_id])
+            done, items, when = self._fire_case(case, fired, now, told)
+            more, more_items, more_entries, more_when = statutory.fire(case, now, told)
+            report.fired.extend(done + more)
             if report.dry_run:
                 continue
             entries.extend(ledger.entry(case, f.key, f.level, f.label, f.scheduled_at, now, f.roles, f.recipients,
                                         f.reason) for f in done)
-            notices.extend(outbox.new_row(o, case.case_id, now) for o in items)
-            next_checks[case.case_id] = when
+            entries.extend(more_entries)
+            notices.extend(outbox.new_row(o, case.case_id, now) for o in [*items, *more_items])
+            next_checks[case.case_id] = earliest(when, more_when)
         # One statement each per batch; the ledger rows are sealed into the audit chain as they go in.
         ledger.record_many(s, entries)
         outbox.add_many(s, notices)
@@ -206,12 +219,14 @@ class Sweeper:
                                                lock=not report.dry_run)
         already = ledger.fired_keys_for(s, [(a.case_id, 0) for a in due])
         owners = outbox.people(s, [a.owner for a in due])
+        groups = subgroup_store.of_cases(s, [a.case_id for a in due])  # who is told follows each case's sub-group
         entries: list[LedgerEntry] = []
         notices: list[dict[str, Any]] = []
         next_checks: dict[int, datetime | None] = {}
         for action in due:
             fired = already[(action.case_id, 0)]
-            done, items, when = self._fire_action(action, fired, now, directory, owners[action.owner])
+            told = within_subgroup(directory, groups[action.case_id])
+            done, items, when = self._fire_action(action, fired, now, told, owners[action.owner])
             already[(action.case_id, 0)] = fired | {f.key for f in done}
             report.fired.extend(done)
             if report.dry_run:
@@ -240,7 +255,7 @@ class Sweeper:
             if not dry_run:  # a preview writes nothing: it may look at any time
                 self.ctx.write_time(s, now)
             directory = outbox.directory(s)
-        for step in (self._case_batch, self._action_batch):
+        for step in (self._case_batch, self._action_batch, ReturnBatch(self), PauseEnds(self)):
             after: Any = None
             while not should_stop():
                 with self.ctx.transaction() as s:

@@ -21,6 +21,7 @@ from reviewflow.engine.core.records import (
     Account,
     Action,
     AdminEvent,
+    AgencyReturn,
     ApiToken,
     AuditReport,
     CaseView,
@@ -29,17 +30,20 @@ from reviewflow.engine.core.records import (
     OutboxEntry,
     ScheduleRun,
     StoredDefinition,
+    Subgroup,
     User,
 )
 from reviewflow.engine.core.reports.annual import AnnualReport
 from reviewflow.engine.core.reports.board import BoardReport
 from reviewflow.engine.core.reports.data import ReportData
+from reviewflow.engine.core.subgroups import scoped
 from reviewflow.engine.core.time_limits import TimeLimits
 from reviewflow.engine.services.accounts import AccountService, NewToken, SignedIn
 from reviewflow.engine.services.agencies import AgencyService
 from reviewflow.engine.services.audit import AuditService
 from reviewflow.engine.services.calendars import CalendarService
 from reviewflow.engine.services.cases import CaseService
+from reviewflow.engine.services.clocks import CheckRecorded, record_outcome
 from reviewflow.engine.services.context import ServiceContext, system_clock
 from reviewflow.engine.services.definitions import DefinitionService, LoadResult, WorkflowPreview
 from reviewflow.engine.services.delivery import Deliverer, DeliveryReport, OutboxService, Sender
@@ -47,9 +51,12 @@ from reviewflow.engine.services.digest import DigestService
 from reviewflow.engine.services.escalation import Sweeper, SweepReport
 from reviewflow.engine.services.files import FileService
 from reviewflow.engine.services.learning import Learning, LearningService
+from reviewflow.engine.services.links import LinkService
 from reviewflow.engine.services.reports import ReportService
+from reviewflow.engine.services.returns import ReturnService
 from reviewflow.engine.services.schedules import ScheduleReport, ScheduleRunner, Upcoming
 from reviewflow.engine.services.settings import Settings
+from reviewflow.engine.services.subgroups import SubgroupService
 from reviewflow.engine.services.time_settings import TimeSettingsService
 from reviewflow.engine.services.tracker import ProgressFactory, TrackerReport, import_tracker
 from reviewflow.engine.services.transfer import (
@@ -61,6 +68,7 @@ from reviewflow.engine.services.transfer import (
     read_file,
     write_file,
 )
+from reviewflow.engine.services.user_import import UserImport, UserImportReport
 from reviewflow.engine.services.users import UserService
 from reviewflow.engine.services.work import MyWork, WorkService
 from reviewflow.engine.services.worker import Worker, run_worker
@@ -83,6 +91,7 @@ class Reviewflow:
         self.definitions = DefinitionService(self.ctx, self.accounts)
         self.user_service = UserService(self.ctx, self.definitions, self.accounts)
         self.case_service = CaseService(self.ctx)
+        self.links = LinkService(self.ctx)
         self.learning_service = LearningService(self.ctx)
         self.outbox_service = OutboxService(self.ctx)
         self.report_service = ReportService(self.ctx)
@@ -94,6 +103,8 @@ class Reviewflow:
         self.digests = DigestService(self.ctx, self.accounts)
         self.time_settings = TimeSettingsService(self.ctx, self.accounts)
         self.agency_service = AgencyService(self.ctx, self.accounts)
+        self.return_service = ReturnService(self.ctx)
+        self.subgroup_service = SubgroupService(self.ctx, self.accounts)
 
     @classmethod
     def connect(cls, url: str, clock: Clock = system_clock, settings: Settings | None = None,
@@ -199,8 +210,24 @@ class Reviewflow:
                  agency: str | None = None, by: Identity | None = None, os_account: str | None = None) -> User:
         return self.user_service.add(name, roles, email, agency, by, os_account)
 
-    def grant(self, name: str, roles: Sequence[str], by: Identity | None = None) -> User:
-        return self.user_service.grant(name, roles, by)
+    def grant(self, name: str, roles: Sequence[str], by: Identity | None = None, subgroup: str | None = None) -> User:
+        """Give roles, partnership-wide or (`subgroup`) for one sub-group only."""
+        return self.user_service.grant(name, roles, by, subgroup)
+
+    def import_users(self, path: Path, by: Identity | None = None, dry_run: bool = False) -> UserImportReport:
+        """Register the people of a CSV list (name, email, agency, roles, os_account): every row or none."""
+        return UserImport(self.ctx, self.user_service, self.accounts).run(path, by, dry_run)
+
+    # --- sub-groups (engine/services/subgroups.py) ---
+
+    def subgroup_add(self, name: str, title: str, by: Identity | None = None) -> Subgroup:
+        return self.subgroup_service.add(name, title, by)
+
+    def subgroup_rename(self, name: str, title: str, by: Identity | None = None) -> Subgroup:
+        return self.subgroup_service.rename(name, title, by)
+
+    def subgroups(self, by: Identity | None = None) -> list[Subgroup]:
+        return self.subgroup_service.list(by)
 
     def users(self, active: bool = False) -> list[User]:
         """Every registered person, or (`active`) those who may sign in: the people an action can be given to."""
@@ -208,11 +235,11 @@ class Reviewflow:
 
     def change_user(self, by: Identity | None, name: str, *, disable: bool | None = None,
                     email: str | None = None, os_account: str | None = None, admin: bool | None = None,
-                    revoke: Sequence[str] = ()) -> Account:
+                    revoke: Sequence[str] = (), subgroup: str | None = None) -> Account:
         """Disable or enable, change the e-mail address, map an operating-system account, give or take the
-        administrator capability, or revoke roles."""
+        administrator capability, or revoke roles (with `subgroup`: the roles held for that sub-group)."""
         return self.accounts.change(by, name, disable=disable, email=email, os_account=os_account, admin=admin,
-                                    revoke=revoke)
+                                    revoke=[scoped(r, subgroup) for r in revoke])
 
     def accounts_list(self, by: Identity | None = None) -> list[Account]:
         return self.accounts.accounts(by)
@@ -272,8 +299,8 @@ class Reviewflow:
     # --- cases -----------------------------------------------------------------------------------
 
     def open_case(self, workflow: str, ref: str, actor: Actor, fields: Mapping[str, str],
-                  note: str | None = None) -> CaseView:
-        return self.case_service.open(workflow, ref, actor, fields, note)
+                  note: str | None = None, subgroup: str | None = None) -> CaseView:
+        return self.case_service.open(workflow, ref, actor, fields, note, subgroup)
 
     def fire(self, ref: str, trigger: str, actor: Actor, fields: Mapping[str, str], note: str | None = None,
              revision: int | None = None) -> Fired:
@@ -283,20 +310,43 @@ class Reviewflow:
                        note: str | None = None, fields: Mapping[str, str] | None = None) -> CaseView | None:
         return self.case_service.open_scheduled(workflow, ref, period, scheduled_for, note, fields)
 
-    def pause(self, ref: str, actor: Actor, reason: str, revision: int | None = None) -> CaseView:
-        return self.case_service.pause(ref, actor, reason, revision)
+    def pause(self, ref: str, actor: Actor, reason: str, revision: int | None = None,
+              expected_end: str | date | None = None, note: str | None = None) -> CaseView:
+        """Pause the stage's clock for one of the workflow's pause reasons, until an expected end."""
+        return self.case_service.pause(ref, actor, reason, revision, expected_end, note)
+
+    def pause_reasons(self, workflow: str, version: int | None = None) -> tuple[str, ...]:
+        """The reasons a case of `workflow` may be paused for."""
+        return self.ctx.definition(workflow, version).pause_reason_list
+
+    def link_cases(self, ref: str, other: str, kind: str, reason: str, actor: Actor,
+                   revision: int | None = None) -> CaseView:
+        """Link two cases (a joint review, related cases): the link is in both cases' sealed history."""
+        self.links.link(ref, other, kind, reason, actor, revision)
+        return self.case_service.show(ref, actor)
+
+    def unlink_cases(self, ref: str, other: str, reason: str, actor: Actor,
+                     revision: int | None = None) -> CaseView:
+        """Remove the link between two cases, with the reason."""
+        self.links.unlink(ref, other, reason, actor, revision)
+        return self.case_service.show(ref, actor)
 
     def resume(self, ref: str, actor: Actor, note: str | None = None, revision: int | None = None) -> CaseView:
         return self.case_service.resume(ref, actor, note, revision)
+
+    def record_check(self, ref: str, actor: Actor, outcome: str, note: str | None = None,
+                     check: str | None = None, revision: int | None = None) -> CheckRecorded:
+        """Record the outcome of the latest progress check of `ref` waiting for one (services/clocks.py)."""
+        return record_outcome(self.ctx, ref, actor, outcome, note, check, revision)
 
     def case(self, ref: str, actor: Actor | None = None) -> CaseView:
         """One case; given an `Identity`, as that person may see it (not found outside their view)."""
         return self.case_service.show(ref, actor)
 
-    def case_diagram(self, ref: str, workflow: str, version: int | None = None,
+    def case_diagram(self, ref: str, workflow: str | None, version: int | None = None,
                      actor: Actor | None = None) -> tuple[CaseView, WorkflowDefinition]:
-        """Case `ref` and the definition to draw its path on; refused unless it is a case of `workflow`
-        (and of `version`, when given)."""
+        """Case `ref` and the definition to draw its path on; refused unless it is a case of `workflow` (when
+        given; and of `version`, when given)."""
         return self.case_service.on_workflow(ref, workflow, version, actor)
 
     def cases(self, workflow: str | None = None, state: str | None = None, overdue: bool = False,
@@ -352,6 +402,23 @@ class Reviewflow:
     def evaluate_action(self, ref: str, number: str, actor: Actor, method: str, measured_on: str,
                         finding: str, revision: int | None = None) -> Action:
         return self.learning_service.evaluate_action(ref, number, actor, method, measured_on, finding, revision)
+
+    # --- agencies' returns (engine/services/returns.py) ---
+
+    def request_returns(self, ref: str, actor: Actor, agencies: Sequence[str], due: str | None = None,
+                        revision: int | None = None) -> list[AgencyReturn]:
+        return self.return_service.request(ref, actor, agencies, due, revision)
+
+    def mark_return_in(self, ref: str, actor: Actor, agency: str, on: str | None = None,
+                       revision: int | None = None) -> AgencyReturn:
+        return self.return_service.mark_in(ref, actor, agency, on, revision)
+
+    def excuse_return(self, ref: str, actor: Actor, agency: str, reason: str,
+                      revision: int | None = None) -> AgencyReturn:
+        return self.return_service.excuse(ref, actor, agency, reason, revision)
+
+    def returns(self, ref: str, actor: Actor | None = None) -> list[AgencyReturn]:
+        return self.return_service.of_case(ref, actor)
 
     def record_dissemination(self, ref: str, actor: Actor, kind: str, audience: str, held_on: str,
                              reference: str | None = None, revision: int | None = None) -> None:

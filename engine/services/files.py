@@ -23,6 +23,7 @@ from reviewflow.engine.core.records import Action, CaseRecord, EvidenceFile
 from reviewflow.engine.services.cases import check_revision, not_before
 from reviewflow.engine.services.context import ServiceContext
 from reviewflow.engine.services.private_files import PRIVATE_FOLDER_MODE, private_folder
+from reviewflow.engine.services.subgroups import on_case
 from reviewflow.engine.services.visibility import require_visible
 from reviewflow.store import files, repo
 from reviewflow.store import learning as learning_store
@@ -116,7 +117,7 @@ class FileService:
                                                                                   Identity | None]:
         record = repo.get_case_record(s, ref)
         d = self.ctx.definition_in(s, record.workflow, record.version)
-        who = self.ctx.who(s, actor, write=write)
+        who = on_case(self.ctx.who(s, actor, write=write), record)
         limited = who if isinstance(actor, Identity) else None
         require_visible(s, limited, d, record)
         return record, d, who, limited
@@ -134,7 +135,7 @@ class FileService:
         with self.ctx.transaction() as s:
             record, d, who, limited = self._case(s, ref, actor, write=True)
             check_revision(record, revision)
-            if not record.is_open:
+            if not record.is_open and record.state not in d.learning.open_after:
                 raise TransitionNotAllowed(f"case {ref} is closed: its evidence can no longer change", ref=ref,
                                            state=record.state)
             not_before(ref, repo.last_change(s, ref), now)

@@ -22,14 +22,19 @@ from reviewflow.engine.core.definition import WorkflowDefinition
 from reviewflow.engine.core.durations import local_date
 from reviewflow.engine.core.errors import InvalidValue, NotFound, TransitionNotAllowed
 from reviewflow.engine.core.escalation import action_checkpoints, next_check
+from reviewflow.engine.core.filters import require_known
 from reviewflow.engine.core.notices import expand, for_agency
 from reviewflow.engine.core.records import Action, CaseRecord, Dissemination, Recommendation
-from reviewflow.engine.services.agencies import registered, registered_all, spelled
+from reviewflow.engine.core.subgroups import narrow
+from reviewflow.engine.services.agencies import filtered, registered, registered_all
 from reviewflow.engine.services.cases import check_revision, not_before
 from reviewflow.engine.services.context import ServiceContext
+from reviewflow.engine.services.subgroups import on_case
 from reviewflow.engine.services.visibility import note_agencies, require_visible
 from reviewflow.store import learning as store
 from reviewflow.store import ledger, outbox, repo
+from reviewflow.store import subgroups as subgroup_store
+from reviewflow.store.themes import themes_in_use
 
 log = structlog.get_logger("reviewflow")
 
@@ -96,11 +101,11 @@ class LearningService:
         with self.ctx.transaction() as s:
             record = repo.get_case_record(s, ref)
             d = self.ctx.definition_in(s, record.workflow, record.version)
-            who = self.ctx.who(s, actor)
+            who = on_case(self.ctx.who(s, actor), record)
             limited = who if isinstance(actor, Identity) else None
             require_visible(s, limited, d, record)
             check_revision(record, revision)
-            if not record.is_open:
+            if not record.is_open and record.state not in d.learning.open_after:
                 raise TransitionNotAllowed(f"case {ref} is closed: its learning records can no longer change",
                                            ref=ref, state=record.state)
             not_before(ref, repo.last_change(s, ref), now)
@@ -360,23 +365,26 @@ class LearningService:
                 record = repo.get_case_record(s, ref)
                 if who is not None:
                     require_visible(s, who, self.ctx.definition_in(s, record.workflow, record.version), record)
-            agency = spelled(s, agency)
+            agency = filtered(s, agency)
+            if theme:
+                require_known("learning theme", rules.normalise_theme(theme), themes_in_use(s), "theme")
             found = store.actions(s, agency, local_date(self.ctx.clock()) if overdue else None,
                                   rules.normalise_theme(theme) if theme else None, ref, wanted)
+            groups = subgroup_store.of_refs(s, [a.ref for a in found]) if who is not None else {}
         if who is None:
             return found
         newest: dict[str, WorkflowDefinition] = {}
         for _key, d in sorted(self.ctx.all_definitions().items()):
             newest[d.name] = d  # the newest version of each workflow says whose actions are whose
         return [a for a in found if a.workflow in newest
-                and may_see_action(who, newest[a.workflow], a.owner_agency, a.owner)]
+                and may_see_action(narrow(who, groups.get(a.ref)), newest[a.workflow], a.owner_agency, a.owner)]
 
     def action(self, ref: str, number: str, actor: Identity | None = None) -> Action:
         """One action of a case, with its evidence (given an `Identity`, only one that person may see)."""
         with self.ctx.read() as s:
             record = repo.get_case_record(s, ref)
             d = self.ctx.definition_in(s, record.workflow, record.version)
-            who = self.ctx.who(s, actor, write=False) if actor is not None else None
+            who = on_case(self.ctx.who(s, actor, write=False), record) if actor is not None else None
             require_visible(s, who, d, record)
             found = store.find_action(s, record.case_id, ref, number)
             if who is not None and not may_see_action(who, d, found.owner_agency, found.owner):
@@ -414,7 +422,7 @@ class LearningService:
             "state": w.record.case.state, "state_label": w.definition.states[w.record.case.state].label,
             "action": number, "headline": headline, "timing": None, "needed": headline,
             "link": self.ctx.settings.link(w.ref, f"action-{number}")}
-        directory = for_agency(outbox.directory(w.s, {*roles, "business_manager"}), agency,
+        directory = for_agency(subgroup_store.directory(w.s, {*roles, "business_manager"}, w.record.subgroup), agency,
                                outbox.person(w.s, owner))
         items = expand(f"{w.ref}:{key}", event, roles, dict(payload), directory, webhook=True)
         outbox.add(w.s, items, w.case_id, w.now)

@@ -13,6 +13,7 @@ from reviewflow.engine.core.reports.annual import AnnualReport, annual_figures
 from reviewflow.engine.core.reports.board import BoardReport, board_figures
 from reviewflow.engine.core.reports.data import ReportData
 from reviewflow.engine.core.reports.period import annual_period, board_period
+from reviewflow.engine.core.subgroups import narrow
 from reviewflow.engine.services.context import ServiceContext
 from reviewflow.engine.services.visibility import may_see
 from reviewflow.store import reporting
@@ -49,8 +50,9 @@ def _visible(s: Any, who: Identity, data: ReportData,
     seen = [c for c in data.cases if may_see(s, who, definitions[(c.workflow, c.version)], c)]
     ids = {c.case_id for c in seen}
     by_case = {c.case_id: definitions[(c.workflow, c.version)] for c in seen}
+    groups = {c.case_id: c.subgroup for c in seen}
     actions = tuple(a for a in data.actions if a.case_id in ids
-                    and may_see_action(who, by_case[a.case_id], a.owner_agency, a.owner))
+                    and may_see_action(narrow(who, groups[a.case_id]), by_case[a.case_id], a.owner_agency, a.owner))
     shown = {a.id for a in actions}
     return replace(data, cases=tuple(seen), history=tuple(h for h in data.history if h.case_id in ids),
                    ladder=tuple(e for e in data.ladder if e.case_id in ids),

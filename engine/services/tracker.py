@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from reviewflow.engine.core.agencies import Register
-from reviewflow.engine.core.durations import due_at, local_date, start_of_day
+from reviewflow.engine.core.durations import local_date, start_of_day
 from reviewflow.engine.core.errors import InvalidValue, ReviewflowError, UserNotFound
 from reviewflow.engine.core.escalation import action_checkpoints, checkpoints, next_check
 from reviewflow.engine.core.learning import WORKING
 from reviewflow.engine.core.records import NewAction, User
+from reviewflow.engine.core.statutory import stage_due
 from reviewflow.engine.core.tracker.cells import Sheet, cell_text
 from reviewflow.engine.core.tracker.mapping import (
     InvalidMapping,
@@ -88,10 +89,12 @@ def _new_case(job: _Job, case: PlannedCase) -> importing.NewCase:
     if not state.terminal and case.due is not None:
         due = start_of_day(case.due + timedelta(days=1))
     elif not state.terminal and state.time_limit is not None:
-        due = due_at(entered, state.time_limit, d.calendar)
+        due = stage_due(d, case.state, case.fields, entered)
     when = None if state.terminal else next_check(checkpoints(d, state, entered, due), ())
+    if not state.terminal and (d.milestones or d.progress_checks):
+        when = entered  # the next sweep works out its milestones and progress checks (services/clocks.py)
     return importing.NewCase(case.ref, d.name, d.version, case.state, state.terminal, case.fields, job.recorded,
-                             start_of_day(case.opened), entered, due, when, job.note(case))
+                             start_of_day(case.opened), entered, due, when, job.note(case), d.subgroup)
 
 
 def _write(job: _Job, s: Any, case: PlannedCase) -> tuple[int, int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import structlog
 
@@ -11,10 +12,12 @@ from reviewflow.engine.core import limits
 from reviewflow.engine.core.access import Identity
 from reviewflow.engine.core.errors import InvalidValue
 from reviewflow.engine.core.records import User
+from reviewflow.engine.core.subgroups import scoped, split
 from reviewflow.engine.services.accounts import AccountService, check_email
 from reviewflow.engine.services.agencies import registered_or_none
 from reviewflow.engine.services.context import ServiceContext
 from reviewflow.engine.services.definitions import DefinitionService
+from reviewflow.engine.services.subgroups import check_scopes
 from reviewflow.store import repo
 
 log = structlog.get_logger("reviewflow")
@@ -40,34 +43,45 @@ class UserService:
             by: Identity | None = None, os_account: str | None = None) -> User:
         """Register a person with their roles (an administrator's change, sealed in the audit chain)."""
         who = self.accounts.require_admin(by, "registering users")
-        check_user_name(name)
-        self._check_roles(roles)
-        address = check_email(email)
-        agency = limits.check((agency or "").strip(), "agency", limits.AGENCY) or None
         with self.ctx.transaction() as s:
-            user = repo.add_user(s, name, roles, address, self.ctx.clock(), registered_or_none(s, agency))
-            details = {"roles": list(user.roles), "email": address, "agency": user.agency}
-            if os_account:
-                details["os_account"] = self.accounts.map_os_account(s, name, os_account)
-            self.accounts.audit(s, who, "user.add", name, details)
+            user = self.add_in(s, who, name, roles, email, agency, os_account)
         log.info("user.added", user=name, roles=",".join(user.roles))
         return user
 
-    def grant(self, name: str, roles: Sequence[str], by: Identity | None = None) -> User:
-        """Give an existing user more roles (an administrator's change, sealed in the audit chain)."""
+    def add_in(self, s: Any, who: Identity, name: str, roles: Sequence[str], email: str | None = None,
+               agency: str | None = None, os_account: str | None = None) -> User:
+        """`add` inside the caller's transaction, by an administrator `who` already checked."""
+        check_user_name(name)
+        self.check_roles(roles)
+        address = check_email(email)
+        agency = limits.check((agency or "").strip(), "agency", limits.AGENCY) or None
+        check_scopes(s, roles)
+        user = repo.add_user(s, name, roles, address, self.ctx.clock(), registered_or_none(s, agency))
+        details = {"roles": list(user.roles), "email": address, "agency": user.agency}
+        if os_account:
+            details["os_account"] = self.accounts.map_os_account(s, name, os_account)
+        self.accounts.audit(s, who, "user.add", name, details)
+        return user
+
+    def grant(self, name: str, roles: Sequence[str], by: Identity | None = None, subgroup: str | None = None) -> User:
+        """Give an existing user more roles, partnership-wide or (`subgroup`) for one sub-group only, held as
+        ROLE@SUBGROUP (an administrator's change, sealed in the audit chain)."""
         who = self.accounts.require_admin(by, "granting roles")
-        self._check_roles(roles)
+        self.check_roles(roles)
+        roles = [scoped(r, subgroup) for r in roles]
         with self.ctx.transaction() as s:
+            check_scopes(s, roles)
             user = repo.grant_roles(s, name, roles)
-            self.accounts.audit(s, who, "user.grant", name, {"roles": list(dict.fromkeys(roles))})
+            self.accounts.audit(s, who, "user.grant", name, {"roles": list(dict.fromkeys(roles)),
+                                                             **({"subgroup": subgroup} if subgroup else {})})
         log.info("user.granted", user=name, roles=",".join(user.roles))
         return user
 
-    def _check_roles(self, roles: Sequence[str]) -> None:
+    def check_roles(self, roles: Sequence[str]) -> None:
         if not roles:
             raise InvalidValue("give at least one --role", field="role")
         known = self.definitions.known_roles()
-        unknown = [r for r in roles if r not in known]
+        unknown = [r for r in roles if split(r)[0] not in known]
         if unknown:
             raise InvalidValue(f"role(s) {', '.join(unknown)} are not used by any loaded workflow; "
                                f"known roles: {', '.join(sorted(known)) or 'none (run reviewflow init)'}",

@@ -19,10 +19,12 @@ from reviewflow.engine.core.access import (
 from reviewflow.engine.core.definition import WorkflowDefinition
 from reviewflow.engine.core.errors import CaseNotFound
 from reviewflow.engine.core.records import Action, CaseRecord, CaseView, HistoryEntry, Recommendation
+from reviewflow.engine.core.subgroups import narrow
 from reviewflow.store import participants
 
 
 def may_see(s: Any, who: Identity, d: WorkflowDefinition, record: CaseRecord) -> bool:
+    who = narrow(who, record.subgroup)  # a role held for another sub-group does not count on this case
     if sees_all_of(who, d):
         return True
     return may_see_case(who, d, participants.agency_keys(s, record.case_id), record.opened_by,

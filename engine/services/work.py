@@ -10,9 +10,11 @@ from reviewflow.engine.core.access import Identity, agency_key, sees_all_of
 from reviewflow.engine.core.durations import local_date
 from reviewflow.engine.core.learning import WORKING, is_overdue
 from reviewflow.engine.core.records import Action, CaseView, Evidence
+from reviewflow.engine.core.subgroups import narrow
 from reviewflow.engine.services.cases import CaseService
 from reviewflow.engine.services.context import ServiceContext
 from reviewflow.engine.services.learning import LearningService
+from reviewflow.store import subgroups as subgroup_store
 
 _NEVER = datetime.max.replace(tzinfo=UTC)
 """Sorts a stage with no due date after those with one."""
@@ -63,7 +65,7 @@ class WorkService:
         for view in self.cases.list(include_closed=False, actor=me):
             d = definitions[(view.workflow, view.version)]
             owner = d.states[view.state].owner
-            if owner and owner in me.roles:
+            if owner and owner in narrow(me, view.subgroup).roles:
                 work.stages.append(view)
         work.stages.sort(key=lambda v: (not v.overdue, v.paused_at is not None, v.due_at or _NEVER, v.ref))
         visible = self.learning.actions(actor=me)
@@ -73,9 +75,12 @@ class WorkService:
              and (a.owner == me.name or (mine is not None and agency_key(a.owner_agency) == mine))),
             key=lambda a: (not is_overdue(a.facts(), today), a.due_date, a.ref, a.number))
         newest = {name: d for (name, _v), d in sorted(definitions.items())}
+        with self.ctx.read() as s:
+            groups = subgroup_store.of_refs(s, [a.ref for a in visible])
         for a in visible:
             found = newest.get(a.workflow)
-            if found is None or not me.roles & set(found.learning.verify) or not sees_all_of(me, found):
+            there = narrow(me, groups.get(a.ref))  # a role held for another sub-group decides nothing here
+            if found is None or not there.roles & set(found.learning.verify) or not sees_all_of(there, found):
                 continue
             work.evidence.extend(EvidenceToDecide(a, e) for e in a.evidence if e.status == "submitted")
         work.evidence.sort(key=lambda item: (item.evidence.submitted_at, item.action.ref))

@@ -47,6 +47,8 @@ class UserChange(BaseModel):
     admin: bool | None = None
     revoke: list[str] = []
     grant: list[str] = []
+    subgroup: str | None = Field(default=None, max_length=63,
+                                 description="The roles in `grant` and `revoke` are held for this sub-group only")
 
 
 class SetupCode(BaseModel):
@@ -73,10 +75,10 @@ def add_user(body: NewUser, rf: Service, who: Who) -> AccountOut:
 @router.patch("/{name}", response_model=AccountOut, summary="Disable, enable, or change a person's details")
 def change_user(name: str, body: UserChange, rf: Service, who: Who) -> AccountOut:
     if body.grant:
-        rf.grant(name, body.grant, by=who)
+        rf.grant(name, body.grant, by=who, subgroup=body.subgroup)
     if any(v is not None for v in (body.disabled, body.email, body.os_account, body.admin)) or body.revoke:
         rf.change_user(who, name, disable=body.disabled, email=body.email, os_account=body.os_account,
-                       admin=body.admin, revoke=body.revoke)
+                       admin=body.admin, revoke=body.revoke, subgroup=body.subgroup)
     return _out(rf.account(name, who))
 
 

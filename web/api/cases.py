@@ -70,7 +70,7 @@ def list_cases(rf: Service, who: Who, workflow: str | None = Query(None, max_len
 
 @router.post("", response_model=schemas.CaseOut, status_code=201, summary="Open a case")
 def open_case(body: schemas.OpenCase, rf: Service, who: Who, response: Response) -> schemas.CaseOut:
-    rf.open_case(body.workflow, body.ref, who, body.fields, body.note)
+    rf.open_case(body.workflow, body.ref, who, body.fields, body.note, body.subgroup)
     response.headers["Location"] = f"/api/v1/cases/{body.ref}"
     return shown(rf, who, body.ref, response)
 
@@ -93,7 +93,21 @@ def fire(ref: str, body: schemas.Fire, rf: Service, who: Who, response: Response
 @router.post("/{ref}/pause", response_model=schemas.CaseOut, summary="Stop the stage's clock")
 def pause(ref: str, body: schemas.Pause, rf: Service, who: Who, response: Response,
           if_match: IfMatch = None) -> schemas.CaseOut:
-    rf.pause(ref, who, body.reason, revision=revision_of(if_match))
+    rf.pause(ref, who, body.reason, revision=revision_of(if_match), expected_end=body.expected_end, note=body.note)
+    return shown(rf, who, ref, response)
+
+
+@router.post("/{ref}/links", response_model=schemas.CaseOut, summary="Link another case to this one")
+def link(ref: str, body: schemas.Link, rf: Service, who: Who, response: Response,
+         if_match: IfMatch = None) -> schemas.CaseOut:
+    rf.link_cases(ref, body.other, body.kind, body.reason, who, revision=revision_of(if_match))
+    return shown(rf, who, ref, response)
+
+
+@router.post("/{ref}/unlink", response_model=schemas.CaseOut, summary="Remove the link to another case")
+def unlink(ref: str, body: schemas.Unlink, rf: Service, who: Who, response: Response,
+           if_match: IfMatch = None) -> schemas.CaseOut:
+    rf.unlink_cases(ref, body.other, body.reason, who, revision=revision_of(if_match))
     return shown(rf, who, ref, response)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any, get_args, get_origin, get_type_hints
+from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 from pydantic import BaseModel, Field, create_model
 
@@ -109,7 +109,22 @@ class CaseSummary(BaseModel):
     working_days_overdue: int
     paused: bool
     pause_reason: str | None
+    pause_until: date | None = Field(default=None, description="The day a pause is expected to end")
+    pause_note: str | None = Field(default=None, description="The text of the pause reason `other`")
     revision: int
+    subgroup: str | None = Field(default=None, description="The sub-group the case belongs to; null: the whole "
+                                 "partnership")
+
+
+class LinkOut(BaseModel):
+    other: str
+    other_workflow: str
+    other_state: str
+    kind: str = Field(description="What the other case is to this one: joint_review, related, routed_from (this "
+                      "case was opened by routing the other), routed_to")
+    reason: str
+    linked_by: str
+    linked_at: datetime
 
 
 class CaseOut(CaseSummary):
@@ -124,6 +139,7 @@ class CaseOut(CaseSummary):
     next_steps: list[NextStep]
     recommendations: list[RecommendationOut]
     dissemination: list[DisseminationOut]
+    links: list[LinkOut] = Field(default_factory=list, description="The cases linked to this one")
 
 
 class Page(BaseModel):
@@ -183,6 +199,8 @@ class OpenCase(BaseModel):
     ref: str = Field(min_length=1, max_length=64)
     fields: dict[str, str] = {}
     note: str | None = _TEXT
+    subgroup: str | None = Field(default=None, max_length=63,
+                                 description="The sub-group the case belongs to, when not its workflow's")
 
 
 class Fire(BaseModel):
@@ -192,6 +210,21 @@ class Fire(BaseModel):
 
 
 class Pause(BaseModel):
+    reason: str = Field(min_length=1, max_length=4000, description="One of the workflow's pause reasons, e.g. "
+                        "criminal_proceedings; `other` with `note`")
+    expected_end: date | None = Field(default=None, description="The day the pause is expected to end (a reminder "
+                                      "goes out on it)")
+    note: str | None = _TEXT
+
+
+class Link(BaseModel):
+    other: str = Field(min_length=1, max_length=64, description="The other case's reference")
+    kind: Literal["joint_review", "related", "routed_from", "routed_to"]
+    reason: str = Field(min_length=1, max_length=4000)
+
+
+class Unlink(BaseModel):
+    other: str = Field(min_length=1, max_length=64, description="The other case's reference")
     reason: str = Field(min_length=1, max_length=4000)
 
 
@@ -269,7 +302,9 @@ def summary(v: CaseView) -> CaseSummary:
                        state=v.state, state_label=v.state_label, is_open=v.is_open, opened_at=v.opened_at,
                        entered_at=v.entered_at, due_date=date.fromisoformat(v.due_date) if v.due_date else None,
                        overdue=v.overdue, working_days_overdue=v.working_days_overdue,
-                       paused=v.paused_at is not None, pause_reason=v.pause_reason, revision=v.revision)
+                       paused=v.paused_at is not None, pause_reason=v.pause_reason, pause_until=v.pause_until,
+                       pause_note=v.pause_note, revision=v.revision,
+                       subgroup=v.subgroup)
 
 
 def evidence(e: Evidence) -> Any:
@@ -295,7 +330,8 @@ def case(v: CaseView, today: date) -> CaseOut:
                                            created_at=r.created_at, actions=[action(a, today) for a in r.actions])
                          for r in v.recommendations],
         dissemination=[DisseminationOut(kind=d.kind, audience=d.audience, held_on=d.held_on, reference=d.reference,
-                                        recorded_by=d.recorded_by) for d in v.dissemination])
+                                        recorded_by=d.recorded_by) for d in v.dissemination],
+        links=[shown(LinkOut, k) for k in v.links])
 
 
 def token(t: ApiToken) -> Any:

@@ -28,8 +28,11 @@ from reviewflow.engine.core.errors import (
     StaleRevision,
     UsageError,
 )
+from reviewflow.engine.core.links import KIND_LABELS, pause_label
 from reviewflow.engine.core.records import Action, CaseView
+from reviewflow.engine.core.subgroups import narrow
 from reviewflow.engine.core.time_limits import backdate_note
+from reviewflow.engine.render.text import pause_text
 from reviewflow.web.pages.common import (
     action_status,
     case_status,
@@ -51,7 +54,7 @@ DONE = {
     "recommended": "Recommendation {n} recorded", "action": "Action {n} agreed",
     "evidence": "Evidence {n} submitted", "accepted": "Evidence {n} accepted", "rejected": "Evidence {n} rejected",
     "verified": "Action {n} verified", "evaluated": "Impact of action {n} recorded",
-    "disseminated": "Dissemination recorded",
+    "disseminated": "Dissemination recorded", "checked": "Progress check outcome recorded",
 }
 """The banner shown after a change, by the `done` key of the redirect (`n`: the record's number)."""
 _NUMBER = re.compile(r"^[A-Z][0-9]{1,6}$")
@@ -157,6 +160,7 @@ def case_page(request: Request, ref: str, who: Who, done: str = "", n: str = "")
     """One case as the person signed in may see it, with what they may do now."""
     rf = reviewflow(request)
     view = rf.case(ref, who)
+    who = narrow(who, view.subgroup)  # the forms offered follow the roles that count on this case
     d = rf.definition(view.workflow, view.version)
     today = local_date(view.now)
     files = _files(request, view, who)
@@ -171,9 +175,12 @@ def case_page(request: Request, ref: str, who: Who, done: str = "", n: str = "")
         banner=banner, moves=[o for o in view.options if o.allowed] if open_case else [],
         others=[o for o in view.options if not o.allowed] if open_case else [],
         may_pause=open_case and _may(who, d.may_pause(view.state)),
-        manage=open_case and _may(who, d.learning.manage), recommendations=recommendations, files=files,
+        may_check=open_case and any(view.state in c.during and _may(who, c.recorded_by) for c in d.progress_checks),
+        manage=(open_case or view.state in d.learning.open_after) and _may(who, d.learning.manage),
+        recommendations=recommendations, files=files, pause_text=pause_text(view) if view.paused_at else "",
+        link_kinds=KIND_LABELS, learning_open=open_case or view.state in d.learning.open_after,
         details=[(field_label(d, k, specs), _shown_value(v)) for k, v in view.fields.items()],
-        history=_history(d, view), role_names=d.roles)
+        history=_history(d, view), role_names=d.roles, returns=rf.returns(ref, who), today=today)
 
 
 # --- moves ---------------------------------------------------------------------------------------------
@@ -247,8 +254,10 @@ def _clock_page(request: Request, who: Identity, ref: str, pause: bool, *, error
                 values: dict[str, str] | None = None, status: int = 200, stale: bool = False) -> Response:
     view = reviewflow(request).case(ref, who)
     kept = values or {}
+    reasons = [(code, pause_label(code)) for code in reviewflow(request).pause_reasons(view.workflow, view.version)]
     return page(request, "clock.html", status=status, view=view, pause=pause, errors=errors or [], values=kept,
-                revision=kept.get("revision") or view.revision, stale=stale)
+                revision=kept.get("revision") or view.revision, stale=stale, reasons=reasons,
+                pause_text=pause_text(view) if view.paused_at else "")
 
 
 @router.get("/cases/{ref}/pause")
@@ -280,11 +289,14 @@ async def _clock_change(request: Request, ref: str, who: Identity, pausing: bool
     rf = reviewflow(request)
     try:
         if pausing:
-            rf.pause(ref, who, values.get("reason", ""), revision=revision_of(form))
+            rf.pause(ref, who, values.get("reason", ""), revision=revision_of(form),
+                     expected_end=values.get("expected_end", "").strip() or None,
+                     note=values.get("note", "").strip() or None)
         else:
             rf.resume(ref, who, values.get("note", "").strip() or None, revision=revision_of(form))
     except ReviewflowError as exc:
         field = "reason" if pausing else "note"
-        return refused(request, exc, lambda **kw: _clock_page(request, who, ref, pausing, **kw), {field: field},
+        fields = {"reason": "reason", "expected_end": "expected_end", "note": "note"} if pausing else {field: field}
+        return refused(request, exc, lambda **kw: _clock_page(request, who, ref, pausing, **kw), fields,
                        field, values, ref, who)
     return redirect(case_link(ref, "paused" if pausing else "resumed"))

@@ -24,7 +24,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from reviewflow.engine.core import limits
 from reviewflow.engine.core.access import Identity
-from reviewflow.engine.core.durations import DEFAULT_CALENDAR, LOCAL_ZONE, local_date, working_days_between
+from reviewflow.engine.core.durations import DEFAULT_CALENDAR, LOCAL_ZONE
+from reviewflow.engine.core.elapsed import time_in_stage as stage_time
 from reviewflow.engine.core.errors import CaseNotFound, NotSignedIn, ReviewflowError
 from reviewflow.engine.core.learning import WORKING, is_overdue
 from reviewflow.engine.core.records import Action, CaseView
@@ -148,6 +149,13 @@ def _words(value: object) -> str:
     return str(value or "").replace("_", " ")
 
 
+def _held_role(value: object) -> str:
+    """A role as held: 'subgroup_chair@audit' -> 'subgroup chair (audit sub-group only)'."""
+    from reviewflow.engine.core.subgroups import describe
+
+    return _words(describe(str(value or "")))
+
+
 def _value(value: object) -> str:
     """A field value as a person reads it: yes/no for booleans, dates in words."""
     if isinstance(value, bool):
@@ -160,7 +168,7 @@ def _value(value: object) -> str:
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(date=_date, datetime=_datetime, words=_words, value=_value)
+    env.filters.update(date=_date, datetime=_datetime, words=_words, value=_value, held_role=_held_role)
     env.globals.update(maxlength=limits.FORM_FIELDS, textarea_maxlength=limits.FIELD_VALUE)
     return env
 
@@ -275,19 +283,17 @@ def case_status(view: CaseView) -> dict[str, str]:
 
 
 def time_in_stage(view: CaseView) -> str:
-    """How long the case has been in its stage: in working days where the stage's limit is in working days."""
-    if view.time_limit and "working day" in view.time_limit:
-        days = working_days_between(local_date(view.entered_at), local_date(view.now), view.calendar)
-        return f"{days} working day{'s' if days != 1 else ''}"
-    days = view.days_in_stage
-    return f"{days} day{'s' if days != 1 else ''}"
+    """How long the case has been in its stage: in working days where the stage's limit is in working days (the
+    same words as `case show`; never negative)."""
+    return stage_time(view.entered_at, view.now, view.time_limit, view.calendar)
 
 
 def action_status(action: Action, today: date) -> dict[str, str]:
     """An action's status as its tag shows it: overdue and due soon while it is being worked, else its status."""
     if is_overdue(action.facts(), today):
-        days = (today - action.due_date).days
-        return {"key": OVERDUE, "label": f"Overdue by {days} day{'s' if days != 1 else ''}", "tag": RAG_TAGS[OVERDUE]}
+        days = working_days(action.due_date, today, DEFAULT_CALENDAR)  # as the action's ladder counts
+        return {"key": OVERDUE, "label": f"Overdue by {days} working day{'s' if days != 1 else ''}",
+                "tag": RAG_TAGS[OVERDUE]}
     if action.status in WORKING and working_days(today, action.due_date, DEFAULT_CALENDAR) <= DUE_SOON_WORKING_DAYS:
         return {"key": DUE_SOON, "label": f"Due {_date(action.due_date)}", "tag": RAG_TAGS[DUE_SOON]}
     colour = {"verified": "govuk-tag--green", "impact_evaluated": "govuk-tag--green", "embedded": "govuk-tag--green",

@@ -242,7 +242,7 @@ def _timeliness(data: ReportData, period: Period, as_of: datetime) -> tuple[Time
     titles: dict[tuple[str, str, str], tuple[str, str]] = {}
     for c in data.cases:
         d = data.definition(c)
-        for entry in stage_entries(d, history.get(c.id, [])):
+        for entry in stage_entries(d, history.get(c.id, []), c.fields):
             state = d.states.get(entry.state)  # a stage of an older version, before a migration: left out
             if state is None or state.time_limit is None:
                 continue

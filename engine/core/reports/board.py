@@ -9,10 +9,13 @@ from datetime import date, datetime
 
 from reviewflow.engine.core.durations import due_date_of, local_date
 from reviewflow.engine.core.learning import CLOSED_WITH_REASON, STATUSES, VERIFIED_OR_BEYOND, WORKING
+from reviewflow.engine.core.links import pause_label
 from reviewflow.engine.core.records import Action, CaseRecord
 from reviewflow.engine.core.reports.data import ReportData, kind_of
+from reviewflow.engine.core.reports.deadlines import binding_deadlines
 from reviewflow.engine.core.reports.exceptions import BoardException, Exceptions
 from reviewflow.engine.core.reports.period import Period
+from reviewflow.engine.core.reports.returns import OutstandingReturn, outstanding_returns
 from reviewflow.engine.core.reports.stages import (
     NO_LIMIT,
     PAUSED,
@@ -22,6 +25,7 @@ from reviewflow.engine.core.reports.stages import (
     working_days,
     working_days_late,
 )
+from reviewflow.engine.core.statutory import Deadline
 from reviewflow.engine.core.time_limits import backdated_by, describe
 
 
@@ -60,6 +64,8 @@ class OpenReview:
     working_days_overdue: int
     paused_since: date | None = None
     pause_reason: str | None = None
+    pause_expected_end: date | None = None
+    """The day a pause is expected to end (None: not paused, or no end given)."""
 
 
 @dataclass(frozen=True)
@@ -208,6 +214,8 @@ class BoardReport:
     dissemination_by_kind: dict[str, int] = field(default_factory=dict)
     backdated: tuple[BackdatedMove, ...] = ()
     """History rows dated or recorded in the period and dated well before they were recorded."""
+    returns: tuple[OutstandingReturn, ...] = ()
+    """Agencies' returns outstanding on open cases, by agency (engine/core/reports/returns.py)."""
 
     @property
     def all_open(self) -> RagCounts:
@@ -216,17 +224,25 @@ class BoardReport:
 
 # --- open reviews ---------------------------------------------------------------------------------
 
-def _open_review(data: ReportData, c: CaseRecord, now: datetime) -> OpenReview:
+def _open_review(data: ReportData, c: CaseRecord, now: datetime, binding: Deadline | None = None) -> OpenReview:
     d = data.definition(c)
     state = d.states[c.state]
     today = local_date(now)
-    status = rag(c.due_at, c.paused_at is not None, now, d.calendar)
-    late = working_days_late(c.due_at, today, d.calendar) if c.due_at and status not in (PAUSED, NO_LIMIT) else 0
-    return OpenReview(c.ref, d.name, d.title, kind_of(d), c.state, state.label, status, RAG_LABELS[status],
+    due = binding.at if binding else c.due_at  # a running milestone's deadline, when it binds first
+    label = f"{state.label}; {binding.what} binds" if binding else state.label
+    status = rag(due, c.paused_at is not None, now, d.calendar)
+    late = working_days_late(due, today, d.calendar) if due and status not in (PAUSED, NO_LIMIT) else 0
+    return OpenReview(c.ref, d.name, d.title, kind_of(d), c.state, label, status, RAG_LABELS[status],
                       str(state.time_limit) if state.time_limit else None,
-                      due_date_of(c.due_at) if c.due_at else None, (today - local_date(c.entered_at)).days,
-                      (today - local_date(c.opened_at)).days, late,
-                      local_date(c.paused_at) if c.paused_at else None, c.pause_reason if c.paused_at else None)
+                      due_date_of(due) if due else None, max((today - local_date(c.entered_at)).days, 0),
+                      max((today - local_date(c.opened_at)).days, 0), late,  # never negative (a --now before it)
+                      local_date(c.paused_at) if c.paused_at else None, _pause_reason(c) if c.paused_at else None,
+                      c.pause_until if c.paused_at else None)
+
+
+def _pause_reason(c: CaseRecord) -> str:
+    """'Awaiting an inquest', or 'Other: ...' with the text given."""
+    return pause_label(c.pause_reason) + (f": {c.pause_note}" if c.pause_note else "")
 
 
 def _by_type(data: ReportData, reviews: tuple[OpenReview, ...]) -> tuple[TypeRow, ...]:
@@ -318,7 +334,8 @@ def board_figures(data: ReportData, now: datetime, period: Period) -> BoardRepor
     """Every figure of the Board report at `now`, with openings, closures and dissemination in `period`."""
     today = local_date(now)
     open_cases = [c for c in data.cases if c.is_open]
-    reviews = tuple(sorted((_open_review(data, c, now) for c in open_cases),
+    binding = binding_deadlines(data, open_cases)
+    reviews = tuple(sorted((_open_review(data, c, now, binding.get(c.case_id)) for c in open_cases),
                            key=lambda r: (RAG_ORDER.index(r.rag), -r.working_days_overdue, r.type_title, r.ref)))
     titles = {c.id: data.definition(c).title for c in data.cases}
     opened = tuple(Movement(c.ref, titles[c.id], local_date(c.opened_at),
@@ -335,7 +352,7 @@ def board_figures(data: ReportData, now: datetime, period: Period) -> BoardRepor
     return BoardReport(now, today, period, reviews, _by_type(data, reviews), _funnel(data, open_cases, reviews),
                        opened, closed, Exceptions(data, now, period).find(), _action_plans(data, today),
                        theme_rows(data, period), shared, dict(Counter(s.kind for s in shared).most_common()),
-                       _backdated(data, refs, period))
+                       _backdated(data, refs, period), outstanding_returns(data, today))
 
 
 def _backdated(data: ReportData, refs: dict[int, str], period: Period) -> tuple[BackdatedMove, ...]:

@@ -7,6 +7,7 @@ from reviewflow.engine.core.reports.board import BoardReport, RagCounts
 from reviewflow.engine.core.reports.exceptions import BoardException
 from reviewflow.engine.core.reports.layout import Bar, Chart, Layout, Section, Table, percent, stamp, words
 from reviewflow.engine.core.reports.period import long_date
+from reviewflow.engine.core.reports.returns_section import returns_section
 from reviewflow.engine.core.reports.stages import DUE_SOON_WORKING_DAYS, RAG_LABELS, RAG_ORDER
 
 RAG_SERIES = tuple((status, RAG_LABELS[status]) for status in RAG_ORDER)
@@ -53,10 +54,12 @@ def _open_section(r: BoardReport) -> Section:
     paused = any(o.paused_since for o in r.open_reviews)
     cases = Table("open_reviews", "Every open review and audit, overdue first",
                   ("ref", "type", "stage", "RAG", "time limit", "due date", "working days overdue",
-                   "days in stage", "days since opened", *(("paused since", "pause reason") if paused else ())),
+                   "days in stage", "days since opened",
+                   *(("paused since", "pause reason", "pause expected end") if paused else ())),
                   tuple((o.ref, o.type_title, o.stage_label, o.rag_label, o.time_limit, o.due_date,
                          o.working_days_overdue, o.days_in_stage, o.age_days,
-                         *((o.paused_since, o.pause_reason) if paused else ())) for o in r.open_reviews),
+                         *((o.paused_since, o.pause_reason, o.pause_expected_end) if paused else ()))
+                         for o in r.open_reviews),
                   empty="No open reviews or audits.", rag_column=3)
     chart = Chart("stage_funnel", "Stage funnel: open reviews and audits at each stage, by RAG status",
                   tuple(Bar(s.label, tuple((k, getattr(s.counts, k)) for k in RAG_ORDER), _funnel_note(s.counts))
@@ -181,4 +184,4 @@ def board_layout(r: BoardReport) -> Layout:
               f"Position at {long_date(r.today)}; produced {stamp(r.generated_at)} by reviewflow.")
     return Layout("Board report: safeguarding reviews and audits", header, _key_figures(r),
                   (_open_section(r), _movement_section(r), _exception_section(r), _actions_section(r),
-                   _learning_section(r), _dissemination_section(r)), METHOD)
+                   returns_section(r), _learning_section(r), _dissemination_section(r)), METHOD)

@@ -9,6 +9,7 @@ from typing import Any
 from reviewflow.engine.core.definition import WorkflowDefinition
 from reviewflow.engine.core.records import (
     Action,
+    AgencyReturn,
     CaseRecord,
     Dissemination,
     Evidence,
@@ -32,6 +33,8 @@ class ReportData:
     evidence: tuple[Evidence, ...] = ()
     dissemination: tuple[Dissemination, ...] = ()
     definitions: Mapping[tuple[str, int], WorkflowDefinition] = field(default_factory=dict)
+    outstanding_returns: tuple[AgencyReturn, ...] = ()
+    """Agencies' returns requested and neither in nor excused (engine/core/reports/returns.py)."""
 
     def definition(self, case: CaseRecord) -> WorkflowDefinition:
         return self.definitions[(case.workflow, case.version)]

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from reviewflow.engine.core.definition import WorkflowDefinition
 from reviewflow.engine.core.durations import due_date_of, local_date
 from reviewflow.engine.core.learning import WORKING
+from reviewflow.engine.core.milestones import Milestone
 from reviewflow.engine.core.records import CaseRecord, HistoryEntry, LedgerEntry
 from reviewflow.engine.core.reports.data import ReportData
 from reviewflow.engine.core.reports.period import Period
@@ -43,6 +44,25 @@ def _label(d: WorkflowDefinition, state: str) -> str:
     return found.label if found else state.replace("_", " ")
 
 
+MILESTONE = "milestone:"
+CHECK = "check:"
+
+
+def _climb(r: LedgerEntry) -> str:
+    """Which ladder a ledger row climbs, beside its stage entry: '' for the stage's own, 'action A1',
+    'milestone:NAME', or 'check:...' for a progress check (entry 0 rows)."""
+    if r.entry_seq != 0:
+        return ""
+    if r.state.startswith("action "):
+        return r.state
+    if r.key.startswith("milestone-"):
+        return MILESTONE + r.key.removeprefix("milestone-").rsplit("-", 2)[0] if "-level-" in r.key \
+            else MILESTONE + r.key.removeprefix("milestone-").rsplit("-", 1)[0]
+    if r.key.startswith("check-"):
+        return CHECK + r.key
+    return ""
+
+
 def _steps(rows: list[LedgerEntry]) -> tuple[LadderStep, ...]:
     return tuple(LadderStep(r.level, r.label, local_date(r.fired_at)) for r in rows if r.level is not None)
 
@@ -62,26 +82,49 @@ class Exceptions:
     def find(self) -> tuple[BoardException, ...]:
         climbs: dict[tuple[int, int, str], list[LedgerEntry]] = defaultdict(list)
         for r in self.data.ladder:
-            is_action = r.entry_seq == 0 and r.state.startswith("action ")
-            climbs[(r.case_id, r.entry_seq, r.state if is_action else "")].append(r)
+            climbs[(r.case_id, r.entry_seq, _climb(r))].append(r)
         found = []
-        for (case_id, entry_seq, action), rows in climbs.items():
+        for (case_id, entry_seq, climb), rows in climbs.items():
             c = self.cases[case_id]
             d = self.data.definition(c)
-            top = len(d.action_ladder if action else d.escalation)
+            milestone = next((m for m in d.milestones if climb == f"{MILESTONE}{m.name}"), None)
+            if climb.startswith(CHECK):
+                continue  # a missed progress check escalates once, straight to its roles: no ladder to climb
+            if climb.startswith(MILESTONE) and milestone is None:
+                continue  # a milestone a later version no longer has
+            top = len(milestone.escalation if milestone else d.action_ladder if climb else d.escalation)
             board = [r for r in rows if r.level == top]
             if not top or not board:
                 continue
-            item = self._action(c, action, rows, board[0]) if action else self._stage(c, entry_seq, rows, board[0])
+            if milestone is not None:
+                item = self._milestone(c, milestone, rows, board[0])
+            elif climb:
+                item = self._action(c, climb, rows, board[0])
+            else:
+                item = self._stage(c, entry_seq, rows, board[0])
             if item is not None:
                 found.append(item)
         return tuple(sorted(found, key=lambda e: (e.escalated_on, e.ref, e.subject)))
+
+    def _milestone(self, c: CaseRecord, m: Milestone, rows: list[LedgerEntry],
+                   top: LedgerEntry) -> BoardException | None:
+        """A milestone (the LCSPR's final report, say) whose ladder reached the Board: outstanding while the case
+        is still in one of the stages it runs through."""
+        d = self.data.definition(c)
+        outstanding = c.is_open and c.state in m.during
+        if not self._keep(outstanding, top.fired_at, None if outstanding else c.entered_at):
+            return None
+        late = working_days_late(top.due_at, self.today, d.calendar) if outstanding else 0
+        position = (f"still at {_label(d, c.state)}, {late} working days overdue" if outstanding
+                    else f"met: moved on to {_label(d, c.state)}")
+        return BoardException(c.ref, d.title, f"Milestone: {m.label}", local_date(top.fired_at),
+                              due_date_of(top.due_at), outstanding, position, late, _steps(rows))
 
     def _keep(self, outstanding: bool, escalated: datetime, resolved: datetime | None) -> bool:
         return outstanding or escalated in self.period or (resolved is not None and resolved in self.period)
 
     def _entry(self, c: CaseRecord, seq: int) -> StageEntry | None:
-        entries = stage_entries(self.data.definition(c), self.history.get(c.id, []))
+        entries = stage_entries(self.data.definition(c), self.history.get(c.id, []), c.fields)
         return next((e for e in entries if e.seq == seq), None)
 
     def _stage(self, c: CaseRecord, seq: int, rows: list[LedgerEntry], top: LedgerEntry) -> BoardException | None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
 from reviewflow.engine.core.definition import WorkflowDefinition
 from reviewflow.engine.core.durations import Duration, due_date_of, local_date, start_of_day, working_days_between
 from reviewflow.engine.core.records import HistoryEntry
+from reviewflow.engine.core.statutory import stage_start
 
 OVERDUE, DUE_SOON, ON_TIME, PAUSED, NO_LIMIT = "overdue", "due_soon", "on_time", "paused", "no_limit"
 DUE_SOON_WORKING_DAYS = 10
@@ -66,6 +68,8 @@ class StageEntry:
     left_to: str | None = None
     pauses: tuple[tuple[datetime, datetime | None], ...] = ()
     """(paused, resumed) pairs; resumed is None while still paused."""
+    starts_at: datetime | None = None
+    """When the stage's clock started, if not at entry (a time limit `from` a date field)."""
 
     def paused_for(self, until: datetime) -> timedelta:
         """How long the clock stood still between entering and `until`."""
@@ -84,7 +88,7 @@ class StageEntry:
         limit = d.states[self.state].time_limit
         if limit is None:
             return None
-        return limit_due(self.entered_at, limit, d.calendar) + self.paused_for(until)
+        return limit_due(self.starts_at or self.entered_at, limit, d.calendar) + self.paused_for(until)
 
     def within_limit(self, d: WorkflowDefinition) -> bool | None:
         """Left before its due time (None when it has no limit or has not been left)."""
@@ -109,15 +113,18 @@ def is_move(d: WorkflowDefinition, h: HistoryEntry) -> bool:
     return t is not None and t.dest == h.from_state and h.trigger not in (PAUSE, RESUME)
 
 
-def stage_entries(d: WorkflowDefinition, history: Iterable[HistoryEntry]) -> list[StageEntry]:
-    """A case's stage entries in order, from its history rows (any order in, sorted by seq)."""
+def stage_entries(d: WorkflowDefinition, history: Iterable[HistoryEntry],
+                  fields: Mapping[str, Any] | None = None) -> list[StageEntry]:
+    """A case's stage entries in order, from its history rows (any order in, sorted by seq); with the case's
+    `fields`, a stage whose time limit counts `from` a date field starts its clock on that day."""
     entries: list[StageEntry] = []
     pauses: list[tuple[datetime, datetime | None]] = []
     for h in sorted(history, key=lambda r: r.seq):
         if is_move(d, h):
             if entries:
                 entries[-1] = _left(entries[-1], h, pauses)
-            entries.append(StageEntry(h.case_id, h.seq, h.to_state, h.at))
+            start = stage_start(d.states[h.to_state], fields or {}, h.at) if h.to_state in d.states else h.at
+            entries.append(StageEntry(h.case_id, h.seq, h.to_state, h.at, starts_at=start))
             pauses = []
         elif h.trigger == PAUSE:
             pauses.append((h.at, None))
@@ -125,12 +132,12 @@ def stage_entries(d: WorkflowDefinition, history: Iterable[HistoryEntry]) -> lis
             pauses[-1] = (pauses[-1][0], h.at)
     if entries and pauses:
         last = entries[-1]
-        entries[-1] = StageEntry(last.case_id, last.seq, last.state, last.entered_at, pauses=tuple(pauses))
+        entries[-1] = replace(last, pauses=tuple(pauses))
     return entries
 
 
 def _left(entry: StageEntry, move: HistoryEntry, pauses: list[tuple[datetime, datetime | None]]) -> StageEntry:
-    return StageEntry(entry.case_id, entry.seq, entry.state, entry.entered_at, move.at, move.to_state, tuple(pauses))
+    return replace(entry, left_at=move.at, left_to=move.to_state, pauses=tuple(pauses))
 
 
 def working_days_late(due: datetime, today: date, calendar: str) -> int:

@@ -1,5 +1,9 @@
 """Milestones across stages and recurring progress checks.
 
+No table changes: a milestone's and a progress check's notices are escalation ledger rows (entry 0 of their
+case, keyed `milestone-<name>-...` and `check-<name>-<n>`), and a check's outcome is a `progress_check` row
+of the case's history; both are sealed into the audit chain as they are written.
+
 Revision ID: 0010
 Revises: 0009
 """
