@@ -10,7 +10,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from reviewflow.engine.core.links import inverse
-from reviewflow.engine.core.records import CaseLink
+from reviewflow.engine.core.records import CaseLink, PauseDue
 from reviewflow.store.models import CaseLinkRow, CaseRow, HistoryRow, row_id
 
 
@@ -57,18 +57,22 @@ def pairs(s: Session, case_ids: Iterable[int]) -> dict[int, set[tuple[str, str]]
     return found
 
 
-def pause_ends_due(s: Session, today: date, limit: int, after: int | None = None) -> list[tuple[int, str, int]]:
-    """Up to `limit` paused cases whose expected end is `today` or earlier, by id (after `after`): each as
-    (case id, reference, history seq of the pause)."""
-    query = select(CaseRow.id, CaseRow.ref).where(col(CaseRow.paused_at).is_not(None),
-                                                  col(CaseRow.pause_until) <= today, CaseRow.is_open == True)  # noqa: E712
+def pause_ends_due(s: Session, today: date, limit: int, after: int | None = None) -> list[PauseDue]:
+    """Up to `limit` paused cases whose expected end is `today` or earlier, by id (after `after`), each with the
+    pause that stopped its clock."""
+    query = select(CaseRow).where(col(CaseRow.paused_at).is_not(None), col(CaseRow.pause_until) <= today,
+                                  CaseRow.is_open == True)  # noqa: E712
     if after is not None:
         query = query.where(col(CaseRow.id) > after)
     found = []
-    for case_id, ref in s.exec(query.order_by(col(CaseRow.id)).limit(limit)).all():
-        seq = s.exec(select(HistoryRow.seq).where(HistoryRow.case_id == case_id, HistoryRow.trigger == "pause")
-                     .order_by(col(HistoryRow.seq).desc()).limit(1)).first()
-        found.append((row_id(case_id), ref, seq or 0))
+    for case in s.exec(query.order_by(col(CaseRow.id)).limit(limit)).all():
+        pause = s.exec(select(HistoryRow.seq, HistoryRow.actor)
+                       .where(HistoryRow.case_id == case.id, HistoryRow.trigger == "pause")
+                       .order_by(col(HistoryRow.seq).desc()).limit(1)).first()
+        assert case.pause_until is not None
+        found.append(PauseDue(row_id(case.id), case.ref, case.workflow, case.version, case.state, case.entry_seq,
+                              case.subgroup, pause[0] if pause else 0, case.pause_until, case.pause_reason,
+                              case.pause_note, pause[1] if pause else None))
     return found
 
 

@@ -43,6 +43,10 @@ def build(url: str) -> None:
             rf.add_action(ref, "bm", "R1", "Same-day referrals for neglect", "Police", due, "pc.jones")
         rf.submit_evidence("AXE-1", "A1", "pc.jones", "data", "Referral figures", "DATA-1")
         rf.pause("AXE-1", "bm", "awaiting criminal proceedings")
+        # the case page's returns table and linked cases, checked by axe with the rest of the page
+        rf.request_returns("AXE-1", "bm", ["Police", "Health"], "2026-03-20")
+        rf.mark_return_in("AXE-1", "bm", "Police", "2026-03-02")
+        rf.link_cases("AXE-1", "KEYS-1", "related", "Same family, same week", "bm")
     finally:
         rf.db.dispose()
 

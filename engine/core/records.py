@@ -552,3 +552,23 @@ class DueReturn:
     agency: str
     due_date: date
     next_check_at: datetime
+
+
+@dataclass(frozen=True)
+class PauseDue:
+    """A paused case whose expected end has come, as the sweep's pause step needs it."""
+
+    case_id: int
+    ref: str
+    workflow: str
+    version: int
+    state: str
+    entry_seq: int
+    subgroup: str | None
+    pause_seq: int
+    """The history seq of the pause: its reminder's ledger key."""
+    pause_until: date
+    pause_reason: str | None
+    pause_note: str | None
+    paused_by: str | None
+    """The actor recorded on the pause ('ADMIN for USER' when an administrator acted for someone)."""

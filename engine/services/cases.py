@@ -134,7 +134,7 @@ class CaseService:
                                        who.recorded, terminal, note, clocks.first_check(s, definition, move, None))
             subgroup_store.set_case(s, case_id, group)
             note_agencies(s, definition, case_id, move.fields)
-            self._queue(s, definition, ref, case_id, 1, move)
+            self._queue(s, definition, ref, case_id, 1, move, group)
         log.info("case.opened", ref=ref, workflow=definition.name, version=definition.version,
                  state=move.dest, actor=who.recorded)
         return self.show(ref, actor)
@@ -170,7 +170,7 @@ class CaseService:
                                      clocks.first_check(s, definition, move, record.case_id))
             if move.supplied:
                 note_agencies(s, definition, record.case_id, move.supplied)
-            self._queue(s, definition, ref, record.case_id, seq, move)
+            self._queue(s, definition, ref, record.case_id, seq, move, record.subgroup)
             linked = (complete_route(s, route, case, record.case_id, move, who, self._open_routed)
                       if route is not None else None)
         log.info("case.moved", ref=ref, workflow=case.workflow, trigger=trigger,
@@ -212,7 +212,7 @@ class CaseService:
                                        clocks.first_check(s, definition, move, None))
             subgroup_store.set_case(s, case_id, group)
             note_agencies(s, definition, case_id, move.fields)
-            self._queue(s, definition, ref, case_id, 1, move)
+            self._queue(s, definition, ref, case_id, 1, move, group)
         log.info("case.opened", ref=ref, workflow=definition.name, version=definition.version, state=move.dest,
                  actor=SCHEDULE_ACTOR, period=period, late=late)
         return self.show(ref)
@@ -228,10 +228,11 @@ class CaseService:
                                    who.recorded, terminal, note, clocks.first_check(s, definition, move, None))
         subgroup_store.set_case(s, case_id, group)
         note_agencies(s, definition, case_id, move.fields)
-        self._queue(s, definition, ref, case_id, 1, move)
+        self._queue(s, definition, ref, case_id, 1, move, group)
         return case_id
 
-    def _queue(self, s: Any, d: WorkflowDefinition, ref: str, case_id: int, seq: int, move: Move) -> None:
+    def _queue(self, s: Any, d: WorkflowDefinition, ref: str, case_id: int, seq: int, move: Move,
+               subgroup: str | None) -> None:
         if not move.notify:
             return
         state = d.states[move.dest]
@@ -241,8 +242,8 @@ class CaseService:
                    "timing": f"due {due_date_of(move.due_at).isoformat()}" if move.due_at else None,
                    "needed": (state.description or state.label)[:200], "link": settings.link(ref)}
         items = expand(f"{ref}:{seq}:entered", "entered_state", move.notify, payload,
-                       subgroup_store.directory(s, set(move.notify) | {"business_manager"},
-                                                subgroup_store.of_case(s, case_id)), webhook=True)
+                       subgroup_store.directory(s, set(move.notify) | {"business_manager"}, subgroup),
+                       webhook=True)
         outbox.add_many(s, [outbox.new_row(o, case_id, move.at) for o in items])
 
     # --- pausing the clock -------------------------------------------------------------------

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlmodel import select
-
 from reviewflow.engine.core.durations import local_date, start_of_day
 from reviewflow.engine.core.links import pause_label
 from reviewflow.engine.core.notices import Outgoing, Recipient, expand, within_subgroup
 from reviewflow.engine.core.records import LedgerEntry
 from reviewflow.store import ledger, outbox
 from reviewflow.store import links as links_store
-from reviewflow.store.models import CaseRow, HistoryRow
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -49,14 +46,14 @@ class PauseEnds:
         entries: list[LedgerEntry] = []
         notices: list[dict[str, Any]] = []
         settings = self.sweeper.ctx.settings
-        for case_id, ref, seq in due:
-            case = s.get(CaseRow, case_id)
-            key = pause_key(seq)
-            if case is None or case.pause_until is None or key in ledger.fired_keys(s, case_id, case.entry_seq):
+        for case in due:
+            case_id, ref = case.case_id, case.ref
+            key = pause_key(case.pause_seq)
+            if key in ledger.fired_keys(s, case_id, case.entry_seq):
                 continue
-            paused_by = s.exec(select(HistoryRow.actor).where(HistoryRow.case_id == case_id,
-                                                              HistoryRow.seq == seq)).first()
-            person = outbox.person(s, _person(paused_by)) if paused_by else None
+            person = outbox.person(s, _person(case.paused_by)) if case.paused_by else None
+            d = self.sweeper.ctx.definition_in(s, case.workflow, case.version)
+            state_label = d.states[case.state].label if case.state in d.states else case.state
             within = within_subgroup(directory, case.subgroup)  # a role held for another sub-group hears nothing
             managers = {r.name for r in within.get("business_manager", [])}
             also = person is not None and person.name not in managers
@@ -66,7 +63,7 @@ class PauseEnds:
             reason = (f"{ref}'s clock was paused ({pause_label(case.pause_reason)}) until "
                       f"{case.pause_until.isoformat()}: resume it or pause it again with a new expected end")
             timing = f"{ref}'s clock was paused until {case.pause_until.isoformat()}"
-            payload = {"ref": ref, "workflow": case.workflow, "state": case.state, "state_label": case.state,
+            payload = {"ref": ref, "workflow": case.workflow, "state": case.state, "state_label": state_label,
                        "headline": f"pause expected to end {case.pause_until.isoformat()}", "timing": timing,
                        "needed": f"resume {ref} ('reviewflow case resume {ref}') or give a new expected end",
                        "due_date": case.pause_until.isoformat(), "link": settings.link(ref)}
@@ -82,4 +79,4 @@ class PauseEnds:
             notices.extend(outbox.new_row(o, case_id, now) for o in items)
         ledger.record_many(s, entries)
         outbox.add_many(s, notices)
-        return due[-1][0] if due else None
+        return due[-1].case_id if due else None
