@@ -135,17 +135,20 @@ def case_resume(ctx: click.Context, ref: str, note: str | None, actor: str | Non
 @click.option("--open", "only_open", is_flag=True, help="Only open cases.")
 @click.option("--theme", help="Only cases with a recommendation of this learning theme.")
 @click.option("--agency", help="Only cases this agency takes part in.")
+@click.option("--owner", metavar="ROLE", help="Only cases whose current stage this role owns, e.g. business_manager.")
+@click.option("--mine", is_flag=True, help="Only cases whose current stage you own through a role you hold.")
 @as_option
 @json_option
 @click.pass_context
 def case_list(ctx: click.Context, workflow_name: str | None, state: str | None, overdue: bool,
-              only_open: bool, theme: str | None, agency: str | None, actor: str | None, as_json: bool) -> None:
+              only_open: bool, theme: str | None, agency: str | None, owner: str | None, mine: bool,
+              actor: str | None, as_json: bool) -> None:
     """List the cases you may see. An unknown state, theme or agency is refused with the nearest names."""
     from reviewflow.engine.render.text import case_json, case_row
 
     cases = service(ctx)
     views = cases.cases(workflow_name, state, overdue, include_closed=not only_open, actor=acting(actor),
-                        theme=theme, agency=agency)
+                        theme=theme, agency=agency, owner=owner, mine=mine)
     if as_json:
         echo_json([case_json(v, cases.working_days_overdue(v)) for v in views])
         return

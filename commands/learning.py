@@ -203,6 +203,8 @@ def action_evaluate(ctx: click.Context, ref: str, number: str, method: str, meas
 @click.option("--overdue", is_flag=True, help="Only actions past their due date and not yet evidenced.")
 @click.option("--theme", help="Only actions of recommendations with this learning theme.")
 @click.option("--status", metavar="STATUS", help="Only actions in this status.")
+@click.option("--owner", metavar="USER", help="Only actions this person owns.")
+@click.option("--mine", is_flag=True, help="Only actions you own.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv", "xlsx"]),
               help="text (the default), JSON, CSV, or an Excel workbook with dates as dates (needs --out).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
@@ -211,17 +213,19 @@ def action_evaluate(ctx: click.Context, ref: str, number: str, method: str, meas
 @json_option
 @click.pass_context
 def action_list(ctx: click.Context, ref: str | None, agency: str | None, overdue: bool, theme: str | None,
-                status: str | None, fmt: str | None, out: Path | None, actor: str | None, as_json: bool) -> None:
+                status: str | None, owner: str | None, mine: bool, fmt: str | None, out: Path | None,
+                actor: str | None, as_json: bool) -> None:
     """List the actions you may see, across all cases or of case REF, soonest due first."""
     from reviewflow.engine.core.durations import local_date
     from reviewflow.engine.render.text import action_row
 
     loop = service(ctx)
-    rows = loop.actions(agency, overdue, theme, ref, status, actor=acting(actor))
+    rows = loop.actions(agency, overdue, theme, ref, status, actor=acting(actor), owner=owner, mine=mine)
     today = local_date(loop.clock())
     fmt = "json" if as_json else fmt or (out.suffix.lstrip(".").lower() if out is not None else "text")
     if fmt in ("csv", "xlsx") or out is not None:
         _action_file(rows, today, fmt, out, {"case": ref, "agency": agency, "theme": theme, "status": status,
+                                             "owner": owner or ("me" if mine else None),
                                              "overdue": "only" if overdue else None})
         return
     if fmt == "json":

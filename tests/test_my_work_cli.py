@@ -105,3 +105,26 @@ def test_someone_with_nothing_waiting_is_told_so(url: str) -> None:
     finally:
         rf.db.dispose()
     assert _my(url, "n.body").stdout.splitlines()[-1] == "Nothing is waiting on you."
+
+
+def _cli(url: str, *args: str, code: int = 0) -> Result:
+    result = CliRunner().invoke(cli, ["--db", url, "--now", LATER, *args], env=NO_ENV)
+    assert "Traceback" not in result.output + result.stderr
+    assert result.exit_code == code, result.output + result.stderr
+    return result
+
+
+def test_owner_and_mine_narrow_the_lists(url: str) -> None:
+    owned = json.loads(_cli(url, "case", "list", "--owner", "business_manager", "--json").stdout)
+    assert [c["ref"] for c in owned] == ["TR-2026-001", "TR-2026-002"]
+    assert _cli(url, "case", "list", "--owner", "board_chair").stderr.strip() == "no cases match"
+    refused = _cli(url, "case", "list", "--owner", "busines_manager", code=1)
+    assert "no stage owner role 'busines_manager': did you mean 'business_manager'?" in refused.stderr
+    mine = json.loads(_cli(url, "case", "list", "--mine", "--as", "a.khan", "--json").stdout)
+    assert [c["ref"] for c in mine] == ["TR-2026-001", "TR-2026-002"]
+    assert _cli(url, "case", "list", "--mine", "--as", "d.osei").stderr.strip() == "no cases match"
+    actions = json.loads(_cli(url, "action", "list", "--owner", "m.patel", "--json").stdout)
+    assert [a["number"] for a in actions] == ["A2"]
+    assert [a["number"] for a in json.loads(_cli(url, "action", "list", "--mine", "--as", "c.jones",
+                                                 "--json").stdout)] == ["A1"]
+    assert "no user named 'm.patell'" in _cli(url, "action", "list", "--owner", "m.patell", code=3).stderr

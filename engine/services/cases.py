@@ -21,6 +21,7 @@ from reviewflow.engine.core.errors import (
     StaleRevision,
     TimeRefused,
     TransitionNotAllowed,
+    UsageError,
 )
 from reviewflow.engine.core.escalation import checkpoints, next_check, shift_for_pause
 from reviewflow.engine.core.filters import require_known
@@ -392,16 +393,12 @@ class CaseService:
 
     def list(self, workflow: str | None = None, state: str | None = None, overdue: bool = False,
              include_closed: bool = True, actor: Identity | None = None, theme: str | None = None,
-             agency: str | None = None) -> list[CaseView]:
+             agency: str | None = None, owner: str | None = None, mine: bool = False) -> list[CaseView]:
         """Cases in opening order; `overdue` keeps open cases past their stage's time limit; `theme` those with a
-        recommendation of that learning theme; `agency` those that agency takes part in. Given an `Identity`,
-        only the cases that person may see."""
-        if workflow:
-            self.ctx.definition(workflow)
-        if state:
-            known = {st for d in self.ctx.all_definitions().values() if not workflow or d.name == workflow
-                     for st in d.states}
-            require_known("state", state, known, "state", f" in {workflow}" if workflow else "")
+        recommendation of that learning theme; `agency` those that agency takes part in; `owner` those whose
+        stage that role owns; `mine` those whose stage the person acting owns through a role they hold there.
+        Given an `Identity`, only the cases that person may see."""
+        every = self._check_filters(workflow, state, owner, mine and actor is None)
         definitions = self.ctx.all_definitions() if actor is not None else {}
         with self.ctx.read() as s:
             if theme:
@@ -419,11 +416,32 @@ class CaseService:
             wanted = _with_part(s, theme, agency)
             if wanted is not None:
                 records = [r for r in records if r.case_id in wanted]
-            binding = clocks.deadlines(s, self.ctx.all_definitions(), records)
+            binding = clocks.deadlines(s, every, records)
         views = [self.view(r, [], None) for r in records]
         for v, r in zip(views, records, strict=True):
             found = binding.get(r.case_id)
             v.deadline = found if found and found.milestone else None
         if actor is not None:
             views = [shown_view(narrow(who, v.subgroup), definitions[(v.workflow, v.version)], v) for v in views]
+        if owner or mine:
+            views = [v for v in views
+                     if (held := every[(v.workflow, v.version)].states[v.state].owner) is not None
+                     and (not owner or held == owner) and (not mine or held in narrow(who, v.subgroup).roles)]
         return views
+
+    def _check_filters(self, workflow: str | None, state: str | None, owner: str | None,
+                       mine_unknown: bool) -> dict[tuple[str, int], WorkflowDefinition]:
+        """Every loaded definition, once the list's filters are known to name something: a workflow, a state
+        (of that workflow), a role that owns a stage; `--mine` needs someone acting."""
+        if workflow:
+            self.ctx.definition(workflow)
+        every = self.ctx.all_definitions()
+        if state:
+            known = {st for d in every.values() if not workflow or d.name == workflow for st in d.states}
+            require_known("state", state, known, "state", f" in {workflow}" if workflow else "")
+        if owner:
+            require_known("stage owner role", owner, {st.owner for d in every.values() for st in d.states.values()
+                                                      if st.owner}, "owner")
+        if mine_unknown:
+            raise UsageError("--mine lists the stages you own: say who you are (sign in, or --as)", field="mine")
+        return every

@@ -351,10 +351,10 @@ class Reviewflow:
 
     def cases(self, workflow: str | None = None, state: str | None = None, overdue: bool = False,
               include_closed: bool = True, actor: Identity | None = None, theme: str | None = None,
-              agency: str | None = None) -> list[CaseView]:
-        """Cases (of a learning `theme`, with an `agency` taking part, when given); given an `Identity`, those
-        that person may see."""
-        return self.case_service.list(workflow, state, overdue, include_closed, actor, theme, agency)
+              agency: str | None = None, owner: str | None = None, mine: bool = False) -> list[CaseView]:
+        """Cases (of a learning `theme`, with an `agency` taking part, whose stage role `owner` owns, whose stage
+        the person acting owns (`mine`), when given); given an `Identity`, those that person may see."""
+        return self.case_service.list(workflow, state, overdue, include_closed, actor, theme, agency, owner, mine)
 
     def working_days_overdue(self, view: CaseView) -> int:
         return view.working_days_overdue
@@ -428,9 +428,11 @@ class Reviewflow:
         return self.learning_service.learning(ref)
 
     def actions(self, agency: str | None = None, overdue: bool = False, theme: str | None = None,
-                ref: str | None = None, status: str | None = None, actor: Identity | None = None) -> list[Action]:
-        """Actions, filtered; given an `Identity`, those that person may see."""
-        return self.learning_service.actions(agency, overdue, theme, ref, status, actor)
+                ref: str | None = None, status: str | None = None, actor: Identity | None = None,
+                owner: str | None = None, mine: bool = False) -> list[Action]:
+        """Actions, filtered (`owner`: owned by that person; `mine`: by the person acting); given an `Identity`,
+        those that person may see."""
+        return self.learning_service.actions(agency, overdue, theme, ref, status, actor, owner, mine)
 
     def action(self, ref: str, number: str, actor: Identity | None = None) -> Action:
         """One action of a case, with its evidence."""

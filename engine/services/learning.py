@@ -20,7 +20,7 @@ from reviewflow.engine.core.access import Identity, may_see_action
 from reviewflow.engine.core.clock import parse_date
 from reviewflow.engine.core.definition import WorkflowDefinition
 from reviewflow.engine.core.durations import local_date
-from reviewflow.engine.core.errors import InvalidValue, NotFound, TransitionNotAllowed
+from reviewflow.engine.core.errors import InvalidValue, NotFound, TransitionNotAllowed, UsageError
 from reviewflow.engine.core.escalation import action_checkpoints, next_check
 from reviewflow.engine.core.filters import require_known
 from reviewflow.engine.core.notices import expand, for_agency
@@ -355,12 +355,19 @@ class LearningService:
                             store.summary(s, record.case_id, local_date(self.ctx.clock())))
 
     def actions(self, agency: str | None = None, overdue: bool = False, theme: str | None = None,
-                ref: str | None = None, status: str | None = None, actor: Identity | None = None) -> list[Action]:
-        """Actions across all cases (or one), filtered; `overdue` keeps working actions past their due date.
-        Given an `Identity`, only the actions that person may see."""
+                ref: str | None = None, status: str | None = None, actor: Identity | None = None,
+                owner: str | None = None, mine: bool = False) -> list[Action]:
+        """Actions across all cases (or one), filtered; `overdue` keeps working actions past their due date;
+        `owner` those owned by that person, `mine` those owned by the person acting. Given an `Identity`, only the
+        actions that person may see."""
         wanted = _choice(status, rules.STATUSES, "action status", "status") if status else None
+        if mine and actor is None:
+            raise UsageError("--mine lists your actions: say who you are (sign in, or --as)", field="mine")
         with self.ctx.read() as s:
             who = self.ctx.who(s, actor, write=False) if actor is not None else None
+            if owner:
+                repo.get_user(s, owner)  # a name nobody holds is refused, not an empty list
+            owner = who.name if mine and who is not None else owner
             if ref:
                 record = repo.get_case_record(s, ref)
                 if who is not None:
@@ -370,6 +377,8 @@ class LearningService:
                 require_known("learning theme", rules.normalise_theme(theme), themes_in_use(s), "theme")
             found = store.actions(s, agency, local_date(self.ctx.clock()) if overdue else None,
                                   rules.normalise_theme(theme) if theme else None, ref, wanted)
+            if owner:
+                found = [a for a in found if a.owner == owner]
             groups = subgroup_store.of_refs(s, [a.ref for a in found]) if who is not None else {}
         if who is None:
             return found
