@@ -333,3 +333,17 @@ def test_validation_names_file_and_line() -> None:
     good = parse_definition(guarded + "returns:\n  due: 20 working days\n", "returns.yaml")
     assert good.returns is not None
     assert str(good.returns.due) == "20 working days"
+
+
+def test_case_show_lists_the_returns(run: Cli) -> None:
+    _requested(run)
+    out = run("case", "show", REF, "--as", "s.lewis", now="2026-03-03T09:00").output.splitlines()
+    start = out.index("  returns:")
+    shown = out[start + 1:start + 13]
+    assert len(shown) == 12
+    health = next(line for line in shown if line.strip().startswith("Health "))
+    assert health.split()[1:3] == ["late", "asked"]
+    assert "due 2026-03-02" in health
+    police = next(line for line in shown if line.strip().startswith("Police "))
+    assert "returned 2026-02-20" in police
+    assert [r["agency"] for r in run.show(REF)["returns"]][:1]  # type: ignore[index]

@@ -390,6 +390,8 @@ class CaseView:
     """The cases linked to this one (routed from or to, joint reviews, related)."""
     subgroup: str | None = None
     """The sub-group the case belongs to; None: the whole partnership."""
+    returns: list[AgencyReturn] = field(default_factory=list)
+    """The agencies asked for returns on the case (a workflow with `returns:`), as `case returns` lists them."""
 
     @property
     def overdue(self) -> bool:

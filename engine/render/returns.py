@@ -6,20 +6,8 @@ from collections.abc import Sequence
 from datetime import date
 
 from reviewflow.engine.core.records import AgencyReturn
-from reviewflow.engine.render.escape import printable
 from reviewflow.engine.render.lines import Line
-
-
-def return_text(r: AgencyReturn, today: date) -> str:
-    """One return: agency, status (late when past due), due date and what became of it."""
-    status = r.shown_status(today)
-    detail = ""
-    if r.returned_on:
-        detail = f", returned {r.returned_on.isoformat()}"
-    elif r.reason:
-        detail = f": {printable(r.reason)}"
-    return (f"{printable(r.agency):<32} {status:<9} asked {r.requested_on.isoformat()}, "
-            f"due {r.due_date.isoformat()}{detail}")
+from reviewflow.engine.render.text import return_text
 
 
 def returns_lines(ref: str, returns: Sequence[AgencyReturn], today: date) -> list[Line]:

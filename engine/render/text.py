@@ -15,7 +15,7 @@ from reviewflow.engine.core.errors import Problem
 from reviewflow.engine.core.learning import is_overdue
 from reviewflow.engine.core.links import KIND_LABELS, pause_label
 from reviewflow.engine.core.milestones import CHECK_EVENT
-from reviewflow.engine.core.records import Action, CaseView
+from reviewflow.engine.core.records import Action, AgencyReturn, CaseView
 from reviewflow.engine.core.time_limits import backdate_note
 from reviewflow.engine.render.escape import printable
 
@@ -82,8 +82,20 @@ def pause_text(view: CaseView) -> str:
     return f"{reason}, {end}"
 
 
+def return_text(r: AgencyReturn, today: date) -> str:
+    """One agency's return: agency, status (late when past due), due date and what became of it."""
+    status = r.shown_status(today)
+    detail = ""
+    if r.returned_on:
+        detail = f", returned {r.returned_on.isoformat()}"
+    elif r.reason:
+        detail = f": {printable(r.reason)}"
+    return (f"{printable(r.agency):<32} {status:<9} asked {r.requested_on.isoformat()}, "
+            f"due {r.due_date.isoformat()}{detail}")
+
+
 def link_lines(view: CaseView) -> list[str]:
-    """'  linked:   routed to RR-2026-004/MAR (multi_agency_review, referral): route: ...'."""
+    """'  linked:   routed to RR-2026-004-MAR (multi_agency_review, referral): route: ...'."""
     return [f"  linked:   {KIND_LABELS.get(k.kind, k.kind)} {k.other} ({k.other_workflow}, {k.other_state}): "
             f"{_short(k.reason, 80)}" for k in view.links]
 
@@ -119,6 +131,9 @@ def case_text(view: CaseView, overdue_days: int) -> str:
         shown = ("yes" if value else "no") if isinstance(value, bool) else value
         lines.append(f"  field:    {name} = {shown}")
     lines.extend(link_lines(view))
+    if view.returns:
+        lines.append("  returns:")
+        lines.extend(f"    {return_text(r, local_date(view.now))}" for r in view.returns)
     lines.append("  history:")
     lines.extend(_history_lines(view))
     if view.escalations:

@@ -350,12 +350,14 @@ class CaseService:
             agencies = participants.agencies(s, record.case_id)
             deadline = clocks.deadline_of(s, d, record.case_id, record.state, record.due_at, record.fields)
             linked = links_store.of_case(s, record.case_id, record.ref)
+            asked = returns_store.for_case(s, record.case_id) if d.returns else []
         view = self.view(record, entries, Actor(who.name, who.roles) if who else None, escalations)
         view.recommendations.extend(recommendations)
         view.dissemination.extend(shared)
         view.agencies = agencies
         view.deadline = deadline if record.is_open and deadline and deadline.milestone else None
         view.links = linked
+        view.returns = asked
         return shown_view(limited, d, view) if limited else view
 
     def on_workflow(self, ref: str, workflow: str | None, version: int | None = None,
