@@ -12,7 +12,7 @@ from reviewflow.engine.core.errors import StoreError
 from reviewflow.store import time_settings
 
 FIRST = "0001"
-HEAD = "0013"
+HEAD = "0017"
 """The newest migration in store/upgrades (a test keeps the two equal): checking a database against
 it needs no Alembic import, which every command would otherwise pay for at start-up."""
 
