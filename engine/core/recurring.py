@@ -38,6 +38,7 @@ _SAMPLE = 30
 _SAMPLE_FROM = datetime(2026, 1, 1, tzinfo=UTC)
 """Where validation starts sampling a `cron` schedule without `starting` (any instant would do)."""
 _JUST_BEFORE = timedelta(microseconds=1)
+_EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 WEEKDAY_NAMES = ("write the weekday field with names (mon, tue, ... sun, or a range such as mon-fri): "
                  "weekday numbers mean different days in different versions of cron")
 CRON_EXAMPLE = "e.g. '0 9 1 1,4,7,10 *' (09:00 on the first day of each quarter)"
@@ -66,26 +67,42 @@ _EXAMPLE = Period("2026-04-01", start_of_day(date(2026, 4, 1)), date(2026, 4, 1)
 
 @lru_cache(maxsize=64)
 def cron_trigger(expr: str) -> CronTrigger:
-    """APScheduler's trigger for a five-field expression in England's time; ValueError if unusable."""
+    """APScheduler's trigger for a five-field expression, read on the wall clock; ValueError if unusable.
+
+    The trigger runs in UTC, which has no clock changes, over England's wall-clock times (`_instant` turns each
+    into the moment it happens): APScheduler 3's own time-zone arithmetic skips a whole week at the spring
+    change for some expressions ('0 0 * * mon' from 21 March 2028 gives 3 April)."""
     from apscheduler.triggers.cron import CronTrigger
 
     fields = expr.split()
     if len(fields) == 5 and re.search(r"\d", fields[4]):
         raise ValueError(WEEKDAY_NAMES)
-    return CronTrigger.from_crontab(expr, timezone=LOCAL_ZONE)
+    return CronTrigger.from_crontab(expr, timezone=UTC)
+
+
+_DST_LOOKBACK = timedelta(hours=2)
+"""How far before the wall-clock time of `after` a search starts: a wall-clock time the spring change skips
+(01:30 on the last Sunday of March) happens an hour on (02:30 BST), after the wall-clock times just past it."""
+
+
+def _instant(wall: datetime) -> datetime:
+    """The moment (aware UTC) a wall-clock time in England happens: a time repeated in the autumn at its first
+    occurrence, a time the spring change skips an hour on."""
+    return wall.replace(tzinfo=LOCAL_ZONE, fold=0).astimezone(UTC)
 
 
 def _fire_after(trigger: CronTrigger, after: datetime) -> datetime | None:
-    """The first fire time strictly after `after` (aware UTC), or None if it never fires again."""
-    cursor = after + _JUST_BEFORE
+    """The first fire time strictly after `after` (aware UTC), or None if it never fires again. Times that come
+    out no later than one before them (those just after the spring change) are passed over."""
+    wall = after.astimezone(LOCAL_ZONE).replace(tzinfo=UTC) - _DST_LOOKBACK
     while True:
-        fire = trigger.get_next_fire_time(None, cursor)
+        fire = trigger.get_next_fire_time(None, wall)
         if fire is None:
             return None
-        fire = fire.astimezone(UTC)
-        if fire > after:
-            return fire
-        cursor = fire + timedelta(minutes=1)  # the repeated autumn hour can give the same instant again
+        moment = _instant(fire.replace(tzinfo=None))
+        if moment > after:
+            return moment
+        wall = fire + timedelta(minutes=1)
 
 
 def schedule_start(schedule: Schedule) -> datetime | None:
@@ -118,8 +135,24 @@ def _cron_periods(expr: str, after: datetime) -> Iterator[Period]:
         fire = _fire_after(trigger, fire)
 
 
+def date_opens_at(schedule: Schedule, day: date) -> datetime:
+    """When the period of a listed date opens: 00:00 on the date, or `open_before` earlier."""
+    before = schedule.open_before
+    return start_of_day(before.subtract_from(day) if before is not None else day)
+
+
+def _date_periods(schedule: Schedule, after: datetime) -> Iterator[Period]:
+    for day in sorted(set(schedule.dates)):
+        opens = date_opens_at(schedule, day)
+        if opens > after:
+            yield Period(day.isoformat(), opens, day)
+
+
 def periods_after(schedule: Schedule, after: datetime) -> Iterator[Period]:
-    """Every period opening strictly after `after`, oldest first (endless for a valid schedule)."""
+    """Every period opening strictly after `after`, oldest first (endless for a valid `every` or `cron`
+    schedule; one per listed date for `dates`)."""
+    if schedule.dates:
+        return _date_periods(schedule, after)
     start = schedule_start(schedule)
     if start is not None and after < start:
         after = start - _JUST_BEFORE
@@ -150,9 +183,25 @@ def catch_up_floor(schedule: Schedule, first_loaded: datetime, last_opened: date
     return max(floor, last_opened) if last_opened is not None else floor
 
 
+def read_dates(raw: list[str], problems: list[tuple[Path, str]]) -> tuple[date, ...]:
+    """The dates of a `schedule: {dates: [...]}` (a Board meeting calendar); each bad one goes to `problems`."""
+    found: list[date] = []
+    for i, text in enumerate(raw):
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            problems.append((("schedule", "dates", i), f"{text!r} is not a date: write YYYY-MM-DD, e.g. 2026-07-15"))
+            continue
+        if day in found:
+            problems.append((("schedule", "dates", i), f"{text} is listed twice: each date opens one case; "
+                                                       "remove the second"))
+        found.append(day)
+    return tuple(found)
+
+
 # --- references and fields -------------------------------------------------------------------
 
-def _pattern_problem(text: str, numbered: bool) -> str | None:
+def _pattern_problem(text: str, numbered: bool, rhythm: str = "cron") -> str | None:
     """Why `text` is not a usable pattern, or None: only known placeholders, no attribute or index access."""
     allowed = PLACEHOLDERS if numbered else tuple(p for p in PLACEHOLDERS if p != "n")
     names = ", ".join(f"{{{p}}}" for p in allowed)
@@ -163,7 +212,8 @@ def _pattern_problem(text: str, numbered: bool) -> str | None:
         return f"{exc}: write a literal brace as {{{{ or }}}}; placeholders are {names}"
     for name, spec, conversion in parts:
         if name == "n" and not numbered:
-            return "{n} counts periods from `starting` and needs `every`: use {date} or {year}-{month} with `cron`"
+            return ("{n} counts periods from `starting` and needs `every`: use {date} or {year}-{month} "
+                    f"with `{rhythm}`")
         if name not in allowed:
             return f"unknown placeholder {{{name}}}: use {names}"
         if conversion or "{" in (spec or ""):
@@ -191,10 +241,38 @@ def case_fields(schedule: Schedule, period: Period) -> dict[str, str]:
 
 # --- validation ------------------------------------------------------------------------------
 
+def _numbered(s: Schedule) -> bool:
+    """Whether {n} means something: periods counted from `starting` (`every`, not `cron` or `dates`)."""
+    return s.cron is None and not s.dates
+
+
+def _dates_problems(s: Schedule) -> Found:
+    if s.every is not None or s.cron is not None:
+        yield ("schedule", "dates"), ("give the periods' `dates` or a rhythm (`every` or `cron`), not both: "
+                                      "remove one")
+    if s.starting is not None:
+        yield ("schedule", "starting"), "`dates` lists every period's date: remove `starting`"
+
+
+def _open_before_problems(s: Schedule) -> Found:
+    if s.open_before is None:
+        return
+    if not s.dates:
+        yield ("schedule", "open_before"), ("`open_before` opens each listed date's case early and goes with "
+                                            "`dates`: remove it, or list the dates")
+    elif s.open_before.unit not in ("days", "weeks"):
+        yield ("schedule", "open_before"), (f"open each case a number of days or weeks before its date, not "
+                                            f"{s.open_before}: e.g. '6 weeks' or '30 days'")
+
+
 def _rhythm(s: Schedule) -> Found:
-    if s.cron is None and s.every is None:
-        yield ("schedule",), ("a schedule needs `every` (with `starting`) or `cron`: add e.g. `every: 3 months` "
-                              "and `starting: 2026-04-01`, or `cron: '0 9 1 1,4,7,10 *'`")
+    if s.dates:
+        yield from _dates_problems(s)
+    yield from _open_before_problems(s)
+    if s.cron is None and s.every is None and not s.dates:
+        yield ("schedule",), ("a schedule needs `every` (with `starting`), `cron` or `dates`: add e.g. `every: "
+                              "3 months` and `starting: 2026-04-01`, `cron: '0 9 1 1,4,7,10 *'`, or "
+                              "`dates: ['2026-07-15', '2026-09-23']`")
     if s.cron is not None and s.every is not None:
         yield ("schedule", "cron"), "give either `every` (with `starting`) or `cron`, not both"
     if s.every is not None:
@@ -224,6 +302,8 @@ def _cron_problems(expr: str) -> Found:
 
 
 def _sample(s: Schedule) -> list[Period]:
+    if s.dates:
+        return list(periods_after(s, _EARLIEST))  # every listed date
     start = schedule_start(s)
     return list(islice(periods_after(s, start - _JUST_BEFORE if start else _SAMPLE_FROM), _SAMPLE))
 
@@ -239,8 +319,8 @@ def _refs(s: Schedule, periods: list[Period]) -> Found:
             return
         if ref in seen and seen[ref].key != p.key:
             yield ("schedule", "ref"), (f"ref {s.ref!r} gives {ref!r} for the periods starting {seen[ref].key} and "
-                                        f"{p.key}: add a placeholder that changes every period, e.g. {{quarter}}, "
-                                        "{month}, {date} or {n}")
+                                        f"{p.key}: add a placeholder that changes every period, e.g. "
+                                        + ("{date}" if s.dates else "{quarter}, {month}, {date} or {n}"))
             return
         seen[ref] = p
 
@@ -250,7 +330,7 @@ def _fields(d: WorkflowDefinition, s: Schedule, sample: Period | None) -> Found:
     takes = ", ".join(f.describe() for f in specs.values()) or "no fields"
     for name, value in s.fields.items():
         spec = specs.get(name)
-        problem = _pattern_problem(value, s.cron is None)
+        problem = _pattern_problem(value, _numbered(s), _rhythm_name(s))
         if spec is None:
             yield ("schedule", "fields", name), f"the `open` rule does not take field {name!r}; it takes: {takes}"
         elif problem:
@@ -268,6 +348,10 @@ def _fields(d: WorkflowDefinition, s: Schedule, sample: Period | None) -> Found:
                       f"{missing[0].name}: {_example(missing[0])}")
 
 
+def _rhythm_name(s: Schedule) -> str:
+    return "dates" if s.dates else "cron"
+
+
 def _example(spec: FieldSpec) -> str:
     if spec.type == "choice":
         return spec.options[0] if spec.options else "..."
@@ -281,7 +365,7 @@ def check_schedule(d: WorkflowDefinition) -> Found:
         return
     rhythm = list(_rhythm(s))
     yield from rhythm
-    problem = _pattern_problem(s.ref, s.cron is None)
+    problem = _pattern_problem(s.ref, _numbered(s), _rhythm_name(s))
     if problem:
         yield ("schedule", "ref"), problem
     sample = [] if rhythm else _sample(s)
@@ -291,7 +375,12 @@ def check_schedule(d: WorkflowDefinition) -> Found:
 
 
 def describe(schedule: Schedule) -> str:
-    """'every 3 months from 2026-04-01', 'every 3 years from 2026-09-01' or 'cron 0 9 1 * * (UK time)'."""
+    """'every 3 months from 2026-04-01', 'every 3 years from 2026-09-01', 'cron 0 9 1 * * (UK time)' or
+    '7 listed dates, 6 weeks ahead'."""
+    if schedule.dates:
+        early = f", {schedule.open_before} ahead" if schedule.open_before else ""
+        count = len(set(schedule.dates))
+        return f"{count} listed date{'s' if count != 1 else ''}{early}"
     if schedule.cron is not None:
         return f"cron {schedule.cron} (UK time)" + (f" from {schedule.starting}" if schedule.starting else "")
     every = schedule.every
