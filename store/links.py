@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from reviewflow.engine.core.links import inverse
 from reviewflow.engine.core.records import CaseLink, PauseDue
-from reviewflow.store.models import CaseLinkRow, CaseRow, HistoryRow, row_id
+from reviewflow.store.models import CaseLinkRow, CaseRow, EscalationRow, HistoryRow, row_id
 
 
 def add(s: Session, case_id: int, other_id: int, kind: str, reason: str, by: str, at: datetime) -> None:
@@ -58,10 +58,14 @@ def pairs(s: Session, case_ids: Iterable[int]) -> dict[int, set[tuple[str, str]]
 
 
 def pause_ends_due(s: Session, today: date, limit: int, after: int | None = None) -> list[PauseDue]:
-    """Up to `limit` paused cases whose expected end is `today` or earlier, by id (after `after`), each with the
-    pause that stopped its clock."""
+    """Up to `limit` paused cases whose expected end is `today` or earlier and whose reminder has not gone yet, by
+    id (after `after`), each with the pause that stopped its clock."""
+    reminded = (select(EscalationRow.id)
+                .where(EscalationRow.case_id == CaseRow.id, col(EscalationRow.key).like("pause-%-end"),
+                       col(EscalationRow.fired_at) >= CaseRow.paused_at)
+                .exists())  # this pause's reminder has gone: the case is not claimed again, sweep after sweep
     query = select(CaseRow).where(col(CaseRow.paused_at).is_not(None), col(CaseRow.pause_until) <= today,
-                                  CaseRow.is_open == True)  # noqa: E712
+                                  CaseRow.is_open == True, ~reminded)  # noqa: E712
     if after is not None:
         query = query.where(col(CaseRow.id) > after)
     found = []

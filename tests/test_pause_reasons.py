@@ -99,11 +99,13 @@ def test_the_reminder_fires_once_on_the_expected_end_date(run: Cli) -> None:
     _pause(run, "--reason", "inquest", "--expected-end", "2026-02-02", now="2026-01-12T10:00")
     run("escalate", now="2026-02-01T23:00")
     assert _pause_reminders(run) == []
+    assert _claimed(run.url, "2026-02-02") == [REF]
     for now in ("2026-02-02T06:00", "2026-02-02T07:00", "2026-02-03T06:00", "2026-03-01T06:00"):
         run("escalate", now=now)
     reminders = _pause_reminders(run)
     assert [(e["label"], e["fired_at"][:10]) for e in reminders] == [  # type: ignore[index]
         ("Pause expected to end", "2026-02-02")]
+    assert _claimed(run.url, "2026-03-01") == []  # reminded: later sweeps no longer pick the case up
     outbox = json.loads(run("outbox", "list", "--ref", REF, "--json").output)
     told = sorted(o["recipient"] for o in outbox if o["event"] == "reminder" and "pause" in o["key"])
     assert told == ["a.khan"]  # the business manager, who also paused it: one notice each
@@ -121,6 +123,21 @@ def test_the_reminder_fires_once_on_the_expected_end_date(run: Cli) -> None:
     assert [e["fired_at"][:10] for e in reminders] == ["2026-02-02", "2026-04-01"]  # type: ignore[index]
     assert sorted(reminders[1]["recipients"]) == ["a.khan", "la.duty"]  # type: ignore[arg-type]
     assert run("audit", "verify").output.startswith("ok: ")
+
+
+def _claimed(url: str, today: str) -> list[str]:
+    """The paused cases a sweep on `today` would claim for a pause reminder."""
+    from datetime import date
+
+    from reviewflow.store import links as links_store
+    from reviewflow.store.db import Database
+
+    db = Database(url)
+    try:
+        with db.transaction(write=False) as s:
+            return [p.ref for p in links_store.pause_ends_due(s, date.fromisoformat(today), 100)]
+    finally:
+        db.dispose()
 
 
 def test_a_plain_sql_change_to_the_expected_end_is_reported(run: Cli, db_url: str) -> None:

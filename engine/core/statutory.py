@@ -55,6 +55,9 @@ def stage_due(d: WorkflowDefinition, name: str, fields: Mapping[str, Any], enter
     state = d.states[name]
     if state.time_limit is None:
         return None
+    end = date_value(fields, state.time_limit_before)
+    if end is not None:  # due that long before the recorded date: overdue at the midnight after that day
+        return start_of_day(state.time_limit.subtract_from(end, d.calendar) + timedelta(days=1))
     return due_at(stage_start(state, fields, entered), state.time_limit, d.calendar)
 
 
@@ -122,6 +125,15 @@ def spans_of(history: Sequence[HistoryEntry]) -> Spans:
 def milestone_key(m: Milestone, what: str) -> str:
     """Ledger key of a milestone's reminder or ladder level (entry 0 of the case: fired once per case)."""
     return f"milestone-{m.name}-{what}"
+
+
+def milestone_of_key(key: str) -> str | None:
+    """The milestone a ledger key made by `milestone_key` belongs to ('final_report' from
+    'milestone-final_report-level-2' or 'milestone-final_report-reminder'); None for any other key."""
+    if not key.startswith("milestone-"):
+        return None
+    rest = key.removeprefix("milestone-")
+    return rest.rsplit("-level-", 1)[0] if "-level-" in rest else rest.rsplit("-", 1)[0]
 
 
 def milestone_due(d: WorkflowDefinition, m: Milestone, fields: Mapping[str, Any], spans: Spans) -> datetime | None:

@@ -14,6 +14,7 @@ from reviewflow.engine.core.records import CaseRecord, HistoryEntry, LedgerEntry
 from reviewflow.engine.core.reports.data import ReportData
 from reviewflow.engine.core.reports.period import Period
 from reviewflow.engine.core.reports.stages import StageEntry, stage_entries, working_days, working_days_late
+from reviewflow.engine.core.statutory import milestone_of_key
 
 
 @dataclass(frozen=True)
@@ -46,21 +47,27 @@ def _label(d: WorkflowDefinition, state: str) -> str:
 
 MILESTONE = "milestone:"
 CHECK = "check:"
+RETURN = "return:"
+OTHER = "other:"
+"""An entry-0 ledger row of no ladder this report knows: never taken for the stage's own ladder."""
 
 
 def _climb(r: LedgerEntry) -> str:
     """Which ladder a ledger row climbs, beside its stage entry: '' for the stage's own, 'action A1',
-    'milestone:NAME', or 'check:...' for a progress check (entry 0 rows)."""
+    'milestone:NAME', 'check:...' for a progress check or 'return:...' for an agency's late return (entry 0
+    rows)."""
     if r.entry_seq != 0:
         return ""
     if r.state.startswith("action "):
         return r.state
-    if r.key.startswith("milestone-"):
-        return MILESTONE + r.key.removeprefix("milestone-").rsplit("-", 2)[0] if "-level-" in r.key \
-            else MILESTONE + r.key.removeprefix("milestone-").rsplit("-", 1)[0]
+    milestone = milestone_of_key(r.key)
+    if milestone is not None:
+        return MILESTONE + milestone
     if r.key.startswith("check-"):
         return CHECK + r.key
-    return ""
+    if r.key.startswith("return-"):
+        return RETURN + r.key
+    return OTHER + r.key
 
 
 def _steps(rows: list[LedgerEntry]) -> tuple[LadderStep, ...]:
@@ -88,8 +95,10 @@ class Exceptions:
             c = self.cases[case_id]
             d = self.data.definition(c)
             milestone = next((m for m in d.milestones if climb == f"{MILESTONE}{m.name}"), None)
-            if climb.startswith(CHECK):
-                continue  # a missed progress check escalates once, straight to its roles: no ladder to climb
+            if climb.startswith((CHECK, RETURN, OTHER)):
+                # A missed progress check escalates once, straight to its roles; a late return climbs to the
+                # sub-group chair, never the Board (the outstanding_returns table lists them): no Board exception.
+                continue
             if climb.startswith(MILESTONE) and milestone is None:
                 continue  # a milestone a later version no longer has
             top = len(milestone.escalation if milestone else d.action_ladder if climb else d.escalation)
