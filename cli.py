@@ -22,6 +22,7 @@ import click
 if TYPE_CHECKING:
     from reviewflow.engine.core.access import Identity
     from reviewflow.engine.render.lines import Line
+    from reviewflow.engine.render.table import Output
     from reviewflow.engine.services.facade import Reviewflow
 
 DEFAULT_DB = "sqlite:///reviewflow.db"
@@ -34,6 +35,8 @@ class Settings:
     log_json: bool
     verbose: bool
     config: Path | None = None
+    db_given: bool = True
+    """False when neither --db nor $REVIEWFLOW_DB gave the database: it is looked for (`database_url`)."""
     _service: Reviewflow | None = field(default=None, repr=False, compare=False)
     _identities: dict[str | None, Identity | None] = field(default_factory=dict, repr=False, compare=False)
 
@@ -80,7 +83,19 @@ class Settings:
         from reviewflow.engine.services.settings import load_settings
 
         clock = fixed_clock(parse_instant(self.now)) if self.now else system_clock
-        return Reviewflow.connect(self.db, clock, load_settings(self.config, os.environ))
+        return Reviewflow.connect(self.database_url(), clock, load_settings(self.config, os.environ))
+
+    def database_url(self) -> str:
+        """The database: --db or $REVIEWFLOW_DB, else the first place `engine/services/locations.py` finds one."""
+        if not self.db_given:
+            import os
+
+            from reviewflow.engine.services.locations import find_config, find_database
+
+            cwd = Path.cwd()
+            self.db = find_database(None, find_config(self.config, cwd, os.environ), cwd, os.environ).value or self.db
+            self.db_given = True
+        return self.db
 
 
 def _is_text(arg: str) -> bool:
@@ -170,6 +185,40 @@ def echo_lines(lines: Iterable[Line]) -> None:
         click.echo(line.text, err=line.err)
 
 
+def table_output() -> Output:
+    """How wide a table may be and whether it may be coloured: the terminal's width and colour (unless NO_COLOR is
+    set) on a terminal; 100 columns and plain text when piped or redirected."""
+    import os
+    import shutil
+
+    from reviewflow.engine.render.table import WIDTH, Output
+
+    if not sys.stdout.isatty():
+        return Output(WIDTH, False)
+    return Output(shutil.get_terminal_size((WIDTH, 24)).columns, not os.environ.get("NO_COLOR"))
+
+
+def echo_table(text: str) -> None:
+    """Print a rendered table; on a terminal, through the pager ($PAGER, else less) when it is longer than the
+    screen."""
+    import shutil
+
+    if sys.stdout.isatty() and text.count("\n") > shutil.get_terminal_size((100, 24)).lines - 2:
+        click.echo_via_pager(text, color=True)
+        return
+    click.echo(text, nl=False)
+
+
+def echo_fitted(text: str) -> None:
+    """Print text; on a terminal, its long lines folded to the terminal's width (`engine/render/fit.py`). Piped
+    or redirected, each line is kept whole, for grep and scripts."""
+    if sys.stdout.isatty():
+        from reviewflow.engine.render.fit import fit
+
+        text = fit(text, table_output().width)
+    click.echo(text)
+
+
 def echo_document(text: str) -> None:
     """Print a document (a report, a page, a diagram); on a terminal its control characters are shown as escapes
     (\\x1b), so a value in it cannot drive the terminal. Piped or redirected, it is printed as rendered."""
@@ -194,22 +243,25 @@ def write_document(text: str, out: Path | None, what: str) -> None:
 # --- the root group -----------------------------------------------------------------------------------
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--db", envvar="REVIEWFLOW_DB", default=DEFAULT_DB, show_default=True,
-              help="Database URL (env REVIEWFLOW_DB): sqlite:///FILE or postgresql+psycopg://...")
+@click.option("--db", envvar="REVIEWFLOW_DB",
+              help="Database URL (env REVIEWFLOW_DB): sqlite:///FILE or postgresql+psycopg://... Default: [database] "
+                   "url in the settings file, else reviewflow.db here (see 'reviewflow settings paths').")
 @click.option("--now", envvar="REVIEWFLOW_NOW", metavar="ISO-DATETIME",
               help="Act as if it were this time (env REVIEWFLOW_NOW): back-date or preview.")
 @click.option("--config", envvar="REVIEWFLOW_CONFIG", type=click.Path(dir_okay=False, path_type=Path),
-              help="Settings file for e-mail, webhooks and the worker (default: ./reviewflow.toml if present).")
+              help="Settings file for e-mail, webhooks and the worker (default: ./reviewflow.toml, else your or the "
+                   "machine's configuration folder: see 'reviewflow settings paths').")
 @click.option("--log-json", is_flag=True, help="Write logs as JSON lines on stderr.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every change (key=value on stderr).")
 @click.version_option(package_name="reviewflow")
 @click.pass_context
-def cli(ctx: click.Context, db: str, now: str | None, config: Path | None, log_json: bool, verbose: bool) -> None:
+def cli(ctx: click.Context, db: str | None, now: str | None, config: Path | None, log_json: bool,
+        verbose: bool) -> None:
     """reviewflow: safeguarding review lifecycles, from referral to evidence of embedding."""
     from reviewflow.engine.services.logs import configure_logging
 
     configure_logging(json=log_json, level="info" if verbose else "warning")
-    ctx.obj = Settings(db, now, log_json, verbose, config)
+    ctx.obj = Settings(db or DEFAULT_DB, now, log_json, verbose, config, db_given=db is not None)
 
 
 def _add_commands(group: click.Group) -> None:
@@ -221,12 +273,15 @@ def _add_commands(group: click.Group) -> None:
         clocks,
         completion,
         demo,
+        grading,
         learning,
         operations,
         reports,
         returns,
+        risks,
         serve,
         subgroups,
+        themes,
         transfer,
         users,
         work,
@@ -234,8 +289,8 @@ def _add_commands(group: click.Group) -> None:
     )
     from reviewflow.commands import settings as database_settings
 
-    for family in (operations, workflows, users, agencies, subgroups, cases, clocks, learning, returns, reports,
-                   transfer, serve, demo, calendar, database_settings, work, completion):
+    for family in (operations, workflows, users, agencies, subgroups, themes, cases, clocks, learning, returns,
+                   risks, grading, reports, transfer, serve, demo, calendar, database_settings, work, completion):
         for command in family.COMMANDS:
             group.add_command(command)
     _whole_short_help(group)

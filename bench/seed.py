@@ -95,7 +95,7 @@ class Seeder:
     def open(self, ref: str, when: str | datetime) -> int:
         """Open one real case through the service; return its id."""
         self.clock.now = at(when) if isinstance(when, str) else when
-        self.service.open_case(WORKFLOW, ref, "la.duty", OPEN_FIELDS)
+        self.service.open_case(WORKFLOW, ref, "la.duty", OPEN_FIELDS, legacy=True)
         with self.service.db.transaction() as s:
             return int(s.execute(text("SELECT id FROM cases WHERE ref = :r"), {"r": ref}).scalar_one())
 

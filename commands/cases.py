@@ -9,10 +9,24 @@ from typing import TYPE_CHECKING
 
 import click
 
-from reviewflow.cli import acting, as_option, echo_json, field_option, field_values, json_option, service
+from reviewflow.cli import (
+    acting,
+    as_option,
+    echo_fitted,
+    echo_json,
+    echo_table,
+    field_option,
+    field_values,
+    json_option,
+    service,
+    table_output,
+)
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from reviewflow.engine.core.records import CaseView
+    from reviewflow.engine.core.risks import Risk
 
 
 @click.group()
@@ -20,14 +34,17 @@ def case() -> None:
     """Open cases, move them on, and see where they stand."""
 
 
-def _show(ctx: click.Context, view: CaseView, as_json: bool) -> None:
+def _show(ctx: click.Context, view: CaseView, as_json: bool, risks: Sequence[Risk] = ()) -> None:
     from reviewflow.engine.render.text import case_json, case_text
 
     overdue = service(ctx).working_days_overdue(view)
     if as_json:
-        echo_json(case_json(view, overdue))
+        echo_json({**case_json(view, overdue), "risks": [r.view() for r in risks]} if risks
+                  else case_json(view, overdue))
     else:
-        click.echo(case_text(view, overdue))
+        from reviewflow.engine.render.risks import case_risk_lines
+
+        echo_fitted("\n".join([case_text(view, overdue), *case_risk_lines(risks)]))
 
 
 @case.command("open")
@@ -36,13 +53,16 @@ def _show(ctx: click.Context, view: CaseView, as_json: bool) -> None:
 @field_option
 @click.option("--note", help="A note for the history.")
 @click.option("--subgroup", help="The sub-group the case belongs to, when not its workflow's (e.g. audit).")
+@click.option("--legacy", is_flag=True,
+              help="Confirm a case of a legacy review type (e.g. serious_case_review) records a historical case.")
 @as_option
 @json_option
 @click.pass_context
 def case_open(ctx: click.Context, workflow_name: str, ref: str, fields: tuple[str, ...],
-              note: str | None, subgroup: str | None, actor: str | None, as_json: bool) -> None:
+              note: str | None, subgroup: str | None, legacy: bool, actor: str | None, as_json: bool) -> None:
     """Open a case of WORKFLOW (in its workflow's sub-group, or in --subgroup)."""
-    view = service(ctx).open_case(workflow_name, ref, acting(actor), field_values(fields), note, subgroup)
+    view = service(ctx).open_case(workflow_name, ref, acting(actor), field_values(fields), note, subgroup,
+                                  legacy)
     _show(ctx, view, as_json)
 
 
@@ -69,8 +89,22 @@ def case_fire(ctx: click.Context, ref: str, trigger: str, fields: tuple[str, ...
 @json_option
 @click.pass_context
 def case_show(ctx: click.Context, ref: str, actor: str | None, as_json: bool) -> None:
-    """Show state, time in stage, due date, history and the next possible steps."""
-    _show(ctx, service(ctx).case(ref, acting(actor)), as_json)
+    """Show state, time in stage, due date, history, grades and the next possible steps."""
+    rf = service(ctx)
+    view = rf.case(ref, acting(actor))
+    rules = rf.definition(view.workflow, view.version).grading
+    if rules is None:
+        _show(ctx, view, as_json, rf.risks(ref, acting(actor)))  # a risk register's risks (commands/risks.py)
+        return
+    from reviewflow.engine.render.grades import grade_json, grade_text
+    from reviewflow.engine.render.text import case_json, case_text
+
+    grades = rf.grades(ref, acting(actor))
+    if as_json:
+        echo_json({**case_json(view, rf.working_days_overdue(view)), "grades": [grade_json(g, rules) for g in grades]})
+        return
+    grade_lines = [f"    {grade_text(g, rules)}" for g in grades] or ["    none recorded"]
+    echo_fitted("\n".join([case_text(view, rf.working_days_overdue(view)), "  grades:", *grade_lines]))
 
 
 @case.command("pause")
@@ -144,7 +178,8 @@ def case_list(ctx: click.Context, workflow_name: str | None, state: str | None, 
               only_open: bool, theme: str | None, agency: str | None, owner: str | None, mine: bool,
               actor: str | None, as_json: bool) -> None:
     """List the cases you may see. An unknown state, theme or agency is refused with the nearest names."""
-    from reviewflow.engine.render.text import case_json, case_row
+    from reviewflow.engine.render.list_tables import case_table
+    from reviewflow.engine.render.text import case_json
 
     cases = service(ctx)
     views = cases.cases(workflow_name, state, overdue, include_closed=not only_open, actor=acting(actor),
@@ -152,8 +187,7 @@ def case_list(ctx: click.Context, workflow_name: str | None, state: str | None, 
     if as_json:
         echo_json([case_json(v, cases.working_days_overdue(v)) for v in views])
         return
-    for v in views:
-        click.echo(case_row(v, cases.working_days_overdue(v)))
+    echo_table(case_table(views, cases.working_days_overdue, table_output()))
     if not views:
         click.echo("no cases match", err=True)
 

@@ -22,7 +22,8 @@ def _settings(ctx: click.Context) -> Settings:
     root = ctx.find_root()
     if not isinstance(root.obj, Settings):
         params = root.params
-        root.obj = Settings(params.get("db") or DEFAULT_DB, params.get("now"), False, False, params.get("config"))
+        root.obj = Settings(params.get("db") or DEFAULT_DB, params.get("now"), False, False, params.get("config"),
+                            db_given=bool(params.get("db")))
     return root.obj
 
 

@@ -21,12 +21,15 @@ from reviewflow.cli import settings
               help="Port to serve on, with --serve.")
 @click.pass_context
 def demo(ctx: click.Context, folder: Path | None, serve: bool, port: int) -> None:
-    """Walk realistic cases through their lifecycles over simulated months, on a fresh SQLite file."""
-    from reviewflow.engine.core.clock import SteppingClock
-    from reviewflow.engine.services.demo import START, give_passwords, run_demo
+    """Walk realistic cases through their lifecycles over simulated months ending today (or at --now), on a fresh
+    SQLite file."""
+    from reviewflow.engine.core.clock import SteppingClock, parse_instant
+    from reviewflow.engine.services.context import system_clock
+    from reviewflow.engine.services.demo import give_passwords, run_demo
 
-    clock = SteppingClock(START)
-    path = run_demo(folder, click.echo, clock)
+    given = settings(ctx).now
+    clock = SteppingClock(parse_instant(given) if given else system_clock())  # the story ends now
+    path = run_demo(folder, click.echo, clock, given)
     if not serve:
         return
     from reviewflow.commands.serve import serve as serve_command
@@ -34,6 +37,7 @@ def demo(ctx: click.Context, folder: Path | None, serve: bool, port: int) -> Non
 
     options = settings(ctx)
     options.db, options.now, options._service = f"sqlite:///{path}", clock.now.isoformat(), None
+    options.db_given = True
     rf = Reviewflow.connect(options.db, clock)
     try:
         sign_ins = give_passwords(rf)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from reviewflow.cli import acting, as_option, echo_json, json_option, service
+from reviewflow.cli import acting, as_option, echo_json, echo_table, json_option, service, table_output
 from reviewflow.commands.cases import case
 
 if TYPE_CHECKING:
@@ -39,22 +39,65 @@ def case_recommend(ctx: click.Context, ref: str, text: str, themes: tuple[str, .
 @case.command("disseminate")
 @click.argument("ref")
 @click.option("--kind", required=True, metavar="KIND",
-              help="briefing, training_session, newsletter, conference or learning_summary.")
+              help="briefing, seven_minute_briefing ('7-minute briefing'), training_session, newsletter, conference "
+                   "or learning_summary.")
 @click.option("--audience", required=True, help="Who the learning reached, e.g. 'GP practice leads'.")
 @click.option("--date", "held_on", required=True, metavar="DATE", help="When it happened (YYYY-MM-DD).")
 @click.option("--reference", help="Where the material is kept (a reference or link).")
+@click.option("--reach", metavar="N", help="How many practitioners it reached (a whole number, 0 or more).")
 @as_option
 @json_option
 @click.pass_context
 def case_disseminate(ctx: click.Context, ref: str, kind: str, audience: str, held_on: str,
-                     reference: str | None, actor: str | None, as_json: bool) -> None:
+                     reference: str | None, reach: str | None, actor: str | None, as_json: bool) -> None:
     """Record that the learning of case REF was shared."""
-    service(ctx).record_dissemination(ref, acting(actor), kind, audience, held_on, reference)
+    service(ctx).record_dissemination(ref, acting(actor), kind, audience, held_on, reference, reach=reach)
     if as_json:
         echo_json({"ref": ref, "recorded": "dissemination", "kind": kind, "audience": audience,
-                   "held_on": held_on, "reference": reference})
+                   "held_on": held_on, "reference": reference, "reach": int(reach) if reach else None})
         return
     click.echo(f"{ref}: dissemination recorded")
+
+
+@case.command("training")
+@click.argument("ref")
+@click.option("--theme", required=True, help="The learning theme the training addressed, e.g. neglect.")
+@click.option("--attended", required=True, metavar="N", help="How many practitioners attended (1 or more).")
+@click.option("--on", "held_on", required=True, metavar="DATE", help="When it was held (YYYY-MM-DD).")
+@click.option("--course", help="The course or session, e.g. 'Neglect toolkit refresher'.")
+@as_option
+@json_option
+@click.pass_context
+def case_training(ctx: click.Context, ref: str, theme: str, attended: str, held_on: str, course: str | None,
+                  actor: str | None, as_json: bool) -> None:
+    """Record training attendance on a learning theme of case REF (a training session; its reach is how many
+    attended)."""
+    service(ctx).record_training(ref, acting(actor), theme, attended, held_on, course)
+    if as_json:
+        echo_json({"ref": ref, "recorded": "training", "theme": theme, "attended": int(attended),
+                   "held_on": held_on, "course": course})
+        return
+    click.echo(f"{ref}: training attendance recorded ({int(attended)} on {theme})")
+
+
+def measure_options(command: Any) -> Any:
+    """--baseline, --target, --unit and --lower-is-better / --higher-is-better: a success measure in figures."""
+    options = (
+        click.option("--baseline", metavar="N", help="The measure's value before the action (needs --target)."),
+        click.option("--target", metavar="N", help="The value the action aims for (needs --baseline)."),
+        click.option("--unit", metavar="UNIT", help="percent or number (the default)."),
+        click.option("--lower-is-better/--higher-is-better", "lower_is_better", default=None,
+                     help="Whether a lower value is better (e.g. re-referrals); higher is better by default."),
+    )
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _figures(baseline: str | None, target: str | None, unit: str | None, lower_is_better: bool | None) -> Any:
+    from reviewflow.engine.core.measures import MeasureInput
+
+    return MeasureInput(baseline, target, unit, lower_is_better)
 
 
 @click.group("action")
@@ -80,14 +123,19 @@ def _action_out(ctx: click.Context, action: Action, as_json: bool) -> None:
 @click.option("--owner", metavar="USER", help="The registered person who owns it (told when it is overdue).")
 @click.option("--due", required=True, metavar="DATE", help="Due date (YYYY-MM-DD).")
 @click.option("--measure", default="", help="How success will be measured.")
+@measure_options
+@click.option("--past-due-ok", is_flag=True, help="Confirm a due date that is already past.")
 @as_option
 @json_option
 @click.pass_context
 def action_add(ctx: click.Context, ref: str, recommendation: str, description: str, agency: str,
-               owner: str | None, due: str, measure: str, actor: str | None, as_json: bool) -> None:
+               owner: str | None, due: str, measure: str, baseline: str | None, target: str | None,
+               unit: str | None, lower_is_better: bool | None, past_due_ok: bool, actor: str | None,
+               as_json: bool) -> None:
     """Agree an action for a recommendation of case REF (numbered A1, A2, ...)."""
     loop = service(ctx)
-    number = loop.add_action(ref, acting(actor), recommendation, description, agency, due, owner, measure)
+    number = loop.add_action(ref, acting(actor), recommendation, description, agency, due, owner, measure,
+                             figures=_figures(baseline, target, unit, lower_is_better), past_due_ok=past_due_ok)
     _action_out(ctx, loop.action(ref, number), as_json)
 
 
@@ -101,14 +149,19 @@ def action_add(ctx: click.Context, ref: str, recommendation: str, description: s
 @click.option("--owner", metavar="USER", help="A new owner (a registered user).")
 @click.option("--agency", help="A new owning agency.")
 @click.option("--measure", help="A new success measure.")
+@measure_options
+@click.option("--past-due-ok", is_flag=True, help="Confirm a new due date that is already past.")
 @as_option
 @json_option
 @click.pass_context
 def action_update(ctx: click.Context, ref: str, number: str, status: str | None, reason: str | None,
                   due: str | None, owner: str | None, agency: str | None, measure: str | None,
-                  actor: str | None, as_json: bool) -> None:
+                  baseline: str | None, target: str | None, unit: str | None, lower_is_better: bool | None,
+                  past_due_ok: bool, actor: str | None, as_json: bool) -> None:
     """Change action ACTION of case REF: its status, due date, owner or success measure."""
-    action = service(ctx).update_action(ref, number, acting(actor), status, reason, due, owner, agency, measure)
+    action = service(ctx).update_action(ref, number, acting(actor), status, reason, due, owner, agency, measure,
+                                        figures=_figures(baseline, target, unit, lower_is_better),
+                                        past_due_ok=past_due_ok)
     _action_out(ctx, action, as_json)
 
 
@@ -187,14 +240,31 @@ def action_verify(ctx: click.Context, ref: str, number: str, note: str | None, a
               help="re_audit, survey, data, practitioner_feedback or case_file_review.")
 @click.option("--date", "measured_on", required=True, metavar="DATE", help="When impact was measured.")
 @click.option("--finding", required=True, help="What the measurement showed.")
+@click.option("--value", metavar="N", help="The measured value of the action's measure (it has a baseline and "
+              "target).")
 @as_option
 @json_option
 @click.pass_context
 def action_evaluate(ctx: click.Context, ref: str, number: str, method: str, measured_on: str, finding: str,
-                    actor: str | None, as_json: bool) -> None:
+                    value: str | None, actor: str | None, as_json: bool) -> None:
     """Record the impact evaluation of verified action ACTION of case REF."""
-    action = service(ctx).evaluate_action(ref, number, acting(actor), method, measured_on, finding)
+    action = service(ctx).evaluate_action(ref, number, acting(actor), method, measured_on, finding, value=value)
     _action_out(ctx, action, as_json)
+
+
+@action_group.command("measure")
+@click.argument("ref")
+@click.argument("number", metavar="ACTION")
+@click.option("--value", required=True, metavar="N", help="The measured value, in the measure's unit (e.g. 85).")
+@click.option("--on", "measured_on", required=True, metavar="DATE", help="When it was measured (not in the future).")
+@click.option("--note", help="Where the figure comes from, e.g. 'Q3 re-audit of 20 files'.")
+@as_option
+@json_option
+@click.pass_context
+def action_measure(ctx: click.Context, ref: str, number: str, value: str, measured_on: str, note: str | None,
+                   actor: str | None, as_json: bool) -> None:
+    """Record a measured value of the success measure of action ACTION of case REF."""
+    _action_out(ctx, service(ctx).measure_action(ref, number, acting(actor), value, measured_on, note), as_json)
 
 
 @action_group.command("list")
@@ -217,7 +287,7 @@ def action_list(ctx: click.Context, ref: str | None, agency: str | None, overdue
                 actor: str | None, as_json: bool) -> None:
     """List the actions you may see, across all cases or of case REF, soonest due first."""
     from reviewflow.engine.core.durations import local_date
-    from reviewflow.engine.render.text import action_row
+    from reviewflow.engine.render.list_tables import action_table
 
     loop = service(ctx)
     rows = loop.actions(agency, overdue, theme, ref, status, actor=acting(actor), owner=owner, mine=mine)
@@ -231,8 +301,7 @@ def action_list(ctx: click.Context, ref: str | None, agency: str | None, overdue
     if fmt == "json":
         echo_json(rows)
         return
-    for a in rows:
-        click.echo(action_row(a, today))
+    echo_table(action_table(rows, today, table_output()))
     if not rows:
         click.echo("no actions match", err=True)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from reviewflow.cli import acting, echo_json, echo_lines, json_option, os_account, service, settings
+from reviewflow.cli import acting, echo_json, echo_lines, json_option, os_account, service
 
 
 @click.command()
@@ -36,7 +36,7 @@ def init(ctx: click.Context, extra: tuple[Path, ...], admin_name: str | None, ad
                        f"account {account}")
             click.echo(f"one-time code to set their password for the web pages (works once): {code}")
             click.echo(f"  reviewflow user password --code {code}", err=True)
-    click.echo(f"database ready: {settings(ctx).db}")
+    click.echo(f"database ready: {service(ctx).db.shown}")
 
 
 # --- escalation and the worker ------------------------------------------------------------------------

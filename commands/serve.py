@@ -53,7 +53,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     tls = bool(web.tls_cert and web.tls_key)
     check_binding(host, tls, proxy)
     options = settings(ctx)
-    os.environ["REVIEWFLOW_DB"] = options.db
+    os.environ["REVIEWFLOW_DB"] = options.database_url()
     for name, value in (("REVIEWFLOW_CONFIG", str(options.config) if options.config else None),
                         ("REVIEWFLOW_NOW", options.now), ("REVIEWFLOW_LOG_JSON", "1" if options.log_json else None),
                         ("REVIEWFLOW_VERBOSE", "1" if options.verbose else None)):

@@ -1,4 +1,5 @@
-"""`reviewflow settings ...`: the database's own settings (how far --now may date a change)."""
+"""`reviewflow settings ...`: the database's own settings (how far --now may date a change), and where the settings
+file and the database are found."""
 
 from __future__ import annotations
 
@@ -22,7 +23,32 @@ def _show(limits: object, as_json: bool) -> None:
 
 @click.group()
 def settings() -> None:
-    """The database's settings: how far a change may be dated with --now from the server's own time."""
+    """The database's settings (how far a change may be dated with --now), and where the settings file and the
+    database are found."""
+
+
+@settings.command("paths")
+@json_option
+@click.pass_context
+def settings_paths(ctx: click.Context, as_json: bool) -> None:
+    """Where the settings file and the database are found, and why (each place looked in, in order)."""
+    import os
+    from pathlib import Path
+
+    from reviewflow.cli import settings as options
+    from reviewflow.engine.services.locations import config_candidates, find_config, find_database, shown
+
+    cwd = Path.cwd()
+    given = options(ctx)
+    config = find_config(given.config, cwd, os.environ)
+    database = find_database(given.db if given.db_given else None, config, cwd, os.environ)
+    looked = [str(path) for path, _where in config_candidates(cwd, os.environ)]
+    if as_json:
+        echo_json({"settings_file": {"path": config.value, "from": config.source, "looked_in": looked},
+                   "database": {"url": shown(database.value), "from": database.source}})
+        return
+    click.echo(f"settings file  {config.value or '(none)'}  [{config.source}]")
+    click.echo(f"database       {shown(database.value)}  [{database.source}]")
 
 
 @settings.command("show")

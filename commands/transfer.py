@@ -92,11 +92,18 @@ def _mapping_beside(file: Path) -> Path:
               help="Import nothing if any row is bad (default), or import each case whose rows are all good.")
 @click.option("--progress/--no-progress", default=None,
               help="Show a progress bar on standard error (default: for large files, on a terminal).")
+@click.option("--update", is_flag=True,
+              help="Bring cases already in the database up to date from the sheet (with --dry-run: list every "
+                   "change and write nothing).")
+@click.option("--create-owners", is_flag=True,
+              help="Register each action owner the sheet names who is not a registered user, as an action owner "
+                   "of the agency on their row (administrators).")
 @as_option
 @json_option
 @click.pass_context
 def import_tracker_command(ctx: click.Context, file: Path, mapping: Path | None, dry_run: bool, all_or_nothing: bool,
-                           progress: bool | None, actor: str | None, as_json: bool) -> None:
+                           progress: bool | None, update: bool, create_owners: bool, actor: str | None,
+                           as_json: bool) -> None:
     """Bring in a board's spreadsheet of reviews and action plans (FILE.csv or FILE.xlsx)."""
     from reviewflow.engine.render.lines import tracker_lines
     from reviewflow.engine.render.progress import TextProgress
@@ -109,7 +116,8 @@ def import_tracker_command(ctx: click.Context, file: Path, mapping: Path | None,
         show = progress if progress is not None else err.isatty() and total >= PROGRESS_FROM_ROWS
         return TextProgress(err, f"{label:<15}", total) if show else None
 
-    report = service(ctx).import_tracker(file, mapping, acting(actor), all_or_nothing, dry_run, bar)
+    report = service(ctx).import_tracker(file, mapping, acting(actor), all_or_nothing, dry_run, bar, update,
+                                         create_owners)
     if as_json:
         echo_json({"file": str(file), "dry_run": dry_run, "report": report})
     else:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from reviewflow.cli import acting, echo_json, echo_lines, json_option, service
+from reviewflow.cli import acting, echo_json, echo_lines, echo_table, json_option, service, table_output
 
 
 @click.group()
@@ -140,10 +140,9 @@ def user_list(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         echo_json(accounts)
         return
-    for u in accounts:
-        marks = ", ".join(m for m, on in (("administrator", u.admin), ("disabled", u.disabled_at is not None)) if on)
-        click.echo(f"{u.name:<20} {', '.join(u.roles):<50} {u.email or '':<28} {u.agency or ''}"
-                   f"{f'  [{marks}]' if marks else ''}".rstrip())
+    from reviewflow.engine.render.list_tables import user_table
+
+    echo_table(user_table(accounts, table_output()))
 
 
 @click.group()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import click
 
-from reviewflow.cli import acting, as_option, echo_json, echo_lines, json_option, service, write_document
+from reviewflow.cli import acting, as_option, echo_fitted, echo_json, echo_lines, json_option, service, write_document
 
 
 @click.group()
@@ -21,13 +22,24 @@ def workflow() -> None:
 @click.pass_context
 def workflow_list(ctx: click.Context, as_json: bool) -> None:
     """List the loaded workflows (newest version of each)."""
-    rows = service(ctx).workflows()
+    flows = service(ctx)
+    rows = flows.workflows()
+    legacy = {r.name: flows.definition(r.name, r.version).legacy for r in rows}
     if as_json:
-        echo_json([{"name": r.name, "version": r.version, "title": r.title, "source": r.source_name}
-                   for r in rows])
+        echo_json([{"name": r.name, "version": r.version, "title": r.title, "source": r.source_name,
+                    "legacy": _legacy_json(legacy[r.name])} for r in rows])
         return
     for r in rows:
-        click.echo(f"{r.name:<30} v{r.version:<3} {r.title}")
+        found = legacy[r.name]
+        click.echo(f"{r.name:<30} v{r.version:<3} {r.title}" + (f" - {found.describe()}" if found else ""))
+
+
+def _legacy_json(found: Any) -> dict[str, Any] | None:
+    """A workflow's `legacy:` in `workflow list --json` (null for a current review type)."""
+    if found is None:
+        return None
+    return {"since": found.since.isoformat() if found.since else None, "replaced_by": found.replaced_by,
+            "note": found.note or None, "text": found.describe()}
 
 
 @workflow.command("show")
@@ -43,17 +55,18 @@ def workflow_show(ctx: click.Context, name: str, version: int | None, as_json: b
     if as_json:
         echo_json(definition)
     else:
-        click.echo(definition_text(definition))
+        echo_fitted(definition_text(definition))
 
 
-def _check_file(path: Path) -> dict[str, Any]:
-    """One file's entry in the validation report (no database needed)."""
+def _check_file(path: Path, known: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """One file's entry in the validation report (no database needed); `known`: the shipped workflows and the
+    files checked with it, for `legacy:` and routings."""
     from reviewflow.engine.core.checking import check_bytes
     from reviewflow.engine.core.errors import InvalidDefinition, Problem
     from reviewflow.engine.render.lines import validation_item
 
     try:
-        definition, warnings = check_bytes(path.read_bytes(), str(path))
+        definition, warnings = check_bytes(path.read_bytes(), str(path), known)
         return validation_item(str(path), definition, warnings=warnings)
     except InvalidDefinition as exc:
         return validation_item(str(path), problems=exc.problems)
@@ -72,8 +85,10 @@ def _check_file(path: Path) -> dict[str, Any]:
 def workflow_validate(files: tuple[Path, ...], as_json: bool) -> None:
     """Check definition files; print every problem with file, line and fix. Exit 1 if any."""
     from reviewflow.engine.render.lines import validation_lines
+    from reviewflow.workflows import catalogue_of, shipped_catalogue
 
-    report = [_check_file(path) for path in files]
+    known = {**shipped_catalogue(), **catalogue_of(list(files))}
+    report = [_check_file(path, known) for path in files]
     if as_json:
         echo_json(report)
     else:

@@ -8,6 +8,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlmodel import Session
 
 from reviewflow.engine.core.agencies import Register, agency_key
+from reviewflow.store import risks
 from reviewflow.store.models import ActionRow, AgencyRow, CaseAgencyRow, RecommendationRow, UserRow
 
 _T: Any = AgencyRow.__table__  # type: ignore[attr-defined]
@@ -47,6 +48,7 @@ def rename(s: Session, old: str, new: str) -> dict[str, int]:
     counts["cases"] = conn.execute(update(_TAKING_PART).where(_TAKING_PART.c.agency_key == old_key)
                                    .values(agency_key=new_key, name=new)).rowcount
     counts["recommendations"] = _rename_in_recommendations(conn, old_key, new)
+    risks.rename_agency(s, old, new)  # risk owners' agencies follow too (store/risks.py)
     return counts
 
 

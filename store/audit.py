@@ -13,12 +13,14 @@ from sqlalchemy import bindparam, func, update
 from sqlmodel import Session, col, select
 
 from reviewflow.engine.core.errors import InvalidValue, StoreError
+from reviewflow.engine.core.grading import GRADE_EVENT
 from reviewflow.engine.core.milestones import CHECK_EVENT
 from reviewflow.engine.core.records import AuditFinding, AuditReport
 from reviewflow.engine.core.references import ref_key
 from reviewflow.engine.core.returns import TRIGGERS as RETURN_TRIGGERS
+from reviewflow.engine.core.risks import TRIGGERS as RISK_TRIGGERS
+from reviewflow.store import grades_audit, measures_audit, returns_audit, risks_audit
 from reviewflow.store import links as case_links
-from reviewflow.store import returns_audit
 from reviewflow.store.chain import (
     ADMIN,
     HISTORY,
@@ -57,10 +59,13 @@ Terminal = Callable[[str, int, str], bool | None]
 
 CHECKPOINT_FORMAT = "reviewflow-audit-checkpoint"
 _LEARNING = {"recommend", "action_add", "action_update", "evidence_submit", "evidence_accept", "evidence_reject",
-             "action_verify", "action_evaluate", "disseminate"}
+             "action_verify", "action_evaluate", "disseminate", "action_measure"}
 """History triggers that record learning, not a move: they leave a pause as it was."""
+_IMPORT_UPDATE = "import_update"
+"""Fields (and perhaps the stage) changed by `import tracker --update`: within a stage, it merges its fields into
+the case's and leaves a pause as it was."""
 _EVENTS = {"pause", "resume", "evidence_file", "file_download", *_LEARNING, *RETURN_TRIGGERS, CHECK_EVENT,
-           "link", "unlink"}
+           "link", "unlink", _IMPORT_UPDATE, *RISK_TRIGGERS, GRADE_EVENT}
 """History triggers of events within a stage (store/repo.py's `record_event`): not moves."""
 _MIGRATE = "migrate"
 """A case moved to a new version of its workflow: its state may change, its fields and pause do not."""
@@ -190,6 +195,9 @@ def _check_records(s: Session, chunk: Mapping[int, CaseRow], history: Mapping[in
             recommendations.get(case_id, []), actions.get(case_id, []), evidence.get(case_id, []),
             len(spread.get(case_id, []))))
     findings.extend(returns_audit.check(s, {i: c.ref for i, c in chunk.items()}, history))
+    findings.extend(grades_audit.check(s, {i: c.ref for i, c in chunk.items()}, history))
+    findings.extend(risks_audit.check(s, {i: c.ref for i, c in chunk.items()}, history))
+    findings.extend(measures_audit.check(s, {i: c.ref for i, c in chunk.items()}, history))
     return findings
 
 
@@ -247,6 +255,8 @@ class _Replay:
                 self.subgroup = (row.fields or {}).get("@subgroup", self.subgroup)
                 self.fields.update({k: v for k, v in (row.fields or {}).items() if not k.startswith("@")})
                 self.paused = False
+            elif row.trigger == _IMPORT_UPDATE:
+                self.fields.update({k: v for k, v in (row.fields or {}).items() if not k.startswith("@")})
             elif row.trigger in ("pause", "resume"):
                 self.paused = row.trigger == "pause"
             elif row.trigger in _LEARNING:

@@ -27,9 +27,11 @@ FORMAT = "reviewflow-dump"
 FORMAT_VERSION = 1
 """Bumped when the layout of the file (not the set of tables or columns) changes."""
 REPLACED_ON_IMPORT = ("workflow_definitions", "admin_events", "audit_head", "users", "user_roles", "auth_sessions",
-                      "api_tokens", "setup_codes", "login_failures", "database_settings", "agencies", "subgroups")
+                      "api_tokens", "setup_codes", "login_failures", "database_settings", "agencies", "subgroups",
+                      "learning_themes")
 """The tables a new database already holds rows of (what `init` makes: the definitions, the first administrator,
-the log of both, the register of agencies, the sub-groups the definitions name): the dump's rows replace them."""
+the log of both, the register of agencies, the sub-groups the definitions name, the shipped learning themes): the
+dump's rows replace them."""
 _MAX_LISTED = 20
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select, text
+from sqlalchemy import Table, func, insert, select, text, update
 from sqlalchemy.engine import CursorResult
 from sqlmodel import Session, SQLModel, col
 
@@ -160,3 +160,8 @@ def insert_actions(s: Session, case_id: int, recommendation_id: int, actions: Se
             for a in actions]
     if rows:
         s.execute(insert(ActionRow.__table__), rows)  # type: ignore[attr-defined]
+
+
+def set_case_fields(s: Session, case_id: int, fields: dict[str, Any]) -> None:
+    """The case's field values, as a tracker update left them (its history row records the change)."""
+    s.execute(update(CaseRow).where(col(CaseRow.id) == case_id).values(fields=dict(fields)))

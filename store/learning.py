@@ -11,8 +11,10 @@ from sqlmodel import Session, col, select
 
 from reviewflow.engine.core.errors import NotFound
 from reviewflow.engine.core.learning import WORKING, LearningSummary, summarise
+from reviewflow.engine.core.measures import Measurement
 from reviewflow.engine.core.records import Action, Dissemination, DueAction, Evidence, Recommendation
 from reviewflow.engine.core.references import ref_key
+from reviewflow.store.measures import impact_of, measurements_by_action
 from reviewflow.store.models import ActionRow, CaseRow, DisseminationRow, EvidenceRow, RecommendationRow, row_id
 
 
@@ -65,7 +67,8 @@ def find_action(s: Session, case_id: int, ref: str, number: str) -> Action:
                        field="action", value=number, allowed=known)
     action, rec, case = found
     action_id = row_id(action.id)
-    return _action(action, case.ref, case.workflow, rec, _evidence_by_action(s, [action_id]).get(action_id, []))
+    return _action(action, case.ref, case.workflow, rec, _evidence_by_action(s, [action_id]).get(action_id, []),
+                   measurements_by_action(s, [action_id]).get(action_id, []))
 
 
 def update_action(s: Session, action_id: int, now: datetime, **values: Any) -> None:
@@ -113,13 +116,14 @@ def _evidence(row: EvidenceRow, action: str) -> Evidence:
 
 
 def _action(row: ActionRow, ref: str, workflow: str, rec: RecommendationRow,
-            evidence: Sequence[EvidenceRow]) -> Action:
+            evidence: Sequence[EvidenceRow], measured: Sequence[Measurement] = ()) -> Action:
     return Action(ref, workflow, row.number, rec.number, row.description, row.owner_agency, row.owner,
                   row.due_date, row.success_measure, row.status, row.status_reason, row.created_by,
                   row.created_at, row.updated_at, row.verified_by, row.verified_at, row.impact_method,
                   row.impact_measured_on, row.impact_summary, row.impact_by, row.embedded_at,
                   tuple(rec.themes), tuple(_evidence(e, row.number) for e in evidence), row.id or 0, row.case_id,
-                  row.recommendation_id, row.first_due_date, row.redate_reason)
+                  row.recommendation_id, row.first_due_date, row.redate_reason, impact_of(row, measured),
+                  tuple(measured))
 
 
 def _evidence_by_action(s: Session, action_ids: Sequence[int]) -> dict[int, list[EvidenceRow]]:
@@ -145,11 +149,13 @@ def recommendations(s: Session, case_id: int) -> list[Recommendation]:
                   .order_by(col(RecommendationRow.id))).all()
     acts = s.exec(select(ActionRow).where(ActionRow.case_id == case_id).order_by(col(ActionRow.id))).all()
     evidence = _evidence_by_action(s, [a.id for a in acts if a.id is not None])
+    measured = measurements_by_action(s, [a.id for a in acts if a.id is not None])
     by_id = {r.id: r for r in recs}
     actions: dict[int | None, list[Action]] = {}
     for a in acts:
         actions.setdefault(a.recommendation_id, []).append(
-            _action(a, case.ref, case.workflow, by_id[a.recommendation_id], evidence.get(a.id or 0, [])))
+            _action(a, case.ref, case.workflow, by_id[a.recommendation_id], evidence.get(a.id or 0, []),
+                    measured.get(a.id or 0, [])))
     return [Recommendation(r.number, r.text, tuple(r.themes), tuple(r.agencies), r.created_by, r.created_at,
                            tuple(actions.get(r.id, [])), r.id or 0, r.case_id) for r in recs]
 
@@ -157,8 +163,8 @@ def recommendations(s: Session, case_id: int) -> list[Recommendation]:
 def dissemination(s: Session, case_id: int) -> list[Dissemination]:
     rows = s.exec(select(DisseminationRow).where(DisseminationRow.case_id == case_id)
                   .order_by(col(DisseminationRow.held_on), col(DisseminationRow.id))).all()
-    return [Dissemination(r.kind, r.audience, r.held_on, r.reference, r.recorded_by, r.recorded_at, r.case_id)
-            for r in rows]
+    return [Dissemination(r.kind, r.audience, r.held_on, r.reference, r.recorded_by, r.recorded_at, r.case_id,
+                          r.reach, r.theme) for r in rows]
 
 
 def summary(s: Session, case_id: int, today: date) -> LearningSummary:
@@ -193,7 +199,9 @@ def actions(s: Session, agency: str | None = None, overdue_on: date | None = Non
     if theme:
         rows = [r for r in rows if theme in r[1].themes]
     evidence = _evidence_by_action(s, [a.id for a, _, _ in rows if a.id is not None])
-    return [_action(a, c.ref, c.workflow, rec, evidence.get(a.id or 0, [])) for a, rec, c in rows]
+    measured = measurements_by_action(s, [a.id for a, _, _ in rows if a.id is not None])
+    return [_action(a, c.ref, c.workflow, rec, evidence.get(a.id or 0, []), measured.get(a.id or 0, []))
+            for a, rec, c in rows]
 
 
 # --- escalation of overdue actions ----------------------------------------------------------------

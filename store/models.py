@@ -278,6 +278,11 @@ class ActionRow(SQLModel, table=True):
     embedded_at: datetime | None = _time_nullable()
     next_check_at: datetime | None = _time_nullable()
     """When the sweep must next look at this action (a ladder level of an overdue action)."""
+    measure_baseline: float | None = None
+    measure_target: float | None = None
+    measure_unit: str | None = None
+    measure_lower_is_better: bool | None = None
+    """The success measure in figures (engine/core/measures.py): all four set, or none."""
 
 
 class EvidenceRow(SQLModel, table=True):
@@ -314,6 +319,10 @@ class DisseminationRow(SQLModel, table=True):
     reference: str | None = None
     recorded_by: str
     recorded_at: datetime = _time(nullable=False)
+    reach: int | None = None
+    """How many practitioners it reached (for a training session, how many attended)."""
+    theme: str | None = None
+    """The learning theme of a training session (`case training`)."""
 
 
 class ScheduleRunRow(SQLModel, table=True):
@@ -524,3 +533,92 @@ class AgencyReturnRow(SQLModel, table=True):
     updated_at: datetime = _time(nullable=False)
     next_check_at: datetime | None = _time_nullable()
     """When the sweep must next look at this return (a ladder level of a late return); NULL when nothing is due."""
+
+
+class RiskRow(SQLModel, table=True):
+    """A risk on a case's risk register (engine/core/risks.py): numbered R1, R2... on its case, open or closed
+    with a reason; each change is also an event of the case's sealed history, checked by `audit verify`."""
+
+    __tablename__ = "risks"
+    __table_args__ = (UniqueConstraint("case_id", "number", name="uq_risk_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    number: str
+    title: str
+    owner: str
+    owner_agency: str
+    controls: str
+    status: str = "open"
+    closed_reason: str | None = None
+    closed_on: date | None = None
+    added_by: str
+    updated_at: datetime = _time(nullable=False)
+
+
+class RiskScoreRow(SQLModel, table=True):
+    """One scoring of a risk, in order (`seq` 1 when it was added, then one per review)."""
+
+    __tablename__ = "risk_scores"
+    __table_args__ = (UniqueConstraint("risk_id", "seq", name="uq_risk_score_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    risk_id: int = Field(foreign_key="risks.id", index=True)
+    seq: int
+    likelihood: int
+    impact: int
+    scored_on: date
+    scored_by: str
+    note: str | None = None
+    scored_at: datetime = _time(nullable=False)
+
+
+class LearningThemeRow(SQLModel, table=True):
+    """A learning theme of the partnership's list (engine/core/themes.py): recommendations carry its key; a
+    retired theme stays on them and in reports, and is refused for new ones."""
+
+    __tablename__ = "learning_themes"
+
+    key: str = Field(primary_key=True)
+    label: str
+    description: str = ""
+    position: int = 0
+    """Where it is listed: the shipped list's order, then themes added later."""
+    retired_at: datetime | None = _time_nullable()
+
+
+class MeasurementRow(SQLModel, table=True):
+    """A measured value of an action's success measure (engine/core/measures.py); each one is also an event of the
+    case's sealed history."""
+
+    __tablename__ = "action_measurements"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    action_id: int = Field(foreign_key="actions.id", index=True)
+    value: float
+    measured_on: date
+    note: str | None = None
+    source: str = "measure"
+    recorded_by: str
+    recorded_at: datetime = _time(nullable=False)
+
+
+class GradeRow(SQLModel, table=True):
+    """A grade given on a case (engine/core/grading.py) to an agency, a standard and an agency, or a school; grading
+    the same subject again sets `replaced_at` on the earlier row. Each is also an event of the case's sealed
+    history, from which `audit verify` rebuilds the current grades."""
+
+    __tablename__ = "grades"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    subject_key: str
+    agency: str | None = None
+    standard: str | None = None
+    school: str | None = None
+    grade: str
+    note: str | None = None
+    graded_by: str
+    graded_at: datetime = _time(nullable=False)
+    replaced_at: datetime | None = _time_nullable()

@@ -17,7 +17,10 @@ from reviewflow.engine.core.records import (
     Recommendation,
 )
 from reviewflow.engine.core.reports.data import ReportData
+from reviewflow.store import grades as grades_store
 from reviewflow.store import returns as returns_store
+from reviewflow.store import risks as risks_store
+from reviewflow.store.measures import impact_of, measurements_by_action
 from reviewflow.store.models import (
     ActionRow,
     CaseRow,
@@ -62,6 +65,7 @@ def _learning(s: Session, refs: dict[int, CaseRecord]) -> tuple[tuple[Recommenda
                                    row.created_at, (), row.id, row.case_id)
             for row in s.connection().execute(select(r).order_by(r.c.id))}
     actions = []
+    measured = measurements_by_action(s)
     for row in s.connection().execute(select(a).order_by(a.c.id)):
         case, rec = refs[row.case_id], recs[row.recommendation_id]
         actions.append(Action(case.ref, case.workflow, row.number, rec.number, row.description, row.owner_agency,
@@ -69,7 +73,8 @@ def _learning(s: Session, refs: dict[int, CaseRecord]) -> tuple[tuple[Recommenda
                               row.created_by, row.created_at, row.updated_at, row.verified_by, row.verified_at,
                               row.impact_method, row.impact_measured_on, row.impact_summary, row.impact_by,
                               row.embedded_at, rec.themes, (), row.id, row.case_id, row.recommendation_id,
-                              row.first_due_date, row.redate_reason))
+                              row.first_due_date, row.redate_reason, impact_of(row, measured.get(row.id, [])),
+                              tuple(measured.get(row.id, []))))
     return tuple(recs.values()), tuple(actions)
 
 
@@ -84,7 +89,7 @@ def _evidence(s: Session) -> tuple[Evidence, ...]:
 def _dissemination(s: Session) -> tuple[Dissemination, ...]:
     d = _T["DisseminationRow"]
     return tuple(Dissemination(row.kind, row.audience, row.held_on, row.reference, row.recorded_by,
-                               row.recorded_at, row.case_id)
+                               row.recorded_at, row.case_id, row.reach, row.theme)
                  for row in s.connection().execute(select(d).order_by(d.c.held_on, d.c.id)))
 
 
@@ -94,4 +99,6 @@ def load(s: Session) -> ReportData:
     recommendations, actions = _learning(s, {c.case_id: c for c in cases})
     return ReportData(cases=cases, history=_history(s), ladder=_ladder(s), recommendations=recommendations,
                       actions=actions, evidence=_evidence(s), dissemination=_dissemination(s),
-                      outstanding_returns=tuple(returns_store.outstanding(s)))
+                      outstanding_returns=tuple(returns_store.outstanding(s)),
+                      grades=tuple(grades_store.everything(s)),
+                      risks=tuple(risks_store.for_cases(s, None, only_open=True)))

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
 from reviewflow.engine.core.errors import StoreError
-from reviewflow.store import time_settings
+from reviewflow.store import themes, time_settings
 
 FIRST = "0001"
 HEAD = "0017"
@@ -83,6 +83,7 @@ def _upgrade(connection: Connection, command: Any) -> tuple[str | None, str]:
     if before is None and "cases" not in tables:
         SQLModel.metadata.create_all(connection)
         time_settings.new_database(connection)
+        themes.seed(connection)  # the shipped learning themes (an upgraded database gets them from 0017)
         command.stamp(config, "head")
         return None, head()
     if before is None:

@@ -35,6 +35,7 @@ PEOPLE = {
     "a.khan": "business_manager",
     "d.osei": "subgroup_chair",
     "lscp.board": "board",
+    "i.scrutiny": "independent_scrutineer",
 }
 """One holder per role, each with an e-mail address: escalation notices are queued on the e-mail
 channel, which the worker leaves pending when no SMTP server is set (so delivery stays quick)."""
@@ -106,7 +107,7 @@ def _one_case(opened: str) -> Callable[[str], None]:
             service.first_admin(os_account(), os_account())  # the command line acts as this administrator
             for name, role in PEOPLE.items():
                 service.add_user(name, [role], f"{name}@example.org")
-            service.open_case(WORKFLOW, "SCR-00000", "la.duty", OPEN_FIELDS)
+            service.open_case(WORKFLOW, "SCR-00000", "la.duty", OPEN_FIELDS, legacy=True)
         finally:
             service.db.dispose()
 

@@ -111,7 +111,8 @@ def _build(url: str) -> None:
         for name, (roles, agency) in PEOPLE.items():
             rf.add_user(name, roles, f"{name}@example.org", agency)
         rf.open_case("serious_case_review", REF, "la.duty",
-                     {"notifying_agency": "Police", "incident_date": "2026-01-02", "incident_type": "child_died"})
+                     {"notifying_agency": "Police", "incident_date": "2026-01-02", "incident_type": "child_died"},
+                     legacy=True)
         rf.recommend(REF, "a.khan", "Share concerns about neglect at once", ["neglect"], ["police", STRAIGHT])
         rf.add_action(REF, "a.khan", "R1", "Neglect toolkit training", "children's social care", "2026-02-02",
                       "m.patel")

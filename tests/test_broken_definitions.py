@@ -39,9 +39,9 @@ NO_PATH = ("to a terminal state: a case there could never close; "
 EMPTY = "the file is empty: start from an example in docs/workflow-format.md"
 SYNTAX_FIX = "fix the indentation or quoting on this line"
 DUPLICATE = "key appears twice in the same mapping"
-TOP_LEVEL_KEYS = ("access, calendar, description, escalation, initial, learning, milestones, name, notify, open, "
-                  "pause_reasons, pause_roles, progress_checks, remind, returns, roles, schedule, states, subgroup, "
-                  "title, transitions, version")
+TOP_LEVEL_KEYS = ("access, calendar, description, escalation, grading, initial, learning, legacy, milestones, name, "
+                  "notify, open, pause_reasons, pause_roles, progress_checks, remind, returns, roles, schedule, "
+                  "sources, states, subgroup, title, transitions, version")
 STATE_KEYS = "description, label, owner, remind, requires, terminal, time_limit"
 REMIND_EXAMPLES = "e.g. '10 working days before' or '2 weeks before'"
 FIELDS = "decision, notifying_agency, report_date, withdrawal_reason"

@@ -52,10 +52,11 @@ def build(url: str) -> None:
             clock.now = datetime.fromisoformat(f"{incident}T10:00:00+00:00")
             rf.open_case("serious_case_review", f"SCR-2026-00{number}", "bm", {
                 "notifying_agency": "Children's social care", "incident_date": incident,
-                "incident_type": "child_seriously_harmed"})
+                "incident_type": "child_seriously_harmed"}, legacy=True)
         rf.open_case("agency_review", "POLICE-1", "bm", {"notifying_agency": "Police", "family_context": "private"})
         rf.recommend("POLICE-1", "bm", "Share concerns at once", ["information sharing"], ["Police"])
-        rf.add_action("POLICE-1", "bm", "R1", "Same-day referrals for neglect", "Police", "2026-05-29", "pc.jones")
+        rf.add_action("POLICE-1", "bm", "R1", "Same-day referrals for neglect", "Police", "2026-05-29", "pc.jones",
+                      past_due_ok=True)
         rf.deliver()
     finally:
         rf.db.dispose()

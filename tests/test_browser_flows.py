@@ -40,7 +40,8 @@ def build(url: str) -> None:
             rf.open_case("agency_review", ref, "bm", {"notifying_agency": "Police", "family_context": "private"})
         for ref, due in (("POLICE-1", "2026-02-20"), ("NARROW-1", "2026-02-23"), ("AXE-1", "2026-06-30")):
             rf.recommend(ref, "bm", "Share concerns at once", ["information sharing"], ["Police"])
-            rf.add_action(ref, "bm", "R1", "Same-day referrals for neglect", "Police", due, "pc.jones")
+            rf.add_action(ref, "bm", "R1", "Same-day referrals for neglect", "Police", due, "pc.jones",
+                          past_due_ok=True)
         rf.submit_evidence("AXE-1", "A1", "pc.jones", "data", "Referral figures", "DATA-1")
         rf.pause("AXE-1", "bm", "awaiting criminal proceedings")
         # the case page's returns table and linked cases, checked by axe with the rest of the page

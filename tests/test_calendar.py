@@ -46,9 +46,9 @@ def _story(rf: Reviewflow) -> None:
         rf.open_case("agency_review", ref, "bm", {"notifying_agency": agency, "family_context": "private"})
     rf.pause("PAUSED-1", "bm", "awaiting criminal proceedings")
     rf.recommend("POLICE-1", "bm", "Share concerns at once", [], ["Police"])
-    rf.add_action("POLICE-1", "bm", "R1", NARRATIVE, "Police", "2026-03-31", "pc.jones")
+    rf.add_action("POLICE-1", "bm", "R1", NARRATIVE, "Police", "2026-03-31", "pc.jones", past_due_ok=True)
     rf.recommend("HEALTH-1", "bm", "Health visitors share", [], ["Health"])
-    rf.add_action("HEALTH-1", "bm", "R1", "Health visiting", "Health", "2026-02-27", "hv.smith")
+    rf.add_action("HEALTH-1", "bm", "R1", "Health visiting", "Health", "2026-02-27", "hv.smith", past_due_ok=True)
 
 
 @pytest.fixture

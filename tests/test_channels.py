@@ -102,7 +102,8 @@ def test_outbox_rows_of_a_real_case_carry_no_field_values(tmp_path: Path, smtp: 
         svc.add_user("la.duty", ["la_notifier"], "la.duty@example.org")
         svc.add_user("a.khan", ["business_manager"], "a.khan@example.org")
         svc.open_case("serious_case_review", "SCR-2026-001", "la.duty",
-                      {"notifying_agency": AGENCY, "incident_date": "02/01/2026", "incident_type": "child_died"})
+                      {"notifying_agency": AGENCY, "incident_date": "02/01/2026", "incident_type": "child_died"},
+                      legacy=True)
         queued = [(r.channel, r.recipient) for r in svc.outbox()]
         Deliverer(svc.ctx).run()
         rows = svc.outbox()

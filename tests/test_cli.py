@@ -68,7 +68,7 @@ def run(db_url: str, templates: Templates) -> Cli:
 
 def _open_scr(run: Cli, ref: str, now: str) -> None:
     """Open a serious case review as the local authority's notifier, dated `now`."""
-    run("case", "open", "serious_case_review", "--ref", ref, "--as", "la.duty",
+    run("case", "open", "serious_case_review", "--legacy", "--ref", ref, "--as", "la.duty",
         "--field", "notifying_agency=Police", "--field", "incident_date=2026-01-02",
         "--field", "incident_type=child_died", now=now)
 
@@ -80,7 +80,7 @@ def _fire(run: Cli, ref: str, trigger: str, actor: str, now: str, **fields: str)
 
 
 def test_scr_from_notification_to_closed(run: Cli) -> None:
-    run("case", "open", "serious_case_review", "--ref", "SCR-2026-001", "--as", "la.duty",
+    run("case", "open", "serious_case_review", "--legacy", "--ref", "SCR-2026-001", "--as", "la.duty",
         "--field", "notifying_agency=Children's social care", "--field", "incident_date=2026-01-02",
         "--field", "incident_type=child_seriously_harmed", now="2026-01-05T10:00")
     steps = [
@@ -163,7 +163,7 @@ def test_scr_from_notification_to_closed(run: Cli) -> None:
                      f"Error: `notify` needs one of the roles la_notifier, business_manager; {ADMIN} has no roles: "
                      f"ask someone who holds one, or give the role with 'reviewflow user grant {ADMIN} --role "
                      "la_notifier'", 5, id="administrator-without-the-role"),
-        pytest.param(["case", "open", "serious_case_review", "--ref", "SCR-1", "--as", "la.duty"],
+        pytest.param(["case", "open", "serious_case_review", "--legacy", "--ref", "SCR-1", "--as", "la.duty"],
                      "Error: a case with reference 'SCR-1' already exists: choose another reference or look at it "
                      "with 'reviewflow case show SCR-1'", 6, id="duplicate-ref"),
         pytest.param(["case", "open", "serious_case_revue", "--ref", "SCR-2", "--as", "la.duty"],
@@ -274,5 +274,5 @@ def test_paused_cases_are_listed_as_paused_and_unknown_versions_named(run: Cli) 
     _open_scr(run, "SCR-7", "2026-01-05")
     run("case", "pause", "SCR-7", "--reason", "police request", "--as", "a.khan", now="2026-01-06")
     assert run("case", "list", now="2026-03-01").output.split()[-1] == "paused"
-    assert run.refused("workflow", "show", "serious_case_review", "--version", "4", status=3) == (
-        "Error: workflow serious_case_review has no version 4; loaded versions: 3")
+    assert run.refused("workflow", "show", "serious_case_review", "--version", "5", status=3) == (
+        "Error: workflow serious_case_review has no version 5; loaded versions: 4")

@@ -28,7 +28,7 @@ def scr(service: Reviewflow, clock: SteppingClock) -> Reviewflow:
     for name, role in PEOPLE.items():
         service.add_user(name, [role], f"{name}@example.org")
     clock.now = at("2026-03-02T09:00")
-    service.open_case("serious_case_review", "SCR-1", "la.duty", OPEN)
+    service.open_case("serious_case_review", "SCR-1", "la.duty", OPEN, legacy=True)
     steps = [("notify", "la.duty", {"notification_date": "2026-03-02"}),
              ("recommend", "d.osei", {"subgroup_recommendation": "hold_scr", "subgroup_rationale": "Joint working"}),
              ("hold_scr", "p.hughes", {"criteria_met": "yes", "decision_rationale": "Met",
@@ -62,14 +62,15 @@ def test_ladder_fires_level_by_level_on_working_days_each_once(scr: Reviewflow, 
     # +10 working days, skipping the spring bank holiday on 25 May: Tuesday 2 June.
     assert sweep_at(scr, clock, "2026-06-01T22:59") == []
     assert sweep_at(scr, clock, "2026-06-01T23:00") == [("SCR-1", "level-2", ("d.osei",))]
-    assert sweep_at(scr, clock, "2026-06-15T23:00") == [("SCR-1", "level-3", ("lscp.board",))]
+    # The Board's level also tells the independent scrutineer; nobody holds that role, so the business manager is told.
+    assert sweep_at(scr, clock, "2026-06-15T23:00") == [("SCR-1", "level-3", ("lscp.board", "a.khan"))]
     assert sweep_at(scr, clock, "2026-09-01T00:00") == []
     ledger = scr.case("SCR-1").escalations
     assert [(e.key, e.scheduled_at, e.roles, e.recipients) for e in ledger] == [
         ("reminder", at("2026-04-30T23:00"), ("lead_reviewer",), ("j.reid",)),
         ("level-1", at("2026-05-18T23:00"), ("lead_reviewer",), ("j.reid",)),
         ("level-2", at("2026-06-01T23:00"), ("subgroup_chair",), ("d.osei",)),
-        ("level-3", at("2026-06-15T23:00"), ("board",), ("lscp.board",)),
+        ("level-3", at("2026-06-15T23:00"), ("board", "independent_scrutineer"), ("lscp.board", "a.khan")),
     ]
     assert ledger[0].reason == "Agency reports is due on 2026-05-18 (reminder 10 working days before due)"
     assert ledger[2].reason == ("Agency reports overdue by 10 working days (limit 30 working days, "
@@ -96,7 +97,7 @@ def test_pause_holds_the_climb_and_resume_restarts_it_where_it_was(scr: Reviewfl
     assert resumed.paused_at is None
     # Levels 1 and 2 already fired for this stage entry: only level 3 remains, 61 days later.
     assert sweep_at(scr, clock, "2026-08-13T22:59") == []
-    assert sweep_at(scr, clock, "2026-08-13T23:00") == [("SCR-1", "level-3", ("lscp.board",))]
+    assert sweep_at(scr, clock, "2026-08-13T23:00") == [("SCR-1", "level-3", ("lscp.board", "a.khan"))]
     history = scr.case("SCR-1").history
     assert [(h.trigger, h.from_state, h.to_state) for h in history[-2:]] == [
         ("pause", "agency_reports", "agency_reports"), ("resume", "agency_reports", "agency_reports")]

@@ -77,7 +77,7 @@ LOG_MANAGER = ("b.jones", "business_manager", None)
 
 
 def _open(svc: Reviewflow, actor: str = "la.duty", ref: str = REF) -> None:
-    svc.open_case("serious_case_review", ref, actor, SCR_FIELDS)
+    svc.open_case("serious_case_review", ref, actor, SCR_FIELDS, legacy=True)
 
 
 def _rows(svc: Reviewflow) -> dict[str, OutboxEntry]:

@@ -85,7 +85,7 @@ def _people(svc: Reviewflow) -> None:
 
 
 def _open(svc: Reviewflow) -> None:
-    svc.open_case("serious_case_review", REF, "la.duty", SCR_FIELDS)
+    svc.open_case("serious_case_review", REF, "la.duty", SCR_FIELDS, legacy=True)
 
 
 def _rows(svc: Reviewflow) -> dict[str, Any]:

@@ -134,7 +134,8 @@ def test_svg_without_graphviz_says_how_to_install_it(shipped: Cli, tmp_path: Pat
 
 def _walk(run: Cli) -> None:
     """An SCR that went to the National Panel and back: steps 1-5, a pause and a recommendation between."""
-    run("case", "open", "serious_case_review", "--ref", REF, "--as", "la.duty", "--field", "notifying_agency=Police",
+    run("case", "open", "serious_case_review", "--legacy", "--ref", REF, "--as", "la.duty",
+        "--field", "notifying_agency=Police",
         "--field", "incident_date=2026-01-02", "--field", "incident_type=child_died", now="2026-01-05T10:00")
     _fire(run, REF, "notify", "la.duty", "2026-01-07", notification_date="2026-01-07")
     run("case", "pause", REF, "--reason", "inquest", "--as", "a.khan", now="2026-01-08")
@@ -198,7 +199,7 @@ def test_a_case_of_another_workflow_or_version_is_refused(run: Cli) -> None:
         f"Error: case {REF} is a serious_case_review case: run "
         f"'reviewflow workflow diagram serious_case_review --case {REF}'")
     assert run.refused("workflow", "diagram", "serious_case_review", "--case", REF, "--version", "1") == (
-        f"Error: case {REF} is on version 3 of serious_case_review: leave out --version or give --version 3")
+        f"Error: case {REF} is on version 4 of serious_case_review: leave out --version or give --version 4")
     assert "SCR-9" in run.refused("workflow", "diagram", "serious_case_review", "--case", "SCR-9", status=3)
     assert "no_such" in run.refused("workflow", "diagram", "no_such", status=3)
 

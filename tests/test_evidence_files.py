@@ -185,7 +185,7 @@ def _story(rf: Reviewflow) -> None:
     rf.add_user("inspector", ["board_chair"], None, "Police")
     rf.open_case("agency_review", "POLICE-1", "bm", {"notifying_agency": "Police", "family_context": SECRET})
     rf.recommend("POLICE-1", "bm", "Share concerns at once", ["information sharing"], ["Police"])
-    rf.add_action("POLICE-1", "bm", "R1", "Same-day referrals", "Police", "2026-03-31", "pc.jones")
+    rf.add_action("POLICE-1", "bm", "R1", "Same-day referrals", "Police", "2026-03-31", "pc.jones", past_due_ok=True)
     rf.submit_evidence("POLICE-1", "A1", "pc.jones", "policy_change", "Policy v3", "POL-77")
 
 

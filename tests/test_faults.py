@@ -334,7 +334,7 @@ def test_sqlite_writer_waits_for_the_lock_then_writes(tmp_path: Path, spawn: Cal
 
 @pytest.mark.parametrize("command", [
     pytest.param(["case", "fire", "SCR-00001", *NOTIFY], id="fire"),
-    pytest.param(["case", "open", WORKFLOW, "--ref", "SCR-NEW", "--as", "la.duty",
+    pytest.param(["case", "open", WORKFLOW, "--legacy", "--ref", "SCR-NEW", "--as", "la.duty",
                   *[a for k, v in OPEN_FIELDS.items() for a in ("--field", f"{k}={v}")]], id="open"),
     pytest.param(["escalate"], id="sweep"),
 ])
@@ -512,7 +512,8 @@ def test_conflicting_triggers_on_the_same_cases_serialise(db_url: str, tmp_path:
 
 def _open_case(url: str, ref: str) -> None:
     fields = [a for k, v in OPEN_FIELDS.items() for a in ("--field", f"{k}={v}")]
-    result = _run(url, "--now", OPENED, "case", "open", WORKFLOW, "--ref", ref, "--as", "la.duty", *fields)
+    result = _run(url, "--now", OPENED, "case", "open", WORKFLOW, "--legacy", "--ref", ref, "--as", "la.duty",
+                  *fields)
     assert result.returncode == 0, result.stderr
 
 

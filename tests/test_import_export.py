@@ -120,7 +120,7 @@ class _Story:
             "pause": self._pause,
             "recommend": lambda: self.s.recommend(self.ref, "bm", t[0], [t[1]], ["Police"]),  # registered agencies
             "action": lambda: self.s.add_action(self.ref, "bm", "R1", t[1], "Children's social care", "2026-06-30",
-                                                "chair", t[3]),
+                                                "chair", t[3], past_due_ok=True),
             "evidence": lambda: self.s.submit_evidence(self.ref, "A1", "chair", "data", t[2], t[3][:500]),
             "accept_evidence": lambda: self.s.decide_evidence(self.ref, "E1", "bm", True, t[0]),
             "reject_evidence": lambda: self.s.decide_evidence(self.ref, "E1", "bm", False, t[1]),

@@ -52,7 +52,7 @@ def run(db_url: str, templates: Templates) -> Cli:
 
 def _to_publication(run: Cli) -> None:
     """An SCR from notification to the Board's acceptance of the report (publication stage)."""
-    run("case", "open", "serious_case_review", "--ref", REF, "--as", "la.duty",
+    run("case", "open", "serious_case_review", "--legacy", "--ref", REF, "--as", "la.duty",
         "--field", "notifying_agency=Police", "--field", "incident_date=2026-01-02",
         "--field", "incident_type=child_seriously_harmed", now="2026-01-05T10:00")
     steps = [
@@ -209,7 +209,9 @@ def test_action_listing_filters_and_refusals(run: Cli) -> None:
     assert [a["number"] for a in by_theme] == ["A2"]
     by_agency = json.loads(run("action", "list", "--agency", "police", "--json").output)
     assert [a["number"] for a in by_agency] == ["A1"]
-    assert "A1   Police" in run("action", "list", REF).output
+    listed = run("action", "list", REF).output.splitlines()
+    assert listed[0].split()[:3] == ["Case", "Action", "Description"]
+    assert listed[1].split()[1:4] == ["A1", "Police", "action"]
     assert run.refused("action", "add", REF, "--rec", "R9", "--description", "x", "--agency", "Police",
                        "--due", "2026-07-31", "--as", "a.khan", now="2026-06-03", status=3) == (
         f"Error: case {REF} has no recommendation R9; it has: R1, R2 (add one with "

@@ -116,6 +116,8 @@ def test_the_command_line_refuses_a_value_over_its_limit(url: str, argv: list[st
 
 def test_a_value_at_its_limit_is_accepted(url: str) -> None:
     runner = CliRunner()
+    added = runner.invoke(cli, ["--db", url, "theme", "add", _long(limits.THEME), "--label", "A theme at its limit"])
+    assert added.exit_code == 0, added.output
     theme = runner.invoke(cli, ["--db", url, "case", "recommend", "L-1", "--text", _long(limits.RECOMMENDATION),
                                 "--theme", _long(limits.THEME), "--as", "bm"])
     assert theme.exit_code == 0, theme.output

@@ -69,12 +69,12 @@ def _history(run: Cli, ref: str) -> list[dict[str, Any]]:
 def test_routing_opens_the_new_case_and_both_show_the_link(run: Cli) -> None:
     _rapid_review_at_panel(run)
     _fire(run, RR, "route", "p.hughes", "2026-02-02", **ROUTE, routed_to="multi_agency_review",
-          scr_criteria_considered="yes")
+          review_criteria_considered="yes")
     new = f"{RR}-MAR"
     opened = run.show(new)
     assert (opened["workflow"], opened["state"]) == ("multi_agency_review", "referral")
     # Carried over: the notifying agency becomes the referring agency (`carry`); the answer given with the route.
-    assert opened["fields"] == {"referring_agency": "Police", "scr_criteria_considered": True}
+    assert opened["fields"] == {"referring_agency": "Police", "review_criteria_considered": True}
     assert _links(run, RR) == [(new, "routed_to")]
     assert _links(run, new) == [(RR, "routed_from")]
     shown = run("case", "show", RR).output
@@ -84,7 +84,7 @@ def test_routing_opens_the_new_case_and_both_show_the_link(run: Cli) -> None:
     assert [(h["trigger"], h["fields"]) for h in _history(run, RR)][-1] == (
         "link", {"other": new, "kind": "routed_to"})
     assert [(h["trigger"], h["fields"]) for h in _history(run, new)] == [
-        ("open", {"referring_agency": "Police", "scr_criteria_considered": True}),
+        ("open", {"referring_agency": "Police", "review_criteria_considered": True}),
         ("link", {"other": RR, "kind": "routed_from"})]
     assert f"LINK           Linked: routed to {new}" in run("case", "timeline", RR).output
     assert run("audit", "verify").output.startswith("ok: ")
@@ -92,7 +92,7 @@ def test_routing_opens_the_new_case_and_both_show_the_link(run: Cli) -> None:
 
 def test_routing_to_an_existing_case_links_it(run: Cli) -> None:
     run("case", "open", "multi_agency_review", "--ref", "MAR-2026-001", "--as", "a.khan",
-        "--field", "referring_agency=Health", "--field", "scr_criteria_considered=no", now="2026-01-20")
+        "--field", "referring_agency=Health", "--field", "review_criteria_considered=no", now="2026-01-20")
     _rapid_review_at_panel(run)
     _fire(run, RR, "route", "p.hughes", "2026-02-02", **ROUTE, routed_to="multi_agency_review",
           routed_case="MAR-2026-001")
@@ -226,7 +226,7 @@ def test_a_plain_sql_change_to_a_link_is_reported_by_audit_verify(run: Cli, db_u
                                                                   expected: str) -> None:
     _rapid_review_at_panel(run)
     _fire(run, RR, "route", "p.hughes", "2026-02-02", **ROUTE, routed_to="multi_agency_review",
-          scr_criteria_considered="yes")
+          review_criteria_considered="yes")
     rf = Reviewflow.connect(db_url)
     with rf.db.engine.begin() as conn:
         conn.execute(text(change))
@@ -277,7 +277,7 @@ def test_learning_stays_open_on_a_rapid_review_closed_as_no_further_action(run: 
 
 def test_a_workflow_without_open_after_still_refuses_learning_once_closed(run: Cli) -> None:
     run("case", "open", "multi_agency_review", "--ref", "MAR-1", "--as", "a.khan",
-        "--field", "referring_agency=Health", "--field", "scr_criteria_considered=no", now="2026-01-20")
+        "--field", "referring_agency=Health", "--field", "review_criteria_considered=no", now="2026-01-20")
     _fire(run, "MAR-1", "withdraw", "a.khan", "2026-01-21", withdrawal_reason="duplicate")
     assert "is closed: its learning records can no longer change" in run.refused(
         "case", "recommend", "MAR-1", "--as", "a.khan", "--text", "x", now="2026-01-22")

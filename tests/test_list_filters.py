@@ -68,8 +68,9 @@ def test_a_misspelt_state_is_refused_with_the_nearest(url: str) -> None:
 
 def test_a_misspelt_theme_is_refused_and_a_known_one_filters(url: str) -> None:
     refused = _cli(url, "action", "list", "--theme", "negelct", code=1)
-    assert refused.stderr.strip() == ("Error: no learning theme 'negelct': did you mean 'neglect'? "
-                                      "learning themes are: neglect")
+    assert refused.stderr.strip() == ("Error: no learning theme 'negelct': did you mean 'neglect'? see them with "
+                                      "'reviewflow theme list', or an administrator adds it with "
+                                      "'reviewflow theme add'")
     assert _cli(url, "case", "list", "--theme", "negelct", code=1).stderr.startswith("Error: no learning theme")
     assert [a["number"] for a in json.loads(_cli(url, "action", "list", "--theme", " NEGLECT ", "--json").stdout)] \
         == ["A1"]

@@ -62,7 +62,7 @@ def _build(url: str) -> None:
             rf.set_password(None, name, PASSWORD)
         rf.open_case("serious_case_review", "SCR-T-1", "bm", {
             "notifying_agency": "Children's social care", "incident_type": "child_seriously_harmed",
-            "incident_date": (datetime.now(UTC) - timedelta(days=5)).date().isoformat()})
+            "incident_date": (datetime.now(UTC) - timedelta(days=5)).date().isoformat()}, legacy=True)
         rf.open_case("agency_review", "HEALTH-1", "bm", {"notifying_agency": "Health", "family_context": SECRET})
         rf.open_case("agency_review", "POLICE-1", "bm", {"notifying_agency": "Police", "family_context": SECRET})
         assert rf.deliver().failed >= 1
@@ -415,7 +415,8 @@ def test_the_annual_report_is_a_page_and_downloads_for_a_year(world: World) -> N
 def test_workflow_pages_show_the_diagram_stages_limits_guards_and_ladders(world: World) -> None:
     person = _signed_in(world, "pc.jones")
     listed = _text(person.get("/workflows"))
-    assert "Serious Case Review serious_case_review" in listed
+    assert ("Serious Case Review Legacy legacy (Working Together 2015), replaced by rapid_review_lcspr "
+            "serious_case_review") in listed
     page = person.get("/workflows/serious_case_review")
     shown = _text(page)
     assert re.search(r"Notification notification Start The local authority notifies Ofsted and the Board of the "

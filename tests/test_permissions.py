@@ -95,7 +95,8 @@ class Matrix:
     def open(self, actor: str, extra: Mapping[str, str] | None = None) -> str:
         self.count += 1
         ref = f"{self.prefix}-{self.count}"
-        self.service.open_case(self.d.name, ref, actor, {**_values(self.d.open.requires), **(extra or {})})
+        self.service.open_case(self.d.name, ref, actor, {**_values(self.d.open.requires), **(extra or {})},
+                               legacy=True)
         return ref
 
     def _walk(self, path: list[TransitionDef]) -> str | None:

@@ -49,7 +49,7 @@ class Story:
     def open(self, ref: str, workflow: str = RR, **fields: str) -> None:
         # the local authority became aware on the day the case is opened
         aware = self.clock.now.date().isoformat()
-        self.s.open_case(workflow, ref, ADMIN, fields or {**RR_FIELDS, "awareness_date": aware})
+        self.s.open_case(workflow, ref, ADMIN, fields or {**RR_FIELDS, "awareness_date": aware}, legacy=True)
 
     def fire(self, ref: str, trigger: str, **fields: str) -> None:
         self.s.fire(ref, trigger, ADMIN, fields)

@@ -36,7 +36,8 @@ def test_the_board_report_is_a_workbook_with_a_sheet_per_table_and_typed_cells(s
                                                                                clock: SteppingClock) -> None:
     service.add_user("bm", ["business_manager"])
     service.open_case("serious_case_review", "SCR-X-1", "bm", {
-        "notifying_agency": "Police", "incident_date": "2026-01-02", "incident_type": "child_seriously_harmed"})
+        "notifying_agency": "Police", "incident_date": "2026-01-02", "incident_type": "child_seriously_harmed"},
+        legacy=True)
     clock.advance(days=14)
     report = service.board_report()
     book = _open(render_bytes(report, "xlsx"))

@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from reviewflow.cli import cli
+from reviewflow.engine.core.clock import SteppingClock, parse_instant
 from reviewflow.engine.services.demo import run_demo
 
 DEMO_END = "2027-04-14"
@@ -36,7 +37,7 @@ def report(db: str, *args: str, now: str = DEMO_END, ok: bool = True) -> Result:
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> str:
     folder = tmp_path_factory.mktemp("demo")
-    run_demo(folder, lambda line: None)
+    run_demo(folder, lambda line: None, SteppingClock(parse_instant(DEMO_END)))  # the story ends on DEMO_END
     return f"sqlite:///{folder / 'reviewflow-demo.db'}"
 
 
@@ -115,14 +116,14 @@ def test_demo_board_report_says_what_the_board_must_see(board_html: Path) -> Non
     exceptions = page.split('id="exceptions"')[1].split("</section>")[0]
     rows = [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", exceptions)]
     order = [(cells[0], cells[2]) for cells in rows if cells]
-    assert order == [("MACA-2026-Q2", "Stage: Agency audits"), ("SCR-2026-001", "Action A1 (Police)"),
-                     ("RR-2026-001", "Milestone: LCSPR final report"),  # 6 months from the decision
-                     ("RR-2026-001", "Stage: Local child safeguarding practice review"),
+    assert order == [("MACA-2026-Q3", "Stage: Agency audits"), ("RR-2026-001", "Action A1 (Police)"),
+                     ("RR-2026-001", "Action A2 (Children&#x27;s social care)"),
+                     ("RR-2026-003", "Milestone: LCSPR final report"),  # 6 months from the decision
+                     ("RR-2026-003", "Stage: Local child safeguarding practice review"),
                      ("S11-2026", "Action A1 (Health)"),
-                     ("SCR-2026-001", "Action A2 (Children&#x27;s social care)"),
-                     ("S11-2026", "Stage: Actions")]  # SCR A3 is not yet at the Board: +10/+20/+40 working days
-    assert ('<span class="step">Stage owner 2026-10-12</span><br><span class="step">Sub-group chair 2026-10-14'
-            '</span><br><span class="step">Board 2026-10-28</span>') in exceptions
+                     ("S11-2026", "Stage: Actions")]  # RR A3 is not yet at the Board: +10/+20/+40 working days
+    assert ('<span class="step">Stage owner 2026-10-23</span><br><span class="step">Sub-group chair 2026-10-27'
+            '</span><br><span class="step">Board 2026-11-10</span>') in exceptions
 
 
 def _chromium() -> str:
@@ -155,13 +156,13 @@ def test_demo_board_report_as_markdown_csv_and_json_agree(demo_db: str) -> None:
                                                "open_reviews").stdout)))
     assert table[0][:4] == ["ref", "type", "stage", "RAG"]
     assert [(row[0], row[3]) for row in table[1:]] == [(o["ref"], o["rag_label"]) for o in figures["open_reviews"]]
-    assert [o["ref"] for o in figures["open_reviews"]] == ["MACA-2026-Q2", "RR-2026-001", "S11-2026",
-                                                           "MAR-2026-001", "SCR-2026-001"]
+    assert [o["ref"] for o in figures["open_reviews"]] == ["MACA-2026-Q3", "RR-2026-003", "S11-2026", "TR-2027-001",
+                                                           "DHR-2027-001", "MAR-2026-001", "RR-2026-001"]
     assert figures["actions"]["all_agencies"]["percent_on_time"] == 0.0
     assert figures["actions"]["overdue"] == [{"ref": "S11-2026", "action": "A1", "agency": "Health",
-                                              "due_date": "2026-11-03", "working_days_overdue": 111,
+                                              "due_date": "2026-11-23", "working_days_overdue": 97,
                                               "status": "agreed"}]
-    assert ("| S11-2026 | Section 11 Self-Assessment Audit | Actions | Overdue | 6 months | 2027-02-13 | 41 |"
+    assert ("| S11-2026 | Section 11 Self-Assessment Audit | Actions | Overdue | 6 months | 2027-03-03 | 28 |"
             in markdown)
     assert "## 3. Exceptions: escalated to the Board" in markdown
     every = report(demo_db, "board", "--format", "csv").stdout
@@ -170,7 +171,8 @@ def test_demo_board_report_as_markdown_csv_and_json_agree(demo_db: str) -> None:
                      "exceptions",
                      "actions_by_agency", "actions_on_time", "overdue_actions", "redated_actions",
                      "evidence_awaiting_verification",
-                     "embedded_actions", "outstanding_returns", "themes", "dissemination_by_kind", "dissemination"]
+                     "embedded_actions", "outstanding_returns", "risk_register", "measured_impact",
+                     "grade_distribution", "grade_change", "themes", "dissemination_by_kind", "dissemination"]
 
 
 def test_report_period_and_format_choices(demo_db: str, tmp_path: Path) -> None:
@@ -216,7 +218,9 @@ def test_the_board_report_as_an_excel_workbook_from_the_command_line(demo_db: st
     (("board", "--format", "xlsx"), "Error: an xlsx report is a file, not text: add --out FILE.xlsx"),
     (("annual", "--year", "2026", "--format", "csv", "--table", "nope"),
      "Error: no table 'nope' in this report; tables: key_figures, reviews_by_type, decisions_by_outcome, decisions, "
-     "recommendations, actions, not_progressed, impact_by_method, impact, timeliness, themes"),
+     "recommendations, actions, not_progressed, impact_by_method, impact, measured_impact, dissemination_reach, "
+     "dissemination_total, training_by_theme, timeliness, themes, sources_of_learning, learning_loop, "
+     "themes_across_reviews, grade_distribution, grade_change, risk_register"),
 ], ids=["bad-year", "future-year", "from-after-to", "bad-date", "table-without-csv", "xlsx-to-a-terminal",
         "unknown-table"])
 def test_report_refusals_are_one_line(demo_db: str, args: tuple[str, ...], message: str) -> None:

@@ -154,8 +154,10 @@ def hostile(db_url: str, templates: Templates) -> str:
     templates.copy(db_url, "test_import_export: _demo_like", _demo_like)
     run(db_url, "--now", "2026-01-08", "case", "open", "minimal", "--ref", "MIN-2026-009", "--as", "bm", "--field",
         f"notifying_agency=Police {WIPE}", "--note", f"wipe {WIPE} the screen")
+    for theme in ("=HYPERLINK(\"http://evil.example\")", "<script>alert(1)</script>"):  # on the list: an admin's
+        run(db_url, "--now", "2026-01-08", "theme", "add", theme, "--label", f"{theme} label")
     run(db_url, "--now", "2026-01-08", "case", "recommend", "MIN-2026-009", "--text", f"=2+3 {WIPE}", "--theme",
-        f"=HYPERLINK(\"http://evil.example\") {WIPE}", "--theme", "<script>alert(1)</script>", "--as", "bm")
+        "=HYPERLINK(\"http://evil.example\")", "--theme", "<script>alert(1)</script>", "--as", "bm")
     run(db_url, "--now", "2026-01-08", "case", "disseminate", "MIN-2026-009", "--kind", "briefing", "--audience",
         f"@SUM(1+1) GP leads {WIPE}", "--date", "2026-01-08", "--as", "bm")
     return db_url

@@ -84,7 +84,7 @@ def _told(run: Cli, event: str, role: str = "subgroup_chair") -> set[str]:
 def _to_actions(run: Cli) -> None:
     """An SCR (a case review workflow) from notification to its `actions` stage, the case review chair deciding,
     with Police action A1 due 31 July 2026."""
-    run("case", "open", "serious_case_review", "--ref", REF, "--as", "la.duty",
+    run("case", "open", "serious_case_review", "--legacy", "--ref", REF, "--as", "la.duty",
         "--field", "notifying_agency=Police", "--field", "incident_date=2026-01-02",
         "--field", "incident_type=child_seriously_harmed", now="2026-01-05T10:00")
     steps = [
@@ -170,7 +170,7 @@ def shown_escalations(run: Cli) -> list[dict[str, Any]]:
 
 
 def test_a_role_held_for_another_sub_group_does_not_move_a_case(run: Cli, db_url: str) -> None:
-    run("case", "open", "serious_case_review", "--ref", REF, "--as", "la.duty",
+    run("case", "open", "serious_case_review", "--legacy", "--ref", REF, "--as", "la.duty",
         "--field", "notifying_agency=Police", "--field", "incident_date=2026-01-02",
         "--field", "incident_type=child_seriously_harmed", now="2026-01-05T10:00")
     _fire(run, REF, "notify", "la.duty", "2026-01-07", notification_date="2026-01-07")
@@ -191,7 +191,7 @@ def test_a_role_held_for_another_sub_group_does_not_move_a_case(run: Cli, db_url
 # --- a case given another sub-group, sealed in its history ------------------------------------------------
 
 def test_a_case_opened_in_another_sub_group_belongs_to_it_and_audit_verify_checks_it(run: Cli, db_url: str) -> None:
-    run("case", "open", "serious_case_review", "--ref", REF, "--as", "la.duty", "--subgroup", "audit",
+    run("case", "open", "serious_case_review", "--legacy", "--ref", REF, "--as", "la.duty", "--subgroup", "audit",
         "--field", "notifying_agency=Police", "--field", "incident_date=2026-01-02",
         "--field", "incident_type=child_seriously_harmed", now="2026-01-05T10:00")
     assert run.show(REF)["subgroup"] == "audit"
@@ -201,7 +201,7 @@ def test_a_case_opened_in_another_sub_group_belongs_to_it_and_audit_verify_check
     history = run.show(REF)["history"]
     assert "@subgroup" not in history[0]["fields"]  # type: ignore[index]
 
-    refused = run.refused("case", "open", "serious_case_review", "--ref", "SCR-2026-021", "--as", "la.duty",
+    refused = run.refused("case", "open", "serious_case_review", "--legacy", "--ref", "SCR-2026-021", "--as", "la.duty",
                           "--subgroup", "practice", "--field", "notifying_agency=Police",
                           "--field", "incident_date=2026-01-02", "--field", "incident_type=child_died",
                           now="2026-01-05T11:00", status=3)
@@ -336,7 +336,9 @@ def test_every_shipped_workflow_names_its_sub_group() -> None:
     assert found == {"domestic_homicide_review": "case_review", "multi_agency_case_audit": "audit",
                      "multi_agency_review": "case_review", "rapid_review_lcspr": "case_review",
                      "section_11_audit": "audit", "section_175_audit": "audit", "serious_case_review": "case_review",
-                     "single_agency_audit_review": "audit", "thematic_review": "case_review"}
+                     "single_agency_audit_review": "audit", "thematic_review": "case_review",
+                     "annual_report": "audit", "performance_report": "audit", "child_death_learning": "case_review",
+                     "inspection_action_plan": "audit", "risk_register": "audit"}
 
 
 # --- the pure rules ------------------------------------------------------------------------------------------
@@ -357,7 +359,7 @@ def test_the_roles_that_count_on_a_case_and_who_is_told() -> None:
 # --- the pages ---------------------------------------------------------------------------------------------
 
 def test_the_pages_show_a_case_s_sub_group_and_the_scope_of_a_role(run: Cli, db_url: str) -> None:
-    run("case", "open", "serious_case_review", "--ref", REF, "--as", "la.duty",
+    run("case", "open", "serious_case_review", "--legacy", "--ref", REF, "--as", "la.duty",
         "--field", "notifying_agency=Police", "--field", "incident_date=2026-01-02",
         "--field", "incident_type=child_seriously_harmed", now="2026-01-05T10:00")
     rf = Reviewflow.connect(db_url, fixed_clock(datetime(2026, 1, 6, 10, tzinfo=UTC)))

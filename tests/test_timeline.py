@@ -34,7 +34,8 @@ def run(db_url: str, templates: Templates) -> Cli:
 def _story(run: Cli) -> None:
     """An SCR notified late, paused during the sub-group's consideration, escalated while commissioning,
     with a recommendation, an action and rejected then accepted evidence."""
-    run("case", "open", "serious_case_review", "--ref", REF, "--as", "la.duty", "--field", "notifying_agency=Police",
+    run("case", "open", "serious_case_review", "--legacy", "--ref", REF, "--as", "la.duty",
+        "--field", "notifying_agency=Police",
         "--field", "incident_date=2026-01-02", "--field", "incident_type=child_died", now="2026-01-05T10:00")
     _fire(run, REF, "notify", "la.duty", "2026-01-14T10:00", notification_date="2026-01-13")
     run("case", "pause", REF, "--reason", "other", "--note", f"awaiting police {SCRIPT}", "--as", "a.khan",
@@ -82,7 +83,7 @@ def _events(text: str) -> list[str]:
 def test_the_timeline_tells_the_story_in_order_against_the_limits(run: Cli) -> None:
     _story(run)
     text = run("case", "timeline", REF, now="2026-03-20T12:00").output
-    assert text.startswith(f"{REF}  Serious Case Review (serious_case_review v3)\n"
+    assert text.startswith(f"{REF}  Serious Case Review (serious_case_review v4)\n"
                            "  open: at Agency reports since 2026-03-05 10:00\n"
                            "  2 of 5 timed stages late; 1 escalation\n")
     stages = text.split("Stages:\n", 1)[1].split("\n\n", 1)[0].splitlines()
@@ -159,7 +160,8 @@ def test_the_html_timeline_is_one_escaped_self_contained_page(run: Cli, tmp_path
 
 
 def test_a_paused_case_and_a_closed_case(run: Cli) -> None:
-    run("case", "open", "serious_case_review", "--ref", REF, "--as", "la.duty", "--field", "notifying_agency=Police",
+    run("case", "open", "serious_case_review", "--legacy", "--ref", REF, "--as", "la.duty",
+        "--field", "notifying_agency=Police",
         "--field", "incident_date=2026-01-02", "--field", "incident_type=child_died", now="2026-01-05T10:00")
     run("case", "pause", REF, "--reason", "inquest", "--as", "a.khan", now="2026-01-06T10:00")
     text = run("case", "timeline", REF, now="2026-02-20T10:00").output

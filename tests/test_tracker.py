@@ -35,8 +35,8 @@ PEOPLE = {"a.khan": "business_manager", "d.osei": "subgroup_chair", "h.nurse": "
 
 EXPECTED = {
     # ref: (state, last day on time, overdue on Monday 2 March 2026), counted by hand on a 2025-26 calendar
-    "SCR-2025-004": ("agency_reports", "2025-10-27", True),         # 30 working days from Mon 15 Sep 2025
-    "SCR-2025-007": ("no_further_action", None, False),
+    "SCR-2018-004": ("publication", "2025-11-15", True),            # a historical SCR: 2 months from 15 Sep 2025
+    "RR-2025-007": ("no_further_action", None, False),
     "RR-2026-003": ("rapid_review", "2026-02-09", True),            # 15 working days from Mon 19 Jan 2026
     "RR-2026-005": ("notification", "2026-03-02", False),           # 5 working days from Mon 23 Feb: due today
     "LCSPR-2025-002": ("actions", "2026-05-03", False),             # 6 months from 3 Nov 2025
@@ -107,8 +107,12 @@ def _write(path: Path, rows: list[list[str]], encoding: str = "utf-8") -> Path:
 @pytest.mark.parametrize("sample", [SAMPLE_CSV, SAMPLE_XLSX], ids=["csv", "xlsx"])
 def test_the_sample_imports_and_its_cases_are_overdue_when_a_person_says(run: Cli, sample: Path) -> None:
     result = run.tracker(sample)
-    assert result.stdout.strip() == (f"imported 11 case(s), 5 recommendation(s) and 8 action(s) from {sample.name} "
-                                     "(16 rows)")
+    assert result.stdout.strip().splitlines() == [
+        f"imported 11 case(s), 5 recommendation(s) and 8 action(s) from {sample.name} (16 rows)",
+        "added to the list of learning themes: non-mobile babies, chronologies, education, missing children (see "
+        "'reviewflow theme list')"]
+    listed = json.loads(run("theme", "list", "--json").output)
+    assert {"key": "non-mobile babies", "label": "Non-mobile babies", "description": "", "retired_at": None} in listed
     cases = _cases(run)
     assert {ref: (c["state"], c["due_date"], c["overdue"]) for ref, c in cases.items()} == EXPECTED
     assert not cases["SAAR-2025-009"]["is_open"]
@@ -136,8 +140,8 @@ def test_imported_cases_say_where_they_came_from(lite: Cli) -> None:
     superseded = lite.json("case", "show", "MAR-2025-001")["recommendations"][1]["actions"][0]
     assert (superseded["status"], superseded["status_reason"]) == (
         "superseded", "Replaced by the force-wide missing persons system")
-    closed = lite.json("case", "show", "SCR-2025-007")
-    assert closed["fields"]["decision_rationale"].startswith("Criteria for a serious case review not met")
+    closed = lite.json("case", "show", "RR-2025-007")
+    assert closed["fields"]["decision_rationale"].startswith("Criteria for a local review not met")
     lite("audit", "verify")
 
 

@@ -40,7 +40,7 @@ def test_workflow_show_lists_guards_reminders_ladders_and_notifications(tmp_path
         "    +0 days: owner (Action owner)",
         "    +10 working days: agency_safeguarding_lead (Agency safeguarding lead)",
         "    +20 working days: subgroup_chair (Sub-group chair)",
-        "    +40 working days: board (Board)"]
+        "    +40 working days: board, independent_scrutineer (Board)"]
     assert any(line.startswith("  learning: manage business_manager") for line in out)
     notices = out.index("  notifications (on entering a stage):")
     assert out[notices + 1].split() == ["notification", "la_notifier,", "business_manager"]

@@ -292,9 +292,9 @@ def test_keys_are_the_raw_scalar_text() -> None:
 def test_true_as_a_top_level_key_is_reported_as_the_key_true() -> None:
     text = ON_OFF_YES_NO.replace("version: 1\n", "version: 1\ntrue: 1\n")
     assert _problems(text) == [
-        "f.yaml:4: true: unknown key 'true'; allowed keys here: access, calendar, description, escalation, initial, "
-        "learning, milestones, name, notify, open, pause_reasons, pause_roles, progress_checks, remind, returns, "
-        "roles, schedule, states, subgroup, title, transitions, version",
+        "f.yaml:4: true: unknown key 'true'; allowed keys here: access, calendar, description, escalation, grading, "
+        "initial, learning, legacy, milestones, name, notify, open, pause_reasons, pause_roles, progress_checks, "
+        "remind, returns, roles, schedule, sources, states, subgroup, title, transitions, version",
     ]
 
 

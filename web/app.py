@@ -24,7 +24,8 @@ with every change). Errors are RFC 9457 problem details. Every change to a case 
 def create_app(rf: Reviewflow, secure_cookies: bool = True) -> FastAPI:
     """The application over the façade `rf` (one per process: it holds the database connection pool)."""
     from reviewflow.web import calendar
-    from reviewflow.web.api import admin, agencies, cases, clocks, files, people, returns, subgroups
+    from reviewflow.web.api import admin, agencies, cases, clocks, files, grades, people, returns, risks, subgroups
+    from reviewflow.web.api import themes as learning_themes
     from reviewflow.web.sso import router as sso_router
 
     app = FastAPI(title="reviewflow", version=_version(), description=API_DESCRIPTION,
@@ -34,7 +35,7 @@ def create_app(rf: Reviewflow, secure_cookies: bool = True) -> FastAPI:
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     problems.install(app)
     for router in (people.router, cases.router, files.router, admin.router, agencies.router, subgroups.router,
-                   returns.router, clocks.router):
+                   returns.router, clocks.router, grades.router, risks.router, learning_themes.router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(sso_router)
     app.include_router(calendar.router)

@@ -9,7 +9,9 @@ from functools import cached_property
 from typing import Any, Literal
 
 from reviewflow.engine.core.durations import DEFAULT_CALENDAR, Duration
+from reviewflow.engine.core.grading import GradingRules
 from reviewflow.engine.core.learning import LearningRules
+from reviewflow.engine.core.legacy import Legacy
 from reviewflow.engine.core.links import DEFAULT_PAUSE_REASONS, Opens
 from reviewflow.engine.core.milestones import Milestone, ProgressCheck
 from reviewflow.engine.core.returns import ReturnsRules
@@ -79,6 +81,9 @@ class StateDef:
     remind: Duration | None = None
     time_limit_from: str | None = None
     """The date field the time limit counts from (`time_limit: {duration: ..., from: FIELD}`); None: from entry."""
+    time_limit_before: str | None = None
+    """The date field the time limit counts back from (`time_limit: {duration: ..., before: FIELD}`): the stage is
+    due that long before the recorded date."""
 
 
 @dataclass(frozen=True)
@@ -120,8 +125,15 @@ class Schedule:
     cron: str | None = None
     fields: Mapping[str, str] = field(default_factory=dict)
     note: str = ""
+    dates: tuple[date, ...] = ()
+    """`dates:`: one period per listed date (a Board meeting calendar), instead of `every` or `cron`."""
+    open_before: Duration | None = None
+    """With `dates`: each period's case opens this long before its date (None: on the date)."""
 
     def describe(self) -> str:
+        if self.dates:
+            ahead = f" ({self.open_before} ahead)" if self.open_before else ""
+            return f"{len(self.dates)} dates from {min(self.dates)} to {max(self.dates)}{ahead}"
         return f"cron {self.cron}" if self.cron else f"every {self.every} from {self.starting}"
 
 
@@ -155,6 +167,13 @@ class WorkflowDefinition:
     progress_checks: tuple[ProgressCheck, ...] = ()
     subgroup: str | None = None
     """The sub-group of the partnership its cases belong to (`subgroup:`, engine/core/subgroups.py)."""
+    grading: GradingRules | None = None
+    """`grading:`: the scale audits are graded on (engine/core/grading.py); None when the workflow grades nothing."""
+    legacy: Legacy | None = None
+    """`legacy:`: a review type no longer commissioned (engine/core/legacy.py); None for a current one."""
+    sources: tuple[int, ...] = ()
+    """`sources:`: the rows (1-14) of the framework's table of sources of learning it serves
+    (engine/core/framework.py)."""
 
     @property
     def learning(self) -> LearningRules:

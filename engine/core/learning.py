@@ -28,7 +28,24 @@ FINISHED = (EMBEDDED, *CLOSED_WITH_REASON)
 
 EVIDENCE_KINDS = ("audit_result", "training_record", "policy_change", "practitioner_feedback", "data")
 IMPACT_METHODS = ("re_audit", "survey", "data", "practitioner_feedback", "case_file_review")
-DISSEMINATION_KINDS = ("briefing", "training_session", "newsletter", "conference", "learning_summary")
+DISSEMINATION_KINDS = ("briefing", "seven_minute_briefing", "training_session", "newsletter", "conference",
+                       "learning_summary")
+DISSEMINATION_LABELS = {"briefing": "Briefing", "seven_minute_briefing": "7-minute briefing",
+                        "training_session": "Training session", "newsletter": "Newsletter", "conference": "Conference",
+                        "learning_summary": "Learning summary"}
+TRAINING = "training_session"
+"""Training attendance (`case training`) is a dissemination of this kind with a learning theme; its reach is how
+many attended."""
+
+
+def dissemination_kind(text: str) -> str:
+    """'7-minute briefing' (a label) -> 'seven_minute_briefing'; anything else as typed, for the caller to check."""
+    labels = {label.lower(): key for key, label in DISSEMINATION_LABELS.items()}
+    return labels.get(" ".join(text.lower().split()), text)
+
+
+def kind_label(kind: str) -> str:
+    return DISSEMINATION_LABELS.get(kind, kind.replace("_", " "))
 EVIDENCE_STATUSES = ("submitted", "accepted", "rejected")
 
 

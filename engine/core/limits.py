@@ -35,6 +35,10 @@ AUDIENCE = 300
 # schedules
 SCHEDULE_NAME = 100
 
+# risk registers
+RISK_TITLE = 300
+RISK_CONTROLS = 4000
+
 
 def check(value: str, field: str, limit: int, what: str | None = None) -> str:
     """`value` unchanged when it is at most `limit` characters; TooLong naming the field otherwise."""

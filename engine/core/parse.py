@@ -26,8 +26,11 @@ from reviewflow.engine.core.definition import (
 )
 from reviewflow.engine.core.durations import DEFAULT_CALENDAR, Duration, parse_duration
 from reviewflow.engine.core.errors import InvalidDefinition, InvalidDuration, Problem
+from reviewflow.engine.core.grading import parse_grading
 from reviewflow.engine.core.learning import LearningRules, normalise_theme
+from reviewflow.engine.core.legacy import Catalogue, check_legacy, parse_legacy, since_problem
 from reviewflow.engine.core.links import parse_opens
+from reviewflow.engine.core.recurring import read_dates
 from reviewflow.engine.core.returns import ReturnsRules
 from reviewflow.engine.core.validate import check_definition
 from reviewflow.engine.core.yamlsource import Path, format_path, load_yaml
@@ -244,6 +247,7 @@ class _Builder:
                 time_limit=self.duration(clocks.limit_text(s.get("time_limit")),
                                          clocks.limit_path(s.get("time_limit"), name)),
                 time_limit_from=clocks.limit_from(s.get("time_limit")),
+                time_limit_before=clocks.limit_before(s.get("time_limit")),
                 owner=s.get("owner"), requires=tuple(s.get("requires", ())),
                 remind=self.reminder(s.get("remind"), ("states", name, "remind")),
             )
@@ -264,7 +268,8 @@ class _Builder:
         return WorkflowDefinition(
             name=data["name"], title=data["title"], version=data["version"],
             description=data.get("description", ""), calendar=data.get("calendar", DEFAULT_CALENDAR),
-            subgroup=data.get("subgroup"),
+            subgroup=data.get("subgroup"), legacy=parse_legacy(data.get("legacy")),
+            sources=tuple(data.get("sources", ())),
             roles=dict(data["roles"]), states=states, initial=data["initial"], transitions=transitions,
             open=OpenRule(tuple(opening.get("roles", ())), _fields(opening.get("requires"))),
             escalation=tuple(ladder), notify={k: tuple(v) for k, v in data.get("notify", {}).items()},
@@ -279,6 +284,7 @@ class _Builder:
             milestones=clocks.milestones(self, data.get("milestones")),
             progress_checks=clocks.progress_checks(self, data.get("progress_checks")),
             returns=self.returns(data.get("returns")),
+            grading=parse_grading(data.get("grading")),
         )
 
     def ladder(self, levels: list[dict[str, Any]], path: Path) -> tuple[EscalationLevel, ...]:
@@ -320,7 +326,9 @@ class _Builder:
         fields = {k: (("yes" if v else "no") if isinstance(v, bool) else str(v))
                   for k, v in raw.get("fields", {}).items()}
         return Schedule(ref=raw["ref"], every=self.duration(raw.get("every"), ("schedule", "every")),
-                        starting=starting, cron=raw.get("cron"), fields=fields, note=raw.get("note", ""))
+                        starting=starting, cron=raw.get("cron"), fields=fields, note=raw.get("note", ""),
+                        dates=read_dates(raw.get("dates", []), self.problems),
+                        open_before=self.duration(raw.get("open_before"), ("schedule", "open_before")))
 
 
 def _locate(file: str, lines: dict[Path, int], path: Path, message: str) -> Problem:
@@ -334,13 +342,20 @@ def _normalised(data: Any) -> Any:
     schedule = data.get("schedule")
     if isinstance(schedule, dict) and isinstance(schedule.get("starting"), date):
         schedule["starting"] = schedule["starting"].isoformat()  # an unquoted YAML date is fine here
+    if isinstance(schedule, dict) and isinstance(schedule.get("dates"), list):
+        schedule["dates"] = [d.isoformat() if isinstance(d, date) else d for d in schedule["dates"]]
+    legacy = data.get("legacy")
+    if isinstance(legacy, dict) and isinstance(legacy.get("since"), date):
+        legacy["since"] = legacy["since"].isoformat()
     return data
 
 
 def parse_definition(text: str, file: str = "<definition>", validate: bool = True,
-                     warnings: list[Problem] | None = None) -> WorkflowDefinition:
+                     warnings: list[Problem] | None = None, known: Catalogue | None = None) -> WorkflowDefinition:
     """Parse and validate definition text; raise InvalidDefinition listing every problem. A `warnings`
     list is given the definition's warnings (engine/core/cautions.py): it loads, but part cannot work.
+    `known` (the shipped and loaded workflows, engine/core/legacy.py) checks `legacy.replaced_by` and routings
+    against the other workflows; without it only against this one.
 
     `validate=False` is for a stored definition, validated when it was loaded: it skips the schema
     and the rules (and with them importing jsonschema and compiling every CEL guard), and falls back
@@ -366,6 +381,7 @@ def parse_definition(text: str, file: str = "<definition>", validate: bool = Tru
     builder = _Builder()
     definition = builder.build(data)
     found = builder.problems + [(p, m) for p, m in check_definition(definition) if builder.keep(p)]
+    found += [*filter(None, [since_problem(data.get("legacy"))]), *check_legacy(definition, known)]
     if found:
         raise InvalidDefinition(_sorted([_locate(file, lines, p, m) for p, m in found]))
     if warnings is not None:

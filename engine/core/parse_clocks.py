@@ -1,4 +1,4 @@
-"""Building the statutory clocks of a definition: `time_limit: {duration, from}`, `milestones:` and
+"""Building the statutory clocks of a definition: `time_limit: {duration, from | before}`, `milestones:` and
 `progress_checks:` (schema-valid data in, model out; duration problems collected by the builder)."""
 
 from __future__ import annotations
@@ -34,6 +34,11 @@ def limit_path(raw: Any, state: str) -> Path:
 def limit_from(raw: Any) -> str | None:
     """The date field a state's `time_limit` counts from, if it names one."""
     return raw.get("from") if isinstance(raw, dict) else None
+
+
+def limit_before(raw: Any) -> str | None:
+    """The date field a state's `time_limit` counts back from (`before: FIELD`), if it names one."""
+    return raw.get("before") if isinstance(raw, dict) else None
 
 
 def milestones(b: Builder, raw: dict[str, Any] | None) -> tuple[Milestone, ...]:

@@ -15,6 +15,7 @@ from typing import Any
 from reviewflow.engine.core.decide import CaseState, TriggerOption
 from reviewflow.engine.core.durations import DEFAULT_CALENDAR, due_date_of, local_date, working_days_between
 from reviewflow.engine.core.learning import ActionFacts
+from reviewflow.engine.core.measures import MeasuredImpact, Measurement
 from reviewflow.engine.core.statutory import Deadline
 
 
@@ -211,6 +212,9 @@ class Action:
     recommendation_id: int = 0
     first_due_date: date | None = None
     redate_reason: str | None = None
+    measure: MeasuredImpact | None = None
+    """The success measure in figures (baseline, target, unit, direction) with its latest value and outcome."""
+    measurements: tuple[Measurement, ...] = ()
 
     @property
     def ladder_due(self) -> date:
@@ -283,6 +287,10 @@ class Dissemination:
     recorded_by: str
     recorded_at: datetime
     case_id: int = 0
+    reach: int | None = None
+    """How many practitioners it reached (for training, how many attended), when known."""
+    theme: str | None = None
+    """The learning theme of a training session recorded with `case training`."""
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from reviewflow.engine.core.conditions import condition_problem
 from reviewflow.engine.core.definition import OWNER, EscalationLevel, FieldSpec, WorkflowDefinition
 from reviewflow.engine.core.durations import Duration
+from reviewflow.engine.core.grading import check_grading
 from reviewflow.engine.core.links import check_links_and_pauses
 from reviewflow.engine.core.recurring import check_schedule
 from reviewflow.engine.core.returns_checks import check_returns
@@ -197,7 +198,7 @@ def check_reminders(d: WorkflowDefinition) -> Found:
             yield ("states", name, "remind"), "a terminal state has no time limit, so no reminder: remove `remind`"
         elif s.time_limit is None:
             yield ("states", name, "remind"), "a reminder needs a `time_limit` to count back from: add one or remove it"
-        elif _approx_days(s.remind) >= _approx_days(s.time_limit):
+        elif s.time_limit_before is None and _approx_days(s.remind) >= _approx_days(s.time_limit):
             yield ("states", name, "remind"), (
                 f"the reminder ({s.remind} before) is not shorter than the time limit ({s.time_limit}), "
                 "so it would never be sent: shorten it")
@@ -268,6 +269,7 @@ RULES: list[Callable[[WorkflowDefinition], Found]] = [
     *CLOCK_RULES,
     check_links_and_pauses,
     check_returns,
+    check_grading,
 ]
 
 

@@ -1,4 +1,5 @@
-"""Semantic rules for statutory clocks: a time limit `from` a date field, `milestones:` and `progress_checks:`.
+"""Semantic rules for statutory clocks: a time limit `from` (or `before`) a date field, `milestones:` and
+`progress_checks:`.
 
 Each rule reports every offender with its path, which the parser turns into file and line.
 """
@@ -54,12 +55,12 @@ def _recorded_by(d: WorkflowDefinition, known: dict[str, frozenset[str]], name: 
 def check_limits_from(d: WorkflowDefinition) -> Found:
     known = recorded_on_entry(d)
     for name, s in d.states.items():
-        if s.time_limit_from is None:
-            continue
-        path: Path = ("states", name, "time_limit", "from")
-        problem = _date_field(d, s.time_limit_from) or _recorded_by(d, known, s.time_limit_from, name)
-        if problem:
-            yield path, problem
+        for key, field in (("from", s.time_limit_from), ("before", s.time_limit_before)):
+            if field is None:
+                continue
+            problem = _date_field(d, field) or _recorded_by(d, known, field, name)
+            if problem:
+                yield ("states", name, "time_limit", key), problem
 
 
 def _states(d: WorkflowDefinition, during: tuple[str, ...], path: Path) -> Found:

@@ -170,13 +170,20 @@ def dump_import_lines(result: Any, file: object, dry_run: bool) -> list[Line]:
 
 
 def tracker_lines(report: Any, file_name: str, dry_run: bool, all_or_nothing: bool) -> list[Line]:
-    """Each bad row, what was imported (or would be), and what became of the bad rows."""
+    """Each bad row, who must be registered, each change to a case already in the database, what was imported
+    (or would be), and what became of the bad rows."""
     lines = [Line(str(problem), err=True) for problem in report.problems]
+    lines += _owner_lines(report, dry_run)
+    lines += [Line(printable(change)) for change in report.changes]
     counts = (f"{report.cases} case(s), {report.recommendations} recommendation(s) and {report.actions} action(s) "
               f"from {file_name} ({report.rows} rows)")
-    if report.cases or not report.problems:
+    if report.updated or report.unchanged:
+        counts += f"; {report.updated} case(s) already here {'would be ' if dry_run else ''}updated, " \
+                  f"{report.unchanged} unchanged"
+    if report.cases or report.updated or report.unchanged or not report.problems:
         lines.append(Line(f"{'would import' if dry_run else 'imported'} {counts}"
                           + ("; nothing written (dry run)" if dry_run else "")))
+        lines += _theme_lines(report, dry_run, all_or_nothing)
     if report.problems and all_or_nothing:
         lines.append(Line(f"{len(report.bad_rows)} bad row(s): nothing {'would be ' if dry_run else ''}imported (all "
                           "or nothing); fix them and run again, or use --per-row to import the cases whose rows are "
@@ -185,6 +192,33 @@ def tracker_lines(report: Any, file_name: str, dry_run: bool, all_or_nothing: bo
         skipped = f"; rows {', '.join(map(str, report.skipped))} belong to a case with a bad row" \
             if report.skipped else ""
         lines.append(Line(f"{len(report.bad_rows)} bad row(s) not imported{skipped}", err=True))
+    return lines
+
+
+def _theme_lines(report: Any, dry_run: bool, all_or_nothing: bool) -> list[Line]:
+    """The learning themes the sheet names that were not on the partnership's list: the import adds them."""
+    if not getattr(report, "new_themes", None) or not (report.cases or report.updated) or (
+            report.problems and all_or_nothing):
+        return []
+    return [Line(f"{'would add' if dry_run else 'added'} to the list of learning themes: "
+                 f"{', '.join(printable(t) for t in report.new_themes)} (see 'reviewflow theme list')")]
+
+
+def _owner_lines(report: Any, dry_run: bool) -> list[Line]:
+    """The action owners the sheet names who are not registered: registered by --create-owners, or listed with
+    how to register them."""
+    if not report.missing_owners:
+        return []
+    if report.created_owners:
+        verb = "would register" if dry_run else "registered"
+        return [Line(f"{verb} {printable(m.name)} as an action owner of {printable(m.agency)} (rows "
+                     f"{', '.join(map(str, m.rows))})") for m in report.missing_owners]
+    lines = [Line(f"{len(report.missing_owners)} action owner(s) named in the sheet are not registered users:",
+                  err=True)]
+    lines += [Line(f"  {printable(m.name)} ({printable(m.agency)}): row(s) {', '.join(map(str, m.rows))}", err=True)
+              for m in report.missing_owners]
+    lines.append(Line("register them with 'reviewflow user import users.csv' (name, email, agency, roles: see "
+                      "docs/import-export.md), or run the import again with --create-owners", err=True))
     return lines
 
 

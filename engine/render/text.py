@@ -12,8 +12,9 @@ from reviewflow.engine.core.definition import WorkflowDefinition
 from reviewflow.engine.core.durations import LOCAL_ZONE, local_date
 from reviewflow.engine.core.elapsed import clock_behind, time_in_stage
 from reviewflow.engine.core.errors import Problem
-from reviewflow.engine.core.learning import is_overdue
+from reviewflow.engine.core.learning import is_overdue, kind_label
 from reviewflow.engine.core.links import KIND_LABELS, pause_label
+from reviewflow.engine.core.measures import describe
 from reviewflow.engine.core.milestones import CHECK_EVENT
 from reviewflow.engine.core.records import Action, AgencyReturn, CaseView
 from reviewflow.engine.core.time_limits import backdate_note
@@ -169,7 +170,10 @@ def _learning_lines(view: CaseView) -> list[str]:
     if view.dissemination:
         lines.append("  dissemination:")
         for d in view.dissemination:
-            lines.append(f"    {d.held_on.isoformat()}  {d.kind:<18} {_short(d.audience, 60)}")
+            reach = f"  reached {d.reach}" if d.reach is not None else ""
+            theme = f"  [{d.theme}]" if d.theme else ""
+            lines.append(f"    {d.held_on.isoformat()}  {kind_label(d.kind):<18} {_short(d.audience, 60)}{theme}"
+                         f"{reach}")
     return lines
 
 
@@ -182,8 +186,9 @@ def action_line(a: Action, today: date) -> str:
     """'A1   Children's social care  due 2026-05-01  in_progress  OVERDUE  owner m.patel'."""
     late = "  OVERDUE" if is_overdue(a.facts(), today) else ""
     owner = f"  owner {a.owner}" if a.owner else ""
+    measured = f"  measure {describe(a.measure)}" if a.measure is not None else ""
     return (f"{a.number:<4} {_short(a.owner_agency, 28):<28} due {a.due_date.isoformat()}{redated(a)}  {a.status}"
-            f"{late}{owner}  {_short(a.description, 60)}")
+            f"{late}{owner}  {_short(a.description, 60)}{measured}")
 
 
 def redated(a: Action) -> str:
@@ -211,7 +216,8 @@ def case_row(view: CaseView, overdue_days: int) -> str:
 
 def definition_text(d: WorkflowDefinition) -> str:
     lines = [f"{d.name} v{d.version}: {d.title}", f"  calendar: {d.calendar}",
-             *([f"  sub-group: {d.subgroup}"] if d.subgroup else []), "  states:"]
+             *([f"  sub-group: {d.subgroup}"] if d.subgroup else []),
+             *([f"  {d.legacy.describe()}: new cases only with --legacy"] if d.legacy else []), "  states:"]
     for s in d.states.values():
         mark = "*" if s.name == d.initial else " "
         lines.append(f"   {mark} {s.name:<28} {'; '.join(_state_bits(d, s))}")
@@ -247,7 +253,8 @@ def _state_bits(d: WorkflowDefinition, s: Any) -> list[str]:
     """'Referral; limit 5 working days; owner business_manager; reminder 2 working days before due'."""
     bits = [s.label]
     if s.time_limit:
-        bits.append(f"limit {s.time_limit}" + (f" from {s.time_limit_from}" if s.time_limit_from else ""))
+        bits.append(f"limit {s.time_limit}" + (f" from {s.time_limit_from}" if s.time_limit_from else "")
+                    + (f" before {s.time_limit_before}" if s.time_limit_before else ""))
     if s.owner:
         bits.append(f"owner {s.owner}")
     remind = s.remind or d.remind

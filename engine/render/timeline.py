@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 from reviewflow.engine.core.durations import LOCAL_ZONE, due_at, due_date_of, local_date, working_days_between
 from reviewflow.engine.core.escalation import shift_for_pause
 from reviewflow.engine.core.links import KIND_LABELS, pause_label
+from reviewflow.engine.core.measures import figure
 from reviewflow.engine.core.milestones import CHECK_EVENT
-from reviewflow.engine.core.statutory import stage_start
+from reviewflow.engine.core.statutory import stage_due, stage_start
 from reviewflow.engine.core.time_limits import backdate_note
 from reviewflow.engine.render.diagram import flat, is_stage_move
 from reviewflow.engine.render.escape import printable
@@ -58,7 +59,7 @@ class Stage:
     unit: str  # "working days" or "days"
     spent: int
     due: date | None  # the last day on time, after any pauses
-    over_by: int | None  # None when on time (or no limit); otherwise how late, in `unit`
+    over_by: int | None  # None when on time (or no limit); otherwise how late, in working days
     paused_days: float = 0.0
     paused_now: bool = False
     terminal: bool = False
@@ -88,7 +89,7 @@ class Stage:
             return "no time limit"
         if self.over_by is not None:
             word = "LATE" if self.left_at else "OVERDUE"
-            return f"{word}: over by {_plural(self.over_by, self.unit)} (due {self.due})"
+            return f"{word}: over by {_plural(self.over_by, 'working days')} (due {self.due})"
         return f"{'on time' if self.left_at else 'in time so far'} (due {self.due})"
 
     def summary(self) -> str:
@@ -141,6 +142,8 @@ class _Stay:
     pauses: list[tuple[datetime, datetime | None]] = field(default_factory=list)
     starts_at: datetime | None = None
     """When the stage's clock starts, if not at entry (a time limit `from` a date field)."""
+    due_back: datetime | None = None
+    """When the stage falls due, for a time limit counted back `before` a date field."""
 
     def resume(self, at: datetime) -> None:
         if self.pauses and self.pauses[-1][1] is None:
@@ -155,14 +158,16 @@ class _Stay:
         pauses = [(a, b or (stop if left else None)) for a, b in self.pauses]
         paused_now = any(b is None for _, b in pauses)
         paused = sum(((b or stop) - a).total_seconds() for a, b in pauses) / 86400
-        due = due_at(self.starts_at or self.entered_at, limit, d.calendar) if limit else None
+        due = self.due_back or (due_at(self.starts_at or self.entered_at, limit, d.calendar) if limit else None)
         for a, b in pauses:
             if due is not None and b is not None:
                 due = shift_for_pause(due, a, b)
         spent = _count(local_date(self.entered_at), local_date(stop), unit, d.calendar)
         over = None
         if due is not None and not paused_now and stop >= due:
-            over = _count(due_date_of(due), local_date(stop), unit, d.calendar)
+            # Lateness is always in working days, the unit of the escalation ladder and of `case show`, the lists
+            # and the Board report, whatever the unit of the stage's limit.
+            over = _count(due_date_of(due), local_date(stop), "working days", d.calendar)
         return Stage(self.state, s.label, self.entered_at, end if left else None, str(limit) if limit else None,
                      unit, spent, due_date_of(due) if due else None, over, round(paused, 2), paused_now, s.terminal)
 
@@ -206,8 +211,9 @@ def build_timeline(view: CaseView, d: WorkflowDefinition) -> Timeline:
                 left_by[stay.seq] = h.seq
             fields.update(h.fields)
             starts = stage_start(d.states[h.to_state], fields, h.at)
-            stay = _Stay(h.to_state, h.at, h.seq, starts_at=starts)
-            ranked.append((h.at, h.seq, _backdated(h, _move(d, h, left, starts))))
+            back = stage_due(d, h.to_state, fields, h.at) if d.states[h.to_state].time_limit_before else None
+            stay = _Stay(h.to_state, h.at, h.seq, starts_at=starts, due_back=back)
+            ranked.append((h.at, h.seq, _backdated(h, _move(d, h, left, starts, back))))
         else:
             ranked.append((h.at, h.seq, _backdated(h, _within(d, h, stay, records))))
     if stay is not None:
@@ -269,20 +275,23 @@ def _notes(h: HistoryEntry, key: str | None = None, prefix: str = "reason: ") ->
     return tuple(out)
 
 
-def _entered(d: WorkflowDefinition, h: HistoryEntry, starts: datetime | None = None) -> str:
+def _entered(d: WorkflowDefinition, h: HistoryEntry, starts: datetime | None = None,
+             back: datetime | None = None) -> str:
     s = d.states[h.to_state]
     if s.terminal:
         return f"{s.label}: end of the review"
     if not s.time_limit:
         return f"{s.label}: no time limit"
-    due = due_date_of(due_at(starts or h.at, s.time_limit, d.calendar))
+    due = due_date_of(back or due_at(starts or h.at, s.time_limit, d.calendar))
     counted = f" from {s.time_limit_from}" if s.time_limit_from and starts != h.at else ""
+    counted = f" before {s.time_limit_before}" if back is not None else counted
     return f"{s.label}: limit {s.time_limit}{counted}, due {due}"
 
 
-def _move(d: WorkflowDefinition, h: HistoryEntry, left: Stage | None, starts: datetime | None = None) -> Event:
+def _move(d: WorkflowDefinition, h: HistoryEntry, left: Stage | None, starts: datetime | None = None,
+          back: datetime | None = None) -> Event:
     details = [left.summary()] if left else []
-    details += [_entered(d, h, starts), *shown_fields(h.fields)]
+    details += [_entered(d, h, starts, back), *shown_fields(h.fields)]
     if h.note:
         details.append(f"note: {flat(h.note)}")
     if h.from_state is None:
@@ -322,7 +331,8 @@ def _action_changed(h: HistoryEntry, r: _Records) -> Event:
         return Event(h.at, "action", f"Action {number} verified", h.actor, _notes(h))
     action = r.actions.get(str(number))
     finding = (f"finding: {flat(action.impact_summary)}",) if action and action.impact_summary else ()
-    return Event(h.at, "impact", f"Impact of action {number} evaluated ({f.get('method')}, "
+    value = f" value {f.get('value')}," if "value" in f else ""
+    return Event(h.at, "impact", f"Impact of action {number} evaluated ({f.get('method')},{value} "
                  f"measured {f.get('measured_on')})", h.actor, finding)
 
 
@@ -333,11 +343,32 @@ def _learning(h: HistoryEntry, r: _Records) -> Event:
                 "evidence_submit": _evidence, "evidence_accept": _evidence, "evidence_reject": _evidence,
                 "disseminate": _shared, "evidence_file": _file, "file_download": _file, CHECK_EVENT: _checked,
                 "return_request": _returns, "return_in": _returns, "return_excuse": _returns,
-                "link": _linked, "unlink": _linked}
+                "link": _linked, "unlink": _linked, "action_measure": _measured,
+                "risk_add": _risk, "risk_review": _risk, "risk_close": _risk, "grade": _graded}
     handler = handlers.get(h.trigger)
     if handler is None:
         return Event(h.at, "other", h.trigger, h.actor, (*shown_fields(h.fields), *_notes(h)))
     return handler(h, r)
+
+
+def _graded(h: HistoryEntry, r: _Records) -> Event:
+    """A grade given (engine/services/grading.py): 'Graded Police, standard training: good'."""
+    f = h.fields
+    subject = ", ".join(flat(str(f[k])) if k != "standard" else f"standard {flat(str(f[k]))}"
+                        for k in ("agency", "standard", "school") if f.get(k))
+    return Event(h.at, "other", f"Graded {subject}: {str(f.get('grade', '')).replace('_', ' ')}", h.actor,
+                 _notes(h, prefix="note: "))
+
+
+def _measured(h: HistoryEntry, r: _Records) -> Event:
+    """A measured value of an action's measure (engine/services/measures.py)."""
+    f = h.fields
+    action = r.actions.get(str(f.get("action", "")))
+    unit = action.measure.unit if action and action.measure else "number"
+    value = f.get("value")
+    shown = figure(float(value), unit) if isinstance(value, int | float) else str(value)
+    return Event(h.at, "impact", f"Action {f.get('action')} measured: {shown} on {f.get('measured_on')}", h.actor,
+                 _notes(h))
 
 
 def _linked(h: HistoryEntry, r: _Records) -> Event:
@@ -359,6 +390,18 @@ def _returns(h: HistoryEntry, r: _Records) -> Event:
                      ())
     return Event(h.at, "returns", f"Return of {flat(f.get('agency', ''))} excused", h.actor,
                  _notes(h, "reason"))
+
+
+def _risk(h: HistoryEntry, r: _Records) -> Event:
+    """A risk on the register added, scored again or closed (engine/core/risks.py)."""
+    f = h.fields
+    number, scored = flat(str(f.get("risk", ""))), f"{f.get('likelihood')} × {f.get('impact')}"
+    if h.trigger == "risk_add":
+        return Event(h.at, "risk", f"Risk {number} added: {flat(str(f.get('title', '')))} ({scored}), owner "
+                     f"{flat(str(f.get('owner', '')))}", h.actor, ())
+    if h.trigger == "risk_review":
+        return Event(h.at, "risk", f"Risk {number} reviewed ({scored})", h.actor, _notes(h))
+    return Event(h.at, "risk", f"Risk {number} closed", h.actor, _notes(h))
 
 
 def _checked(h: HistoryEntry, r: _Records) -> Event:

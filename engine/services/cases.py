@@ -25,7 +25,7 @@ from reviewflow.engine.core.errors import (
 )
 from reviewflow.engine.core.escalation import checkpoints, next_check, shift_for_pause
 from reviewflow.engine.core.filters import require_known
-from reviewflow.engine.core.learning import normalise_theme
+from reviewflow.engine.core.legacy import require_confirmed
 from reviewflow.engine.core.links import OTHER, check_expected_end, parse_day, pause_label, pause_reason
 from reviewflow.engine.core.notices import expand
 from reviewflow.engine.core.records import CaseRecord, CaseView, Fired, HistoryEntry, LedgerEntry
@@ -35,13 +35,13 @@ from reviewflow.engine.services.agencies import filtered
 from reviewflow.engine.services.context import ServiceContext
 from reviewflow.engine.services.links import complete_route, split_route
 from reviewflow.engine.services.subgroups import on_case, opening_subgroup, scoped_versions, sealed_move
+from reviewflow.engine.services.themes import for_filter as themes_for_filter
 from reviewflow.engine.services.visibility import note_agencies, partnership_versions, require_visible, shown_view
 from reviewflow.store import learning as learning_store
 from reviewflow.store import ledger, outbox, participants, repo, schedule_runs, time_settings
 from reviewflow.store import links as links_store
 from reviewflow.store import returns as returns_store
 from reviewflow.store import subgroups as subgroup_store
-from reviewflow.store.themes import themes_in_use
 
 log = structlog.get_logger("reviewflow")
 
@@ -100,7 +100,7 @@ def _with_part(s: Any, theme: str | None, agency: str | None) -> set[int] | None
     if agency:
         found = participants.case_ids_with_agency(s, agency)
     if theme:
-        themed = learning_store.case_ids_with_theme(s, normalise_theme(theme))
+        themed = learning_store.case_ids_with_theme(s, theme)
         found = themed if found is None else found & themed
     return found
 
@@ -117,11 +117,13 @@ class CaseService:
     # --- opening and moving ------------------------------------------------------------------
 
     def open(self, workflow: str, ref: str, actor: str | Identity, fields: Mapping[str, str],
-             note: str | None = None, subgroup: str | None = None) -> CaseView:
-        """Open a new case in the newest version of `workflow`, in its sub-group or in `subgroup`."""
+             note: str | None = None, subgroup: str | None = None, legacy: bool = False) -> CaseView:
+        """Open a new case in the newest version of `workflow`, in its sub-group or in `subgroup`; a legacy
+        workflow's only with `legacy` (the opener confirms a historical case)."""
         check_ref(ref)
         limits.check_optional(note, "note", limits.NOTE)
         definition = self.ctx.definition(workflow)
+        require_confirmed(definition, legacy)
         now = self.ctx.clock()
         with self.ctx.transaction() as s:
             self.ctx.write_time(s, now)
@@ -403,8 +405,7 @@ class CaseService:
         every = self._check_filters(workflow, state, owner, mine and actor is None)
         definitions = self.ctx.all_definitions() if actor is not None else {}
         with self.ctx.read() as s:
-            if theme:
-                require_known("learning theme", normalise_theme(theme), themes_in_use(s), "theme")
+            theme = themes_for_filter(s, theme)
             agency = filtered(s, agency)
             seen = None
             if actor is not None:

@@ -15,6 +15,7 @@ from reviewflow.engine.core.cautions import decode_definition
 from reviewflow.engine.core.definition import WorkflowDefinition
 from reviewflow.engine.core.diff import DefinitionDiff, Placement, diff_definitions, meaning_hash, place_version
 from reviewflow.engine.core.errors import InvalidDefinition, InvalidValue, Problem, StoreError
+from reviewflow.engine.core.legacy import Legacy
 from reviewflow.engine.core.parse import parse_definition
 from reviewflow.engine.core.records import StoredDefinition
 from reviewflow.engine.services.accounts import SYSTEM, AccountService
@@ -23,6 +24,7 @@ from reviewflow.engine.services.context import ServiceContext
 from reviewflow.engine.services.subgroups import register_named
 from reviewflow.store import migration as migration_store
 from reviewflow.store import repo
+from reviewflow.store.themes import seed as seed_themes
 
 log = structlog.get_logger("reviewflow")
 
@@ -111,6 +113,7 @@ class DefinitionService:
         loaded = [self.load_file(p, by) for p in [*shipped_files(), *extra]]
         with self.ctx.unchecked() as s:  # the usual partners, in an empty register of agencies
             seed_agencies(s)
+            seed_themes(s.connection())  # shipped learning themes the list lacks (none is ever removed)
         return loaded
 
     def load_file(self, path: Path, by: Identity | None = None) -> LoadResult:
@@ -122,7 +125,7 @@ class DefinitionService:
         An administrator's change, sealed in the audit chain."""
         who = self.accounts.require_admin(by, "loading workflows")
         warnings: list[Problem] = []
-        definition = parse_definition(text, source_name, warnings=warnings)
+        definition = parse_definition(text, source_name, warnings=warnings, known=self.catalogue())
         digest = meaning_hash(text, source_name)
         try:
             placed = self._store_version(definition, text, source_name, digest, who)
@@ -137,7 +140,7 @@ class DefinitionService:
         """Check a definition as `load_text` would and say what loading it would change; writes nothing."""
         self.accounts.require_admin(by, "loading workflows")
         try:
-            definition = parse_definition(text, source_name)
+            definition = parse_definition(text, source_name, known=self.catalogue())
         except InvalidDefinition as exc:
             return WorkflowPreview(source_name, tuple(exc.problems))
         digest = meaning_hash(text, source_name)
@@ -172,6 +175,17 @@ class DefinitionService:
         """The newest version of every loaded workflow."""
         with self.ctx.read() as s:
             return repo.latest_definitions(s)
+
+    def catalogue(self) -> dict[str, Legacy | None]:
+        """The shipped and loaded workflows by name, each with its `legacy:` (legacy when either marks it so):
+        what a definition's `legacy.replaced_by` and routings are checked against."""
+        from reviewflow.workflows import shipped_catalogue
+
+        found = dict(shipped_catalogue())
+        if self.ctx.db.is_initialised():
+            for stored in self.workflows():
+                found[stored.name] = self.ctx.parsed(stored).legacy or found.get(stored.name)
+        return found
 
     def known_roles(self) -> set[str]:
         """Every role any loaded workflow (newest version) uses."""

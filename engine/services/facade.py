@@ -17,6 +17,8 @@ from reviewflow.engine.core.access import Identity
 from reviewflow.engine.core.clock import Clock
 from reviewflow.engine.core.definition import WorkflowDefinition
 from reviewflow.engine.core.diff import DefinitionDiff
+from reviewflow.engine.core.learning import TRAINING
+from reviewflow.engine.core.measures import MeasureInput
 from reviewflow.engine.core.records import (
     Account,
     Action,
@@ -36,7 +38,9 @@ from reviewflow.engine.core.records import (
 from reviewflow.engine.core.reports.annual import AnnualReport
 from reviewflow.engine.core.reports.board import BoardReport
 from reviewflow.engine.core.reports.data import ReportData
+from reviewflow.engine.core.risks import Risk
 from reviewflow.engine.core.subgroups import scoped
+from reviewflow.engine.core.themes import Theme
 from reviewflow.engine.core.time_limits import TimeLimits
 from reviewflow.engine.services.accounts import AccountService, NewToken, SignedIn
 from reviewflow.engine.services.agencies import AgencyService
@@ -50,13 +54,17 @@ from reviewflow.engine.services.delivery import Deliverer, DeliveryReport, Outbo
 from reviewflow.engine.services.digest import DigestService
 from reviewflow.engine.services.escalation import Sweeper, SweepReport
 from reviewflow.engine.services.files import FileService
+from reviewflow.engine.services.grading import Grade, GradeRequest, GradingService
 from reviewflow.engine.services.learning import Learning, LearningService
 from reviewflow.engine.services.links import LinkService
+from reviewflow.engine.services.measures import MeasureService
 from reviewflow.engine.services.reports import ReportService
 from reviewflow.engine.services.returns import ReturnService
+from reviewflow.engine.services.risks import RiskService
 from reviewflow.engine.services.schedules import ScheduleReport, ScheduleRunner, Upcoming
 from reviewflow.engine.services.settings import Settings
 from reviewflow.engine.services.subgroups import SubgroupService
+from reviewflow.engine.services.themes import ThemeService
 from reviewflow.engine.services.time_settings import TimeSettingsService
 from reviewflow.engine.services.tracker import ProgressFactory, TrackerReport, import_tracker
 from reviewflow.engine.services.transfer import (
@@ -93,6 +101,7 @@ class Reviewflow:
         self.case_service = CaseService(self.ctx)
         self.links = LinkService(self.ctx)
         self.learning_service = LearningService(self.ctx)
+        self.measure_service = MeasureService(self.learning_service)
         self.outbox_service = OutboxService(self.ctx)
         self.report_service = ReportService(self.ctx)
         self.audit_service = AuditService(self.ctx)
@@ -104,7 +113,10 @@ class Reviewflow:
         self.time_settings = TimeSettingsService(self.ctx, self.accounts)
         self.agency_service = AgencyService(self.ctx, self.accounts)
         self.return_service = ReturnService(self.ctx)
+        self.risk_service = RiskService(self.ctx)
+        self.grading_service = GradingService(self.ctx)
         self.subgroup_service = SubgroupService(self.ctx, self.accounts)
+        self.theme_service = ThemeService(self.ctx, self.accounts)
 
     @classmethod
     def connect(cls, url: str, clock: Clock = system_clock, settings: Settings | None = None,
@@ -229,6 +241,22 @@ class Reviewflow:
     def subgroups(self, by: Identity | None = None) -> list[Subgroup]:
         return self.subgroup_service.list(by)
 
+    # --- learning themes (engine/services/themes.py) ---
+
+    def themes(self, by: Identity | None = None, include_retired: bool = True) -> list[Theme]:
+        """The partnership's learning themes, in the list's order."""
+        return self.theme_service.list(by, include_retired)
+
+    def theme_add(self, key: str, label: str, description: str | None = None, by: Identity | None = None) -> Theme:
+        return self.theme_service.add(key, label, description, by)
+
+    def theme_rename(self, key: str, label: str, description: str | None = None,
+                     by: Identity | None = None) -> Theme:
+        return self.theme_service.rename(key, label, description, by)
+
+    def theme_retire(self, key: str, by: Identity | None = None) -> Theme:
+        return self.theme_service.retire(key, by)
+
     def users(self, active: bool = False) -> list[User]:
         """Every registered person, or (`active`) those who may sign in: the people an action can be given to."""
         return self.user_service.list(active)
@@ -299,8 +327,9 @@ class Reviewflow:
     # --- cases -----------------------------------------------------------------------------------
 
     def open_case(self, workflow: str, ref: str, actor: Actor, fields: Mapping[str, str],
-                  note: str | None = None, subgroup: str | None = None) -> CaseView:
-        return self.case_service.open(workflow, ref, actor, fields, note, subgroup)
+                  note: str | None = None, subgroup: str | None = None, legacy: bool = False) -> CaseView:
+        """Open a case; a legacy workflow's (engine/core/legacy.py) only with `legacy`, for a historical case."""
+        return self.case_service.open(workflow, ref, actor, fields, note, subgroup, legacy)
 
     def fire(self, ref: str, trigger: str, actor: Actor, fields: Mapping[str, str], note: str | None = None,
              revision: int | None = None) -> Fired:
@@ -366,15 +395,19 @@ class Reviewflow:
         return self.learning_service.recommend(ref, actor, text, themes, agencies, revision)
 
     def add_action(self, ref: str, actor: Actor, recommendation: str, description: str, agency: str,
-                   due: str, owner: str | None = None, measure: str = "", revision: int | None = None) -> str:
+                   due: str, owner: str | None = None, measure: str = "", revision: int | None = None, *,
+                   figures: MeasureInput | None = None, past_due_ok: bool = False) -> str:
+        """Agree an action; `figures` give its measure a baseline and target (engine/core/measures.py); a due date
+        already past needs `past_due_ok`."""
         return self.learning_service.add_action(ref, actor, recommendation, description, agency, due, owner, measure,
-                                                revision)
+                                                revision, figures=figures, past_due_ok=past_due_ok)
 
     def update_action(self, ref: str, number: str, actor: Actor, status: str | None = None,
                       reason: str | None = None, due: str | None = None, owner: str | None = None,
-                      agency: str | None = None, measure: str | None = None, revision: int | None = None) -> Action:
+                      agency: str | None = None, measure: str | None = None, revision: int | None = None, *,
+                      figures: MeasureInput | None = None, past_due_ok: bool = False) -> Action:
         return self.learning_service.update_action(ref, number, actor, status, reason, due, owner, agency, measure,
-                                                   revision)
+                                                   revision, figures=figures, past_due_ok=past_due_ok)
 
     def submit_evidence(self, ref: str, number: str, actor: Actor, kind: str, description: str,
                         reference: str, revision: int | None = None,
@@ -400,8 +433,15 @@ class Reviewflow:
         return self.learning_service.verify_action(ref, number, actor, note, revision)
 
     def evaluate_action(self, ref: str, number: str, actor: Actor, method: str, measured_on: str,
-                        finding: str, revision: int | None = None) -> Action:
-        return self.learning_service.evaluate_action(ref, number, actor, method, measured_on, finding, revision)
+                        finding: str, revision: int | None = None, value: str | float | None = None) -> Action:
+        """Record an impact evaluation; `value` is the measured value of the action's measure, when it has one."""
+        return self.learning_service.evaluate_action(ref, number, actor, method, measured_on, finding, revision,
+                                                     value)
+
+    def measure_action(self, ref: str, number: str, actor: Actor, value: str | float, measured_on: str,
+                       note: str | None = None, revision: int | None = None) -> Action:
+        """Record a measured value of an action's measure (engine/services/measures.py)."""
+        return self.measure_service.record(ref, number, actor, value, measured_on, note, revision)
 
     # --- agencies' returns (engine/services/returns.py) ---
 
@@ -420,9 +460,46 @@ class Reviewflow:
     def returns(self, ref: str, actor: Actor | None = None) -> list[AgencyReturn]:
         return self.return_service.of_case(ref, actor)
 
+    # --- risk registers (engine/services/risks.py) ---
+
+    def add_risk(self, ref: str, actor: Actor, title: str, owner: str, likelihood: Any, impact: Any, controls: str,
+                 agency: str | None = None, revision: int | None = None) -> Risk:
+        return self.risk_service.add(ref, actor, title, owner, likelihood, impact, controls, agency, revision)
+
+    def review_risk(self, ref: str, actor: Actor, number: str, likelihood: Any, impact: Any,
+                    note: str | None = None, revision: int | None = None) -> Risk:
+        return self.risk_service.review(ref, actor, number, likelihood, impact, note, revision)
+
+    def close_risk(self, ref: str, actor: Actor, number: str, reason: str, revision: int | None = None) -> Risk:
+        return self.risk_service.close(ref, actor, number, reason, revision)
+
+    def risks(self, ref: str | None = None, actor: Actor | None = None, only_open: bool = True) -> list[Risk]:
+        """A case's risks (every one), or without `ref` the open risks (`only_open`) of every case `actor` may see."""
+        if ref is not None:
+            return self.risk_service.of_case(ref, actor)
+        return self.risk_service.everywhere(actor, only_open)
+
+    # --- grades (engine/services/grading.py) ---
+
+    def record_grade(self, ref: str, actor: Actor, asked: GradeRequest, revision: int | None = None) -> Grade:
+        return self.grading_service.record(ref, actor, asked, revision)
+
+    def grades(self, ref: str, actor: Actor | None = None, earlier: bool = False) -> list[Grade]:
+        return self.grading_service.of_case(ref, actor, earlier)
+
     def record_dissemination(self, ref: str, actor: Actor, kind: str, audience: str, held_on: str,
-                             reference: str | None = None, revision: int | None = None) -> None:
-        self.learning_service.record_dissemination(ref, actor, kind, audience, held_on, reference, revision)
+                             reference: str | None = None, revision: int | None = None,
+                             reach: int | str | None = None) -> None:
+        """Record a dissemination of a case's learning; `reach`: how many practitioners it reached."""
+        self.measure_service.disseminate(ref, actor, kind, audience, held_on, reference, revision, reach=reach)
+
+    def record_training(self, ref: str, actor: Actor, theme: str, attended: int | str, on: str,
+                        course: str | None = None, revision: int | None = None) -> None:
+        """Record training attendance against a learning theme: a training session of the case's learning, its
+        reach the number who attended."""
+        audience = (course or "").strip() or f"training on {' '.join(theme.split())}"
+        self.measure_service.disseminate(ref, actor, TRAINING, audience, on, None, revision, reach=attended,
+                                         theme=theme)
 
     def learning(self, ref: str) -> Learning:
         return self.learning_service.learning(ref)
@@ -590,17 +667,28 @@ class Reviewflow:
         return import_dump(self.ctx, self.accounts, read_file(path, passphrase), str(path), dry_run, by)
 
     def import_tracker(self, path: Path, mapping_path: Path, actor: Actor, all_or_nothing: bool = True,
-                       dry_run: bool = False, progress: ProgressFactory | None = None) -> TrackerReport:
+                       dry_run: bool = False, progress: ProgressFactory | None = None, update: bool = False,
+                       create_owners: bool = False) -> TrackerReport:
         """Bring in a board's spreadsheet of reviews and action plans, checked row by row (administrators only,
-        when the person acting is given as an `Identity`)."""
+        when the person acting is given as an `Identity`). `update` brings cases already in the database up to
+        date from the sheet; `create_owners` registers action owners it names who are not registered users."""
         name, recorded = (actor, actor) if isinstance(actor, str) else (actor.name, actor.recorded)
-        if isinstance(actor, Identity):
-            who = self.accounts.require_admin(actor, "importing a tracker")
+        identity = actor if isinstance(actor, Identity) else None
+        if identity is not None:
+            who = self.accounts.require_admin(identity, "importing a tracker")
             name, recorded = who.name, who.recorded
+        maker = None
+        if create_owners:
+            admin = self.accounts.require_admin(identity, "registering action owners (--create-owners)")
+
+            def maker(s: Any, owner: str, agency: str) -> None:
+                self.user_service.add_in(s, admin, owner, ["action_owner"], agency=agency)
+
         report = import_tracker(self.ctx, path, mapping_path, name, all_or_nothing, dry_run,
-                                progress or (lambda _label, _total: None), recorded)
-        if not dry_run and report.cases:
+                                progress or (lambda _label, _total: None), recorded, update, maker)
+        if not dry_run and (report.cases or report.updated):
             with self.ctx.transaction() as s:
-                self.accounts.audit(s, actor if isinstance(actor, Identity) else None, "tracker.import", path.name,
-                                    {"cases": report.cases, "actions": report.actions, "rows": report.rows})
+                self.accounts.audit(s, identity, "tracker.import", path.name,
+                                    {"cases": report.cases, "updated": report.updated, "actions": report.actions,
+                                     "rows": report.rows, "owners_registered": report.created_owners})
         return report

@@ -22,19 +22,28 @@ from reviewflow.engine.core.definition import WorkflowDefinition
 from reviewflow.engine.core.durations import local_date
 from reviewflow.engine.core.errors import InvalidValue, NotFound, TransitionNotAllowed, UsageError
 from reviewflow.engine.core.escalation import action_checkpoints, next_check
-from reviewflow.engine.core.filters import require_known
+from reviewflow.engine.core.measures import MeasureInput
 from reviewflow.engine.core.notices import expand, for_agency
 from reviewflow.engine.core.records import Action, CaseRecord, Dissemination, Recommendation
 from reviewflow.engine.core.subgroups import narrow
 from reviewflow.engine.services.agencies import filtered, registered, registered_all
 from reviewflow.engine.services.cases import check_revision, not_before
 from reviewflow.engine.services.context import ServiceContext
+from reviewflow.engine.services.measures import (
+    MEASURE_COLUMNS,
+    check_due,
+    current_measure,
+    measure_changes,
+    measured_value,
+)
 from reviewflow.engine.services.subgroups import on_case
+from reviewflow.engine.services.themes import for_filter as themes_for_filter
+from reviewflow.engine.services.themes import for_new as themes_for_new
 from reviewflow.engine.services.visibility import note_agencies, require_visible
 from reviewflow.store import learning as store
 from reviewflow.store import ledger, outbox, repo
+from reviewflow.store import measures as measure_store
 from reviewflow.store import subgroups as subgroup_store
-from reviewflow.store.themes import themes_in_use
 
 log = structlog.get_logger("reviewflow")
 
@@ -128,6 +137,7 @@ class LearningService:
         with self._learning_work(ref, actor, revision) as w:
             rules.check_manage(w.definition.learning, w.actor, w.held, f"recording a recommendation on {ref}")
             named = registered_all(w.s, named)
+            chosen = themes_for_new(w.s, chosen)
             problem = rules.themes_problem(chosen, w.definition.learning)
             if problem:
                 raise InvalidValue(problem, ref=ref, field="theme")
@@ -140,19 +150,23 @@ class LearningService:
     # --- actions -----------------------------------------------------------------------------
 
     def add_action(self, ref: str, actor: str | Identity, recommendation: str, description: str, agency: str,
-                   due: str, owner: str | None = None, measure: str = "", revision: int | None = None) -> str:
-        """Agree an action (A1, A2, ...) for a recommendation: owner agency and person, due date, success measure."""
-        values: dict[str, Any] = {
+                   due: str, owner: str | None = None, measure: str = "", revision: int | None = None, *,
+                   figures: MeasureInput | None = None, past_due_ok: bool = False) -> str:
+        """Agree an action (A1, A2, ...) for a recommendation: owner agency and person, due date, success measure
+        (with `figures`, a baseline and target); a due date already past needs `past_due_ok`."""
+        values: dict[str, Any] = measure_changes(figures, None)
+        values.update({
             "description": _text(description, "action's description (--description)", field="description"),
             "owner_agency": _text(agency, "owning agency (--agency)", limit=limits.AGENCY, field="agency"),
             "success_measure": _text(measure, "success measure", required=False, limit=limits.SUCCESS_MEASURE,
                                      field="measure"),
-            "due_date": parse_date(due, "--due")}
+            "due_date": parse_date(due, "--due")})
         with self._learning_work(ref, actor, revision) as w:
             rules.check_manage(w.definition.learning, w.actor, w.held, f"adding an action to {ref}")
             values["owner_agency"] = registered(w.s, values["owner_agency"])
             if owner:
                 repo.get_user(w.s, owner)
+            check_due(values["due_date"], local_date(w.now), past_due_ok)
             values["owner"] = owner
             number = store.add_action(w.s, w.case_id, ref, recommendation, values, w.recorded, w.now)
             note_agencies(w.s, w.definition, w.case_id, named=[values["owner_agency"]])
@@ -168,8 +182,10 @@ class LearningService:
     def update_action(self, ref: str, number: str, actor: str | Identity, status: str | None = None,
                       reason: str | None = None, due: str | None = None, owner: str | None = None,
                       agency: str | None = None, measure: str | None = None,
-                      revision: int | None = None) -> Action:
-        """Change an action's status (in progress, embedded, superseded, not implemented), due date or owner."""
+                      revision: int | None = None, *, figures: MeasureInput | None = None,
+                      past_due_ok: bool = False) -> Action:
+        """Change an action's status (in progress, embedded, superseded, not implemented), due date, owner or
+        measure; a new due date already past needs `past_due_ok`."""
         limits.check_optional(reason, "reason", limits.STATUS_REASON)
         with self._learning_work(ref, actor, revision) as w:
             action = self._find(w, number)
@@ -177,15 +193,21 @@ class LearningService:
             changes: dict[str, Any] = {}
             self._status_change(w, facts, status, reason, changes)
             self._detail_changes(w, facts, due, owner, agency, measure, changes)
+            if figures is not None and not figures.empty:
+                rules.check_manage(w.definition.learning, w.actor, w.held, f"changing action {facts.number}")
+                changes.update(measure_changes(figures, current_measure(action)))
+            if "due_date" in changes and changes["due_date"] != action.due_date:
+                check_due(changes["due_date"], local_date(w.now), past_due_ok, action.number)
             self._redate(action, reason, changes)
             if not changes:
-                raise InvalidValue("nothing to change: give --status, --due, --owner, --agency or --measure", ref=ref)
+                raise InvalidValue("nothing to change: give --status, --due, --owner, --agency, --measure, "
+                                   "--baseline or --target", ref=ref)
             store.update_action(w.s, action.id, w.now, **changes)
             if "owner_agency" in changes:
                 note_agencies(w.s, w.definition, w.case_id, named=[changes["owner_agency"]])
             action = self._reschedule(w, self._find(w, number))
             shown = {k: (v.isoformat() if isinstance(v, date | datetime) else v) for k, v in changes.items()
-                     if k in ("status", "due_date", "owner", "owner_agency", "first_due_date")}
+                     if k in ("status", "due_date", "owner", "owner_agency", "first_due_date", *MEASURE_COLUMNS)}
             self._history(w, "action_update", {"action": action.number, **shown}, reason)
         log.info("learning.action_updated", ref=ref, action=number, actor=w.recorded, changed=",".join(sorted(shown)))
         return action
@@ -307,8 +329,9 @@ class LearningService:
         return action
 
     def evaluate_action(self, ref: str, number: str, actor: str | Identity, method: str, measured_on: str,
-                        finding: str, revision: int | None = None) -> Action:
-        """Record how the action's impact on practice was measured, when, and what it showed."""
+                        finding: str, revision: int | None = None, value: str | float | None = None) -> Action:
+        """Record how the action's impact on practice was measured, when, and what it showed (with `value`, the
+        measured value of its measure)."""
         how = _choice(method, rules.IMPACT_METHODS, "impact method", "method")
         when = parse_date(measured_on, "--date")
         summary = _text(finding, "finding (--finding)", limit=limits.FINDING, field="finding")
@@ -318,33 +341,18 @@ class LearningService:
                                f"evaluating the impact of action {action.number}")
             rules.check_evaluable(action.facts(), local_date(action.verified_at) if action.verified_at else None,
                                   when, local_date(w.now))
+            figure = measured_value(action, value) if value is not None and str(value).strip() else None
             store.update_action(w.s, action.id, w.now, status=rules.IMPACT_EVALUATED, impact_method=how,
                                 impact_measured_on=when, impact_summary=summary, impact_by=w.recorded)
-            self._history(w, "action_evaluate",
-                          {"action": action.number, "method": how, "measured_on": when.isoformat()})
+            if figure is not None:
+                measure_store.add_measurement(w.s, w.case_id, action.id, figure, when, None, "evaluation",
+                                              w.recorded, w.now)
+            self._history(w, "action_evaluate", {"action": action.number, "method": how,
+                                                 "measured_on": when.isoformat(),
+                                                 **({"value": figure} if figure is not None else {})})
             action = self._find(w, number)
         log.info("learning.action_evaluated", ref=ref, action=number, actor=w.recorded)
         return action
-
-    # --- dissemination ---------------------------------------------------------------------------
-
-    def record_dissemination(self, ref: str, actor: str | Identity, kind: str, audience: str, held_on: str,
-                             reference: str | None = None, revision: int | None = None) -> None:
-        """Record that the review's learning was shared: how, with whom, when."""
-        values: dict[str, Any] = {
-            "kind": _choice(kind, rules.DISSEMINATION_KINDS, "dissemination kind", "kind"),
-            "audience": _text(audience, "audience (--audience)", limit=limits.AUDIENCE, field="audience"),
-            "held_on": parse_date(held_on, "--date"),
-            "reference": _text(reference, "reference", required=False, limit=limits.EVIDENCE_LINK,
-                               field="reference") or None}
-        with self._learning_work(ref, actor, revision) as w:
-            rules.check_manage(w.definition.learning, w.actor, w.held, f"recording dissemination for {ref}")
-            if values["held_on"] > local_date(w.now):
-                raise InvalidValue(f"{values['held_on']} is in the future: record dissemination once it has happened",
-                                   ref=ref, field="date")
-            store.add_dissemination(w.s, w.case_id, values, w.recorded, w.now)
-            self._history(w, "disseminate", {"kind": values["kind"], "held_on": values["held_on"].isoformat()})
-        log.info("learning.disseminated", ref=ref, kind=values["kind"], actor=w.recorded)
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -373,10 +381,8 @@ class LearningService:
                 if who is not None:
                     require_visible(s, who, self.ctx.definition_in(s, record.workflow, record.version), record)
             agency = filtered(s, agency)
-            if theme:
-                require_known("learning theme", rules.normalise_theme(theme), themes_in_use(s), "theme")
-            found = store.actions(s, agency, local_date(self.ctx.clock()) if overdue else None,
-                                  rules.normalise_theme(theme) if theme else None, ref, wanted)
+            theme = themes_for_filter(s, theme)
+            found = store.actions(s, agency, local_date(self.ctx.clock()) if overdue else None, theme, ref, wanted)
             if owner:
                 found = [a for a in found if a.owner == owner]
             groups = subgroup_store.of_refs(s, [a.ref for a in found]) if who is not None else {}

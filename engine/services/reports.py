@@ -58,4 +58,6 @@ def _visible(s: Any, who: Identity, data: ReportData,
                    ladder=tuple(e for e in data.ladder if e.case_id in ids),
                    recommendations=tuple(r for r in data.recommendations if r.case_id in ids), actions=actions,
                    evidence=tuple(e for e in data.evidence if e.action_id in shown),
-                   dissemination=tuple(d for d in data.dissemination if d.case_id in ids))
+                   dissemination=tuple(d for d in data.dissemination if d.case_id in ids),
+                   grades=tuple(g for g in data.grades if g.case_id in ids),
+                   risks=tuple(r for r in data.risks if r.case_id in ids))

@@ -188,6 +188,7 @@ _KNOWN = {
     "web": {f.name for f in fields(WebSettings)},
     "oidc": {f.name for f in fields(OidcSettings)} | {"client_secret_env"},
     "audit": {"key_file"},
+    "database": {"url"},
 }
 
 
@@ -265,9 +266,13 @@ def _webhook(table: Mapping[str, Any], env: Mapping[str, str]) -> WebhookSetting
 
 
 def load_settings(path: Path | None, env: Mapping[str, str]) -> Settings:
-    """Settings from `path` (or ./reviewflow.toml when present) with REVIEWFLOW_* overrides."""
-    if path is None and Path(DEFAULT_CONFIG).is_file():
-        path = Path(DEFAULT_CONFIG)
+    """Settings from `path` (or the first settings file found: engine/services/locations.py) with REVIEWFLOW_*
+    overrides."""
+    if path is None:
+        from reviewflow.engine.services.locations import find_config
+
+        found = find_config(None, Path.cwd(), env).value
+        path = Path(found) if found else None
     data = _from_file(path) if path else {}
     if path:
         _check_keys(path, data)

@@ -70,7 +70,7 @@ def list_cases(rf: Service, who: Who, workflow: str | None = Query(None, max_len
 
 @router.post("", response_model=schemas.CaseOut, status_code=201, summary="Open a case")
 def open_case(body: schemas.OpenCase, rf: Service, who: Who, response: Response) -> schemas.CaseOut:
-    rf.open_case(body.workflow, body.ref, who, body.fields, body.note, body.subgroup)
+    rf.open_case(body.workflow, body.ref, who, body.fields, body.note, body.subgroup, body.legacy)
     response.headers["Location"] = f"/api/v1/cases/{body.ref}"
     return shown(rf, who, body.ref, response)
 
@@ -130,7 +130,7 @@ def recommend(ref: str, body: schemas.Recommend, rf: Service, who: Who, response
 def add_action(ref: str, body: schemas.AddAction, rf: Service, who: Who, response: Response,
                if_match: IfMatch = None) -> schemas.CaseOut:
     rf.add_action(ref, who, body.recommendation, body.description, body.agency, body.due, body.owner, body.measure,
-                  revision=revision_of(if_match))
+                  revision=revision_of(if_match), figures=body.figures(), past_due_ok=body.past_due_ok)
     return shown(rf, who, ref, response)
 
 
@@ -138,7 +138,7 @@ def add_action(ref: str, body: schemas.AddAction, rf: Service, who: Who, respons
 def update_action(ref: str, number: str, body: schemas.UpdateAction, rf: Service, who: Who, response: Response,
                   if_match: IfMatch = None) -> schemas.CaseOut:
     rf.update_action(ref, number, who, body.status, body.reason, body.due, body.owner, body.agency, body.measure,
-                     revision=revision_of(if_match))
+                     revision=revision_of(if_match), figures=body.figures(), past_due_ok=body.past_due_ok)
     return shown(rf, who, ref, response)
 
 
@@ -175,7 +175,8 @@ def verify(ref: str, number: str, body: schemas.Verify, rf: Service, who: Who, r
              summary="Record an action's impact evaluation")
 def evaluate(ref: str, number: str, body: schemas.Evaluate, rf: Service, who: Who, response: Response,
              if_match: IfMatch = None) -> schemas.CaseOut:
-    rf.evaluate_action(ref, number, who, body.method, body.date, body.finding, revision=revision_of(if_match))
+    rf.evaluate_action(ref, number, who, body.method, body.date, body.finding, revision=revision_of(if_match),
+                       value=body.value)
     return shown(rf, who, ref, response)
 
 
@@ -184,5 +185,21 @@ def evaluate(ref: str, number: str, body: schemas.Evaluate, rf: Service, who: Wh
 def disseminate(ref: str, body: schemas.Disseminate, rf: Service, who: Who, response: Response,
                 if_match: IfMatch = None) -> schemas.CaseOut:
     rf.record_dissemination(ref, who, body.kind, body.audience, body.date, body.reference,
-                            revision=revision_of(if_match))
+                            revision=revision_of(if_match), reach=body.reach)
+    return shown(rf, who, ref, response)
+
+
+@router.post("/{ref}/actions/{number}/measurements", response_model=schemas.CaseOut, status_code=201,
+             summary="Record a measured value of an action's measure")
+def measure(ref: str, number: str, body: schemas.Measure, rf: Service, who: Who, response: Response,
+            if_match: IfMatch = None) -> schemas.CaseOut:
+    rf.measure_action(ref, number, who, body.value, body.date, body.note, revision=revision_of(if_match))
+    return shown(rf, who, ref, response)
+
+
+@router.post("/{ref}/training", response_model=schemas.CaseOut, status_code=201,
+             summary="Record training attendance on a learning theme")
+def training(ref: str, body: schemas.Training, rf: Service, who: Who, response: Response,
+             if_match: IfMatch = None) -> schemas.CaseOut:
+    rf.record_training(ref, who, body.theme, body.attended, body.date, body.course, revision=revision_of(if_match))
     return shown(rf, who, ref, response)

@@ -10,6 +10,7 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 from pydantic import BaseModel, Field, create_model
 
 from reviewflow.engine.core.access import Identity
+from reviewflow.engine.core.measures import MeasureInput
 from reviewflow.engine.core.records import Action, ApiToken, CaseView, Evidence, HistoryEntry, LedgerEntry
 
 
@@ -92,6 +93,8 @@ class DisseminationOut(BaseModel):
     held_on: date
     reference: str | None
     recorded_by: str
+    reach: int | None = Field(default=None, description="How many practitioners it reached (attended, for training)")
+    theme: str | None = Field(default=None, description="The learning theme of a training session")
 
 
 class CaseSummary(BaseModel):
@@ -201,6 +204,8 @@ class OpenCase(BaseModel):
     note: str | None = _TEXT
     subgroup: str | None = Field(default=None, max_length=63,
                                  description="The sub-group the case belongs to, when not its workflow's")
+    legacy: bool = Field(default=False, description="Confirms a case of a legacy review type (e.g. "
+                         "serious_case_review) records a historical case; without it such a case is refused")
 
 
 class Fire(BaseModel):
@@ -245,6 +250,14 @@ class AddAction(BaseModel):
     owner: str | None = Field(default=None, max_length=100)
     due: str = Field(min_length=1, max_length=40, description="YYYY-MM-DD or DD/MM/YYYY")
     measure: str = Field(default="", max_length=4000)
+    baseline: float | None = Field(default=None, description="The measure's value before the action (with target)")
+    target: float | None = Field(default=None, description="The value the action aims for (with baseline)")
+    unit: str | None = Field(default=None, max_length=20, description="percent or number (the default)")
+    lower_is_better: bool | None = Field(default=None, description="A lower value is better (e.g. re-referrals)")
+    past_due_ok: bool = Field(default=False, description="Confirms a due date that is already past")
+
+    def figures(self) -> MeasureInput:
+        return MeasureInput(self.baseline, self.target, self.unit, self.lower_is_better)
 
 
 class UpdateAction(BaseModel):
@@ -254,6 +267,14 @@ class UpdateAction(BaseModel):
     owner: str | None = Field(default=None, max_length=100)
     agency: str | None = Field(default=None, max_length=120)
     measure: str | None = _TEXT
+    baseline: float | None = None
+    target: float | None = None
+    unit: str | None = Field(default=None, max_length=20)
+    lower_is_better: bool | None = None
+    past_due_ok: bool = Field(default=False, description="Confirms a new due date that is already past")
+
+    def figures(self) -> MeasureInput:
+        return MeasureInput(self.baseline, self.target, self.unit, self.lower_is_better)
 
 
 class SubmitEvidence(BaseModel):
@@ -274,6 +295,20 @@ class Evaluate(BaseModel):
     method: str = Field(min_length=1, max_length=40)
     date: str = Field(min_length=1, max_length=40)
     finding: str = Field(min_length=1, max_length=4000)
+    value: float | None = Field(default=None, description="The measured value of the action's measure")
+
+
+class Measure(BaseModel):
+    value: float = Field(description="The measured value, in the measure's unit")
+    date: str = Field(min_length=1, max_length=40, description="When it was measured (not in the future)")
+    note: str | None = _TEXT
+
+
+class Training(BaseModel):
+    theme: str = Field(min_length=1, max_length=100, description="The learning theme the training addressed")
+    attended: int = Field(ge=1, le=1_000_000, description="How many practitioners attended")
+    date: str = Field(min_length=1, max_length=40)
+    course: str | None = Field(default=None, max_length=300)
 
 
 class Disseminate(BaseModel):
@@ -281,6 +316,7 @@ class Disseminate(BaseModel):
     audience: str = Field(min_length=1, max_length=300)
     date: str = Field(min_length=1, max_length=40)
     reference: str | None = Field(default=None, max_length=500)
+    reach: int | None = Field(default=None, ge=0, le=1_000_000, description="How many practitioners it reached")
 
 
 class NewToken(BaseModel):
@@ -330,7 +366,8 @@ def case(v: CaseView, today: date) -> CaseOut:
                                            created_at=r.created_at, actions=[action(a, today) for a in r.actions])
                          for r in v.recommendations],
         dissemination=[DisseminationOut(kind=d.kind, audience=d.audience, held_on=d.held_on, reference=d.reference,
-                                        recorded_by=d.recorded_by) for d in v.dissemination],
+                                        recorded_by=d.recorded_by, reach=d.reach, theme=d.theme)
+                       for d in v.dissemination],
         links=[shown(LinkOut, k) for k in v.links])
 
 

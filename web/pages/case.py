@@ -54,7 +54,8 @@ DONE = {
     "recommended": "Recommendation {n} recorded", "action": "Action {n} agreed",
     "evidence": "Evidence {n} submitted", "accepted": "Evidence {n} accepted", "rejected": "Evidence {n} rejected",
     "verified": "Action {n} verified", "evaluated": "Impact of action {n} recorded",
-    "disseminated": "Dissemination recorded", "checked": "Progress check outcome recorded",
+    "disseminated": "Dissemination recorded", "measured": "Measured value of action {n} recorded",
+    "trained": "Training attendance recorded", "checked": "Progress check outcome recorded", "graded": "Grade recorded",
 }
 """The banner shown after a change, by the `done` key of the redirect (`n`: the record's number)."""
 _NUMBER = re.compile(r"^[A-Z][0-9]{1,6}$")
@@ -180,7 +181,15 @@ def case_page(request: Request, ref: str, who: Who, done: str = "", n: str = "")
         recommendations=recommendations, files=files, pause_text=pause_text(view) if view.paused_at else "",
         link_kinds=KIND_LABELS, learning_open=open_case or view.state in d.learning.open_after,
         details=[(field_label(d, k, specs), _shown_value(v)) for k, v in view.fields.items()],
-        history=_history(d, view), role_names=d.roles, returns=rf.returns(ref, who), today=today)
+        history=_history(d, view), role_names=d.roles, returns=rf.returns(ref, who), today=today,
+        risks=rf.risks(ref, who),
+        **_grading(rf, who, view, d))
+
+
+def _grading(rf: Any, who: Identity, view: CaseView, d: WorkflowDefinition) -> dict[str, Any]:
+    from reviewflow.web.pages.grades import grading_context  # it imports this module
+
+    return grading_context(rf, who, view, d)
 
 
 # --- moves ---------------------------------------------------------------------------------------------

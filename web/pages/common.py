@@ -27,7 +27,8 @@ from reviewflow.engine.core.access import Identity
 from reviewflow.engine.core.durations import DEFAULT_CALENDAR, LOCAL_ZONE
 from reviewflow.engine.core.elapsed import time_in_stage as stage_time
 from reviewflow.engine.core.errors import CaseNotFound, NotSignedIn, ReviewflowError
-from reviewflow.engine.core.learning import WORKING, is_overdue
+from reviewflow.engine.core.learning import WORKING, is_overdue, kind_label
+from reviewflow.engine.core.measures import describe
 from reviewflow.engine.core.records import Action, CaseView
 from reviewflow.engine.core.reports.stages import (
     DUE_SOON,
@@ -168,7 +169,8 @@ def _value(value: object) -> str:
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(date=_date, datetime=_datetime, words=_words, value=_value, held_role=_held_role)
+    env.filters.update(date=_date, datetime=_datetime, words=_words, value=_value, held_role=_held_role,
+                       measure_text=describe, kind_label=kind_label)
     env.globals.update(maxlength=limits.FORM_FIELDS, textarea_maxlength=limits.FIELD_VALUE)
     return env
 

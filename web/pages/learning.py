@@ -18,7 +18,8 @@ from starlette.datastructures import UploadFile
 
 from reviewflow.engine.core.access import Identity, agency_key
 from reviewflow.engine.core.errors import InvalidValue, NotFound, ReviewflowError
-from reviewflow.engine.core.learning import DISSEMINATION_KINDS, EVIDENCE_KINDS, IMPACT_METHODS
+from reviewflow.engine.core.learning import DISSEMINATION_LABELS, EVIDENCE_KINDS, IMPACT_METHODS
+from reviewflow.engine.core.measures import MeasureInput
 from reviewflow.engine.core.records import CaseView
 from reviewflow.web.pages.case import case_link, refused, revision_of
 from reviewflow.web.pages.common import check_csrf, form_values, page, redirect, reviewflow, signed_in
@@ -82,13 +83,33 @@ async def _submit(request: Request, who: Identity, ref: str, form_of: Callable[[
     return redirect(case_link(ref, done, number))
 
 
+MEASURE_FIELDS = (
+    Field("baseline", "Baseline (optional)", hint="The measure's figure before the action, for example 40"),
+    Field("target", "Target (optional)", hint="The figure the action aims for, for example 80; give both or neither"),
+    Field("unit", "Unit", "radios", (("percent", "Percentage"), ("number", "Number or count"))),
+    Field("lower_is_better", "Direction", "radios",
+          (("", "Higher is better"), ("yes", "Lower is better (for example re-referrals)"))),
+    Field("past_due_ok", "Due date", "checkboxes", (("yes", "The due date is already past: record it anyway"),)),
+)
+"""The measure in figures, and the confirmation of a due date already past, on the form agreeing an action."""
+
+
+def figures_of(v: Values) -> MeasureInput:
+    """The measure as typed (empty fields leave it unset)."""
+    return MeasureInput(v.get("baseline") or None, v.get("target") or None,
+                        (v.get("unit") or None) if v.get("baseline") or v.get("target") else None,
+                        (v.get("lower_is_better") == "yes") if v.get("baseline") or v.get("target") else None)
+
+
 # --- recommendations -------------------------------------------------------------------------------
 
-def _recommend_form(ref: str) -> Form:
+def _recommend_form(request: Request, ref: str) -> Form:
+    themes = tuple((t.key, t.label) for t in reviewflow(request).themes(include_retired=False))
     return Form("Record a recommendation", f"{case_link(ref)}/recommend", (
         Field("text", "Recommendation", "textarea"),
-        Field("themes", "Learning themes", hint="Separate themes with commas, for example: neglect, voice of the "
-                                                "child"),
+        Field("themes", "Learning themes", "checkboxes", themes,
+              hint="Choose every theme the recommendation addresses (the partnership's list: an administrator adds "
+                   "themes with 'reviewflow theme add')."),
         Field("agencies", "Agencies it applies to", hint="Separate agencies with commas, for example: Police, "
                                                          "Health")),
         "Record the recommendation", {"theme": "themes", "agency": "agencies", "text": "text"})
@@ -100,16 +121,18 @@ def _split(text: str) -> list[str]:
 
 @router.get("/cases/{ref}/recommend")
 def recommend_form(request: Request, ref: str, who: Who) -> Response:
-    return _show(request, who, ref, _recommend_form(ref))
+    return _show(request, who, ref, _recommend_form(request, ref))
 
 
 @router.post("/cases/{ref}/recommend")
 async def recommend(request: Request, ref: str, who: Who) -> Response:
-    def act(v: Values, revision: int, _raw: Any) -> str:
-        return reviewflow(request).recommend(ref, who, v.get("text", ""), _split(v.get("themes", "")),
-                                             _split(v.get("agencies", "")), revision=revision)
+    def act(v: Values, revision: int, raw: Any) -> str:
+        themes = [t for ticked in raw.getlist("themes") if isinstance(ticked, str) for t in _split(ticked)]
+        v["themes"] = "\n".join(themes)  # shown ticked again if the form is refused
+        return reviewflow(request).recommend(ref, who, v.get("text", ""), themes, _split(v.get("agencies", "")),
+                                             revision=revision)
 
-    return await _submit(request, who, ref, lambda: _recommend_form(ref), act, "recommended")
+    return await _submit(request, who, ref, lambda: _recommend_form(request, ref), act, "recommended")
 
 
 # --- actions -----------------------------------------------------------------------------------------
@@ -134,8 +157,9 @@ def _action_form(request: Request, ref: str, view: CaseView, agency: str) -> For
               hint=f"People registered with {agency}" if owners else f"Nobody is registered with {agency} yet"),
         Field("due", "Due date", "date", hint="For example 2026-09-30"),
         Field("measure", "Success measure (optional)", "textarea",
-              hint="How the partnership will know the change has happened")),
-        "Agree the action", {"agency": "description", "action": "recommendation"},
+              hint="How the partnership will know the change has happened"),
+        *MEASURE_FIELDS),
+        "Agree the action", {"agency": "description", "action": "recommendation", "unit": "unit"},
         intro=f"The action will be owned by {agency}.", hidden={"agency": agency})
 
 
@@ -160,7 +184,8 @@ async def add_action(request: Request, ref: str, who: Who) -> Response:
 
     def act(v: Values, revision: int, _raw: Any) -> str:
         return rf.add_action(ref, who, v.get("recommendation", ""), v.get("description", ""), agency,
-                             v.get("due", ""), v.get("owner") or None, v.get("measure", ""), revision=revision)
+                             v.get("due", ""), v.get("owner") or None, v.get("measure", ""), revision=revision,
+                             figures=figures_of(v), past_due_ok=bool(_raw.getlist("past_due_ok")))
 
     def form_of() -> Form:
         return _action_form(request, ref, rf.case(ref, who), agency)
@@ -272,7 +297,9 @@ def _evaluate_form(ref: str, number: str) -> Form:
     return Form(f"Record the impact of action {number}", f"{case_link(ref)}/actions/{number}/evaluate", (
         Field("method", "How was the impact measured?", "radios", IMPACT_METHODS),
         Field("date", "When was it measured?", "date", hint="For example 2026-09-30"),
-        Field("finding", "What did it show?", "textarea")), "Record the impact")
+        Field("finding", "What did it show?", "textarea"),
+        Field("value", "Measured value (optional)", hint="The figure measured, when the action has a baseline and "
+                                                         "target, for example 85")), "Record the impact")
 
 
 @router.get("/cases/{ref}/actions/{number}/evaluate")
@@ -285,7 +312,8 @@ def evaluate_form(request: Request, ref: str, number: str, who: Who) -> Response
 async def evaluate(request: Request, ref: str, number: str, who: Who) -> Response:
     def act(v: Values, revision: int, _raw: Any) -> str:
         return reviewflow(request).evaluate_action(ref, number, who, v.get("method", ""), v.get("date", ""),
-                                                   v.get("finding", ""), revision=revision).number
+                                                   v.get("finding", ""), revision=revision,
+                                                   value=v.get("value") or None).number
 
     return await _submit(request, who, ref, lambda: _evaluate_form(ref, number.upper()), act, "evaluated")
 
@@ -294,10 +322,12 @@ async def evaluate(request: Request, ref: str, number: str, who: Who) -> Respons
 
 def _dissemination_form(ref: str) -> Form:
     return Form("Record that the learning was shared", f"{case_link(ref)}/dissemination", (
-        Field("kind", "How was it shared?", "radios", DISSEMINATION_KINDS),
+        Field("kind", "How was it shared?", "radios", tuple(DISSEMINATION_LABELS.items())),
         Field("audience", "Who with?", hint="For example: all partner agencies"),
         Field("date", "When?", "date", hint="For example 2026-09-30"),
-        Field("reference", "Reference (optional)", hint="A document reference or a link")), "Record it")
+        Field("reference", "Reference (optional)", hint="A document reference or a link"),
+        Field("reach", "Practitioners reached (optional)", hint="How many, a whole number, for example 40")),
+        "Record it")
 
 
 @router.get("/cases/{ref}/dissemination")
@@ -309,7 +339,8 @@ def dissemination_form(request: Request, ref: str, who: Who) -> Response:
 async def disseminate(request: Request, ref: str, who: Who) -> Response:
     def act(v: Values, revision: int, _raw: Any) -> str:
         reviewflow(request).record_dissemination(ref, who, v.get("kind", ""), v.get("audience", ""),
-                                                 v.get("date", ""), v.get("reference") or None, revision=revision)
+                                                 v.get("date", ""), v.get("reference") or None, revision=revision,
+                                                 reach=v.get("reach") or None)
         return ""
 
     return await _submit(request, who, ref, lambda: _dissemination_form(ref), act, "disseminated")

@@ -40,7 +40,7 @@ def workflow_page(request: Request, who: Who, name: str, version: Version = None
     versions = sorted(v for (n, v) in rf.all_definitions() if n == name)
     drawn = can_draw()
     svg_href = f"/workflows/{quote(name, safe='')}/diagram.svg?version={definition.version}"
-    return page(request, "workflow.html", flow=workflow_view(definition), versions=versions,
+    return page(request, "workflow.html", flow=workflow_view(definition), versions=versions, legacy=definition.legacy,
                 diagram_href=svg_href if drawn else None, mermaid=None if drawn else mermaid(definition))
 
 

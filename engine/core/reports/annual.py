@@ -12,8 +12,13 @@ from reviewflow.engine.core.learning import CLOSED_WITH_REASON
 from reviewflow.engine.core.records import Action, CaseRecord
 from reviewflow.engine.core.reports.board import ThemeRow, theme_rows
 from reviewflow.engine.core.reports.data import ReportData, field_value, kind_of
+from reviewflow.engine.core.reports.grading_section import GradedGroup, grading_figures
+from reviewflow.engine.core.reports.impact_section import ImpactFigures, impact_figures
 from reviewflow.engine.core.reports.period import Period
+from reviewflow.engine.core.reports.risks_section import open_risks
+from reviewflow.engine.core.reports.sources_section import SourcesFigures, sources_figures
 from reviewflow.engine.core.reports.stages import StageEntry, stage_entries
+from reviewflow.engine.core.risks import Risk
 
 DECISION_STATES = ("no_further_action", "routed")
 """End states that record a decision not to hold (or not to continue) a review."""
@@ -126,6 +131,15 @@ class AnnualReport:
     timeliness: tuple[Timeliness, ...]
     rapid_reviews: Timeliness | None
     themes: tuple[ThemeRow, ...]
+    grading: tuple[GradedGroup, ...] = ()
+    """Audit grades in the year against the year before (engine/core/reports/grading_section.py)."""
+    impact_measures: ImpactFigures = ImpactFigures()
+    """Actions against their targets, dissemination reach and training (engine/core/reports/impact_section.py)."""
+    risks: tuple[Risk, ...] = ()
+    """The open risks of the risk registers, highest score first (engine/core/reports/risks_section.py)."""
+    sources: SourcesFigures = SourcesFigures()
+    """The framework's sources of learning, its learning loop and the themes across all reviews
+    (engine/core/reports/sources_section.py)."""
 
 
 # --- reviews and audits -----------------------------------------------------------------------------------
@@ -294,4 +308,6 @@ def annual_figures(data: ReportData, now: datetime, period: Period) -> AnnualRep
         decisions, dict(Counter(x.outcome for x in decisions).most_common()),
         _recommendations(data, period, as_of), _actions(data, period, as_of), _not_progressed(data, refs, as_of),
         impact, dict(Counter(i.method for i in impact).most_common()), timeliness, _rapid(timeliness),
-        theme_rows(data, period, only_period=True))
+        theme_rows(data, period, only_period=True), grading_figures(data, period),
+        impact_measures=impact_figures(data, period, local_date(as_of - _TICK)), risks=open_risks(data.risks),
+        sources=sources_figures(data, period, as_of))

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+from reviewflow.engine.core.durations import local_date
 from reviewflow.engine.core.reports.annual import AnnualReport, Timeliness
+from reviewflow.engine.core.reports.grading_section import grading_section
+from reviewflow.engine.core.reports.impact_section import impact_section, reach_section
 from reviewflow.engine.core.reports.layout import Bar, Chart, Layout, Section, Table, percent, stamp, words
 from reviewflow.engine.core.reports.period import long_date
+from reviewflow.engine.core.reports.risks_section import risks_section
+from reviewflow.engine.core.reports.sources_section import sources_section
 
 
 def rapid_review_line(r: AnnualReport) -> str:
     rr = r.rapid_reviews
     if rr is None:
         return "No loaded workflow has a rapid review stage."
-    return (f"Rapid reviews completed within {rr.time_limit} of notification (statutory): {rr.within} of "
-            f"{rr.completed} ({percent(rr.percent_within)}); {rr.overdue_at_end} still open past the limit at "
-            f"{long_date(r.as_of)}.")
+    return (f"Rapid reviews completed within {rr.time_limit} of notification (an expectation of Working Together "
+            f"2023, counted from the notification date recorded): {rr.within} of {rr.completed} "
+            f"({percent(rr.percent_within)}); {rr.overdue_at_end} still open past the limit at {long_date(r.as_of)}.")
+
+
+LIMITS_NOTE = ("The time limits are the workflows' settings: a few restate statutory timescales (e.g. 5 working days "
+               "to notify a serious incident), some are expectations of guidance (the rapid review's 15 working "
+               "days), and the rest are local practice or defaults; each workflow file marks which.")
 
 
 def _key_figures(r: AnnualReport) -> tuple[tuple[str, str], ...]:
@@ -29,7 +39,9 @@ def _key_figures(r: AnnualReport) -> tuple[tuple[str, str], ...]:
         ("Actions embedded", str(r.actions.embedded)),
         ("Actions not progressed", str(r.actions.not_progressed)),
         ("Impact evaluations", str(len(r.impact))),
-        ("Rapid reviews within the statutory limit", f"{rr.within} of {rr.completed}" if rr else "–"),
+        (f"Rapid reviews within {rr.time_limit if rr else 'their time limit'} of notification "
+         "(Working Together expectation)",
+         f"{rr.within} of {rr.completed}" if rr else "–"),
     )
 
 
@@ -99,9 +111,9 @@ def _timeliness(r: AnnualReport) -> Section:
                   ("type", "stage", "time limit", "completed in the year", "within the limit", "late",
                    "% within", "open past the limit at the end"),
                   tuple(_timeliness_row(t) for t in r.timeliness), empty="No timed stage was completed in the year.")
-    intro = (f"{rapid_review_line(r)} A stage is within its limit when it was completed before its due time, "
-             "moved on by any time the clock was paused; withdrawals are not counted as completions.")
-    return Section("Timeliness against statutory timescales", intro, (table,), anchor="timeliness")
+    intro = (f"{rapid_review_line(r)} {LIMITS_NOTE} A stage is within its limit when it was completed before its "
+             "due time, moved on by any time the clock was paused; withdrawals are not counted as completions.")
+    return Section("Timeliness against time limits", intro, (table,), anchor="timeliness")
 
 
 def _themes(r: AnnualReport) -> Section:
@@ -129,4 +141,8 @@ def annual_layout(r: AnnualReport) -> Layout:
     header = (f"Reporting year: {r.period.basis}, {r.period.label}.",
               f"{position} Produced {stamp(r.generated_at)} by reviewflow.")
     return Layout(f"Annual report figures: {r.period.basis}", header, _key_figures(r),
-                  (_types(r), _decisions(r), _learning(r), _impact(r), _timeliness(r), _themes(r)), METHOD)
+                  (_types(r), _decisions(r), _learning(r), _impact(r),
+                   impact_section(r.impact_measures, long_date(r.as_of)), reach_section(r.impact_measures),
+                   _timeliness(r), _themes(r), sources_section(r.sources, long_date(r.as_of)),
+                   grading_section(r.grading, r.period), risks_section(r.risks, long_date(local_date(r.generated_at)))),
+                  METHOD)

@@ -14,8 +14,11 @@ from reviewflow.engine.core.records import Action, CaseRecord
 from reviewflow.engine.core.reports.data import ReportData, kind_of
 from reviewflow.engine.core.reports.deadlines import binding_deadlines
 from reviewflow.engine.core.reports.exceptions import BoardException, Exceptions
+from reviewflow.engine.core.reports.grading_section import GradedGroup, grading_figures
+from reviewflow.engine.core.reports.impact_section import ImpactFigures, impact_figures
 from reviewflow.engine.core.reports.period import Period
 from reviewflow.engine.core.reports.returns import OutstandingReturn, outstanding_returns
+from reviewflow.engine.core.reports.risks_section import open_risks
 from reviewflow.engine.core.reports.stages import (
     NO_LIMIT,
     PAUSED,
@@ -25,6 +28,7 @@ from reviewflow.engine.core.reports.stages import (
     working_days,
     working_days_late,
 )
+from reviewflow.engine.core.risks import Risk
 from reviewflow.engine.core.statutory import Deadline
 from reviewflow.engine.core.time_limits import backdated_by, describe
 
@@ -216,6 +220,12 @@ class BoardReport:
     """History rows dated or recorded in the period and dated well before they were recorded."""
     returns: tuple[OutstandingReturn, ...] = ()
     """Agencies' returns outstanding on open cases, by agency (engine/core/reports/returns.py)."""
+    grading: tuple[GradedGroup, ...] = ()
+    """Audit grades in the period against the period before (engine/core/reports/grading_section.py)."""
+    impact: ImpactFigures = field(default_factory=ImpactFigures)
+    """Actions measured against their targets (engine/core/reports/impact_section.py)."""
+    risks: tuple[Risk, ...] = ()
+    """The open risks of the risk registers, highest score first (engine/core/reports/risks_section.py)."""
 
     @property
     def all_open(self) -> RagCounts:
@@ -352,7 +362,9 @@ def board_figures(data: ReportData, now: datetime, period: Period) -> BoardRepor
     return BoardReport(now, today, period, reviews, _by_type(data, reviews), _funnel(data, open_cases, reviews),
                        opened, closed, Exceptions(data, now, period).find(), _action_plans(data, today),
                        theme_rows(data, period), shared, dict(Counter(s.kind for s in shared).most_common()),
-                       _backdated(data, refs, period), outstanding_returns(data, today))
+                       _backdated(data, refs, period), outstanding_returns(data, today),
+                       grading_figures(data, period), impact=impact_figures(data, period, today),
+                       risks=open_risks(data.risks))
 
 
 def _backdated(data: ReportData, refs: dict[int, str], period: Period) -> tuple[BackdatedMove, ...]:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from reviewflow.engine.core.learning import STATUSES
 from reviewflow.engine.core.reports.board import BoardReport, RagCounts
 from reviewflow.engine.core.reports.exceptions import BoardException
+from reviewflow.engine.core.reports.grading_section import grading_section
+from reviewflow.engine.core.reports.impact_section import impact_section
 from reviewflow.engine.core.reports.layout import Bar, Chart, Layout, Section, Table, percent, stamp, words
 from reviewflow.engine.core.reports.period import long_date
 from reviewflow.engine.core.reports.returns_section import returns_section
+from reviewflow.engine.core.reports.risks_section import risks_section
 from reviewflow.engine.core.reports.stages import DUE_SOON_WORKING_DAYS, RAG_LABELS, RAG_ORDER
 
 RAG_SERIES = tuple((status, RAG_LABELS[status]) for status in RAG_ORDER)
@@ -184,4 +187,6 @@ def board_layout(r: BoardReport) -> Layout:
               f"Position at {long_date(r.today)}; produced {stamp(r.generated_at)} by reviewflow.")
     return Layout("Board report: safeguarding reviews and audits", header, _key_figures(r),
                   (_open_section(r), _movement_section(r), _exception_section(r), _actions_section(r),
-                   returns_section(r), _learning_section(r), _dissemination_section(r)), METHOD)
+                   returns_section(r), risks_section(r.risks, long_date(r.today)),
+                   impact_section(r.impact, long_date(r.today)),
+                   grading_section(r.grading, r.period), _learning_section(r), _dissemination_section(r)), METHOD)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reviewflow.engine.core.definition import WorkflowDefinition
+from reviewflow.engine.core.grading import Grade
 from reviewflow.engine.core.records import (
     Action,
     AgencyReturn,
@@ -17,6 +18,7 @@ from reviewflow.engine.core.records import (
     LedgerEntry,
     Recommendation,
 )
+from reviewflow.engine.core.risks import Risk
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,10 @@ class ReportData:
     definitions: Mapping[tuple[str, int], WorkflowDefinition] = field(default_factory=dict)
     outstanding_returns: tuple[AgencyReturn, ...] = ()
     """Agencies' returns requested and neither in nor excused (engine/core/reports/returns.py)."""
+    grades: tuple[Grade, ...] = ()
+    """Every grade given on a case, replaced ones too, in the order given (engine/core/reports/grading_section.py)."""
+    risks: tuple[Risk, ...] = ()
+    """The open risks of every risk register (engine/core/reports/risks_section.py)."""
 
     def definition(self, case: CaseRecord) -> WorkflowDefinition:
         return self.definitions[(case.workflow, case.version)]

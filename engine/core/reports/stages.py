@@ -11,7 +11,7 @@ from typing import Any
 from reviewflow.engine.core.definition import WorkflowDefinition
 from reviewflow.engine.core.durations import Duration, due_date_of, local_date, start_of_day, working_days_between
 from reviewflow.engine.core.records import HistoryEntry
-from reviewflow.engine.core.statutory import stage_start
+from reviewflow.engine.core.statutory import stage_due, stage_start
 
 OVERDUE, DUE_SOON, ON_TIME, PAUSED, NO_LIMIT = "overdue", "due_soon", "on_time", "paused", "no_limit"
 DUE_SOON_WORKING_DAYS = 10
@@ -70,6 +70,8 @@ class StageEntry:
     """(paused, resumed) pairs; resumed is None while still paused."""
     starts_at: datetime | None = None
     """When the stage's clock started, if not at entry (a time limit `from` a date field)."""
+    due_back: datetime | None = None
+    """When the stage falls due, for a time limit counted back `before` a date field."""
 
     def paused_for(self, until: datetime) -> timedelta:
         """How long the clock stood still between entering and `until`."""
@@ -88,7 +90,8 @@ class StageEntry:
         limit = d.states[self.state].time_limit
         if limit is None:
             return None
-        return limit_due(self.starts_at or self.entered_at, limit, d.calendar) + self.paused_for(until)
+        due = self.due_back or limit_due(self.starts_at or self.entered_at, limit, d.calendar)
+        return due + self.paused_for(until)
 
     def within_limit(self, d: WorkflowDefinition) -> bool | None:
         """Left before its due time (None when it has no limit or has not been left)."""
@@ -124,7 +127,9 @@ def stage_entries(d: WorkflowDefinition, history: Iterable[HistoryEntry],
             if entries:
                 entries[-1] = _left(entries[-1], h, pauses)
             start = stage_start(d.states[h.to_state], fields or {}, h.at) if h.to_state in d.states else h.at
-            entries.append(StageEntry(h.case_id, h.seq, h.to_state, h.at, starts_at=start))
+            back = (stage_due(d, h.to_state, fields or {}, h.at)
+                    if h.to_state in d.states and d.states[h.to_state].time_limit_before else None)
+            entries.append(StageEntry(h.case_id, h.seq, h.to_state, h.at, starts_at=start, due_back=back))
             pauses = []
         elif h.trigger == PAUSE:
             pauses.append((h.at, None))

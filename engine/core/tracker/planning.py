@@ -15,9 +15,10 @@ from typing import Any
 
 from reviewflow.engine.core.agencies import Register, agency_key, normalise
 from reviewflow.engine.core.definition import FieldSpec, WorkflowDefinition
-from reviewflow.engine.core.errors import FieldError, InvalidValue
+from reviewflow.engine.core.errors import FieldError, InvalidValue, ReviewflowError
 from reviewflow.engine.core.fields import MAX_TEXT, parse_value
-from reviewflow.engine.core.learning import CLOSED_WITH_REASON, STATUSES, normalise_theme, themes_problem
+from reviewflow.engine.core.learning import CLOSED_WITH_REASON, STATUSES, themes_problem
+from reviewflow.engine.core.themes import ThemeList, check_key
 from reviewflow.engine.core.tracker.cells import Sheet, cell_text, norm
 from reviewflow.engine.core.tracker.mapping import Source, TrackerMapping, Workflows, action_status, find_state
 
@@ -57,6 +58,18 @@ class PlannedCase:
     due: date | None = None
     recommendations: dict[str, PlannedRecommendation] = field(default_factory=dict)
     last_recommendation: str | None = None
+    existing: bool = False
+    """Already in the database: brought up to date from the sheet (`--update`), not created."""
+
+
+@dataclass
+class MissingOwner:
+    """An action owner the sheet names who is not a registered user: `--create-owners` registers them as an
+    action owner of the agency their first row names."""
+
+    name: str
+    agency: str
+    rows: list[int] = field(default_factory=list)
 
 
 class BadCell(Exception):
@@ -94,8 +107,12 @@ class Planner:
 
     def __init__(self, mapping: TrackerMapping, flows: Workflows, existing: set[str], users: Mapping[str, frozenset],
                  actor: str, today: date, check_ref: Callable[[str], object],
-                 register: Register | None = None) -> None:
+                 register: Register | None = None, update: bool = False, create_owners: bool = False) -> None:
         self.m = mapping
+        self.update = update
+        self.create_owners = create_owners
+        self.missing_owners: dict[str, MissingOwner] = {}
+        """Action owners the sheet names who are not registered users, in the order first met."""
         self.register = register
         self.check_ref = check_ref
         self.flows = flows
@@ -103,6 +120,11 @@ class Planner:
         self.users = users
         self.actor = actor
         self.today = today
+        self.themes: ThemeList | None = None
+        """The partnership's learning themes (None: themes as written)."""
+        self.new_themes: dict[str, str] = {}
+        """Themes the sheet names that are not on the list, by key, with their label as first written: the
+        import adds them to the list (a tracker's themes are what was recorded at the time)."""
         self.problems: dict[int, list[str]] = {}
 
     def bad(self, row: Row, reason: str) -> None:
@@ -194,8 +216,11 @@ class Planner:
         except InvalidValue as exc:
             raise BadCell(str(exc)) from None
         if case.ref in self.existing:
-            raise BadCell("a case with this reference is already in the database: leave the row out, "
-                          "or see it with 'reviewflow case show " + case.ref + "'")
+            if self.update:
+                case.existing = True
+                return
+            raise BadCell("a case with this reference is already in the database: pass --update to bring in what "
+                          "the sheet changes on it, or leave the row out")
 
     def _workflow(self, case: PlannedCase, row: Row) -> None:
         source = self.m.case["workflow"]
@@ -311,7 +336,7 @@ class Planner:
             raise BadCell(f"recommendation {row.text(rec.get('number'))!r} has other text on an earlier row: "
                           "give its text once, or the same on each of its rows")
         case.last_recommendation = key
-        self._add_list(found.themes, [normalise_theme(t) for t in _split(row.text(rec.get("themes")))])
+        self._add_list(found.themes, [self.theme(t, rec.get("themes")) for t in _split(row.text(rec.get("themes")))])
         named = _split(row.text(rec.get("agencies")))
         self._add_list(found.agencies, [self.agency(a, rec.get("agencies")) for a in named])
         if case.definition is not None:
@@ -319,6 +344,21 @@ class Planner:
             if problem:
                 raise BadCell(problem)
         return found
+
+    def theme(self, text: str, source: Source | None) -> str:
+        """The key of the learning theme a cell names (through the mapping's values for its column): one of the
+        list, retired ones too (a tracker records the past), or a new one the import adds (`new_themes`)."""
+        text = self.translate(source, text)
+        found = self.themes.find(text) if self.themes is not None else None
+        if found is not None:
+            return found.key
+        try:
+            key = check_key(text)
+        except ReviewflowError as exc:
+            raise BadCell(exc.message) from None
+        if self.themes is not None:
+            self.new_themes.setdefault(key, " ".join(text.split()))
+        return key
 
     @staticmethod
     def _add_list(target: list[str], items: list[str]) -> None:
@@ -337,8 +377,11 @@ class Planner:
             raise BadCell(f"the action has no due date (column {act['due'].column!r})")
         owner = row.text(act.get("owner")) or None
         if owner is not None and owner not in self.users:
-            raise BadCell(f"action owner {owner!r} is not a registered user: register them with "
-                          f"'reviewflow user add {owner} --role action_owner', or leave the cell empty")
+            person = self.missing_owners.setdefault(owner, MissingOwner(owner, agency))
+            person.rows.append(row.number)
+            if not self.create_owners:
+                raise BadCell(f"action owner {owner!r} is not a registered user (see the list of people to "
+                              "register below)")
         status, reason = self._status(row)
         return PlannedAction(row.number, description, agency, owner, due,
                              _limited(row.text(act.get("measure")), "success measure", MAX_TEXT), status, reason)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from reviewflow.engine.core.tracker.planning import MissingOwner
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,18 @@ class TrackerReport:
     actions: int = 0
     dry_run: bool = False
     all_or_nothing: bool = True
+    updated: int = 0
+    """Cases already in the database that the sheet changed (`--update`)."""
+    unchanged: int = 0
+    """Cases already in the database that the sheet left as they were (`--update`)."""
+    changes: list[str] = field(default_factory=list)
+    """Each change to a case already in the database, as `REF: what: before -> after`."""
+    missing_owners: list[MissingOwner] = field(default_factory=list)
+    """Action owners the sheet names who are not registered users."""
+    created_owners: list[str] = field(default_factory=list)
+    """Those registered as action owners by `--create-owners`."""
+    new_themes: list[str] = field(default_factory=list)
+    """Learning themes the sheet names that are not on the partnership's list: the import adds them."""
 
     @property
     def bad_rows(self) -> list[int]:

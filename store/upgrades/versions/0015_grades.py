@@ -6,6 +6,9 @@ Revises: 0014
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from alembic import op
+
 revision = "0015"
 down_revision = "0014"
 branch_labels = None
@@ -13,8 +16,25 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "grades",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("case_id", sa.Integer(), nullable=False),
+        sa.Column("subject_key", sa.String(), nullable=False),
+        sa.Column("agency", sa.String(), nullable=True),
+        sa.Column("standard", sa.String(), nullable=True),
+        sa.Column("school", sa.String(), nullable=True),
+        sa.Column("grade", sa.String(), nullable=False),
+        sa.Column("note", sa.String(), nullable=True),
+        sa.Column("graded_by", sa.String(), nullable=False),
+        sa.Column("graded_at", sa.DateTime(), nullable=False),
+        sa.Column("replaced_at", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(["case_id"], ["cases.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_grades_case_id", "grades", ["case_id"])
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index("ix_grades_case_id", table_name="grades")
+    op.drop_table("grades")
