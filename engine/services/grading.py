@@ -15,12 +15,11 @@ from reviewflow.engine.core import grading as rules
 from reviewflow.engine.core import limits
 from reviewflow.engine.core.access import Identity
 from reviewflow.engine.core.definition import WorkflowDefinition
-from reviewflow.engine.core.errors import InvalidValue, TransitionNotAllowed
+from reviewflow.engine.core.errors import InvalidValue
 from reviewflow.engine.core.grading import Grade
 from reviewflow.engine.services.agencies import registered
-from reviewflow.engine.services.cases import check_revision, not_before
+from reviewflow.engine.services.case_records import find_case, ready_to_change, seen_by
 from reviewflow.engine.services.context import ServiceContext
-from reviewflow.engine.services.visibility import require_visible
 from reviewflow.store import grades as store
 from reviewflow.store import repo
 
@@ -64,22 +63,15 @@ class GradingService:
         note = _typed(asked.note, "note", limits.NOTE)
         now = self.ctx.clock()
         with self.ctx.transaction() as s:
-            record = repo.get_case_record(s, ref)
-            d = self.ctx.definition_in(s, record.workflow, record.version)
-            who = self.ctx.who(s, actor)
-            require_visible(s, who if isinstance(actor, Identity) else None, d, record)
+            record, d = find_case(self.ctx, s, ref)
+            who = seen_by(self.ctx, s, record, d, actor)
             g = _grading(d, record.ref)
             rules.check_role(d, record.ref, who.name, who.roles)
             grade = rules.check_grade(g, record.ref, asked.grade)
             rules.check_subject(g, record.ref, {rules.AGENCY: agency, rules.STANDARD: standard,
                                                 rules.SCHOOL: school})
             agency = registered(s, agency) if agency else None
-            check_revision(record, revision)
-            if not record.is_open:
-                raise TransitionNotAllowed(f"case {record.ref} is closed: its grades can no longer change",
-                                           ref=record.ref, state=record.state)
-            not_before(record.ref, repo.last_change(s, record.ref), now)
-            self.ctx.write_time(s, now)
+            ready_to_change(self.ctx, s, record, revision, now, "grades")
             store.add(s, record.case_id, agency, standard, school, grade, note, who.recorded, now)
             fields = {k: v for k, v in (("grade", grade), ("agency", agency), ("standard", standard),
                                         ("school", school)) if v}
@@ -91,9 +83,7 @@ class GradingService:
     def of_case(self, ref: str, actor: str | Identity | None = None, earlier: bool = False) -> list[Grade]:
         """A case's grades (anyone who may see the case); with `earlier`, the replaced ones too."""
         with self.ctx.read() as s:
-            record = repo.get_case_record(s, ref)
-            d = self.ctx.definition_in(s, record.workflow, record.version)
+            record, d = find_case(self.ctx, s, ref)
             if actor is not None:
-                who = self.ctx.who(s, actor, write=False)
-                require_visible(s, who if isinstance(actor, Identity) else None, d, record)
+                seen_by(self.ctx, s, record, d, actor, write=False)
             return store.for_case(s, record.case_id, earlier)

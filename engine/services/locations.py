@@ -101,9 +101,10 @@ def shown(url: str | None) -> str:
     """A database URL fit to print: its password, if any, hidden."""
     if not url:
         return "(none)"
-    try:
-        from sqlalchemy.engine import make_url
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
 
+    try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - an unparsable URL is shown without anything after its scheme
+    except (ArgumentError, ValueError):  # not a URL SQLAlchemy reads: shown without anything after its scheme
         return url.split("://", 1)[0] + "://…"

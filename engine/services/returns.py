@@ -21,14 +21,14 @@ from reviewflow.engine.core.access import Identity
 from reviewflow.engine.core.clock import parse_date
 from reviewflow.engine.core.definition import WorkflowDefinition
 from reviewflow.engine.core.durations import local_date
-from reviewflow.engine.core.errors import InvalidValue, NotFound, TransitionNotAllowed
+from reviewflow.engine.core.errors import InvalidValue, NotFound
 from reviewflow.engine.core.escalation import next_check
 from reviewflow.engine.core.records import AgencyReturn, CaseRecord
 from reviewflow.engine.core.return_ladder import return_checkpoints
 from reviewflow.engine.services.agencies import registered, registered_all
-from reviewflow.engine.services.cases import check_revision, not_before
+from reviewflow.engine.services.case_records import find_case, ready_to_change, seen_by
 from reviewflow.engine.services.context import ServiceContext
-from reviewflow.engine.services.visibility import note_agencies, require_visible
+from reviewflow.engine.services.visibility import note_agencies
 from reviewflow.store import repo
 from reviewflow.store import returns as store
 
@@ -59,19 +59,12 @@ class ReturnService:
     def _work(self, ref: str, actor: str | Identity, revision: int | None) -> Iterator[_Work]:
         now = self.ctx.clock()
         with self.ctx.transaction() as s:
-            record = repo.get_case_record(s, ref)
-            d = self.ctx.definition_in(s, record.workflow, record.version)
-            who = self.ctx.who(s, actor)
-            require_visible(s, who if isinstance(actor, Identity) else None, d, record)
+            record, d = find_case(self.ctx, s, ref)
+            who = seen_by(self.ctx, s, record, d, actor)
             if d.returns is None:
                 raise InvalidValue(f"{record.workflow} cases take no agency returns (its definition has no "
                                    "`returns:`)", ref=record.ref, value=record.workflow)
-            check_revision(record, revision)
-            if not record.is_open:
-                raise TransitionNotAllowed(f"case {record.ref} is closed: its returns can no longer change",
-                                           ref=record.ref, state=record.state)
-            not_before(record.ref, repo.last_change(s, record.ref), now)
-            self.ctx.write_time(s, now)
+            ready_to_change(self.ctx, s, record, revision, now, "returns")
             yield _Work(s, record, d, rules.rules_of(d), who, now)
 
     @staticmethod
@@ -157,9 +150,7 @@ class ReturnService:
     def of_case(self, ref: str, actor: str | Identity | None = None) -> list[AgencyReturn]:
         """A case's returns (anyone who may see the case)."""
         with self.ctx.read() as s:
-            record = repo.get_case_record(s, ref)
-            d = self.ctx.definition_in(s, record.workflow, record.version)
+            record, d = find_case(self.ctx, s, ref)
             if actor is not None:
-                who = self.ctx.who(s, actor, write=False)
-                require_visible(s, who if isinstance(actor, Identity) else None, d, record)
+                seen_by(self.ctx, s, record, d, actor, write=False)
             return store.for_case(s, record.case_id)

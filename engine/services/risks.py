@@ -19,14 +19,14 @@ from reviewflow.engine.core import risks as rules
 from reviewflow.engine.core.access import Identity
 from reviewflow.engine.core.definition import WorkflowDefinition
 from reviewflow.engine.core.durations import local_date
-from reviewflow.engine.core.errors import InvalidValue, TransitionNotAllowed, UserNotFound
+from reviewflow.engine.core.errors import InvalidValue, UserNotFound
 from reviewflow.engine.core.records import CaseRecord
 from reviewflow.engine.core.risks import Risk
 from reviewflow.engine.core.subgroups import narrow
 from reviewflow.engine.services.agencies import registered
-from reviewflow.engine.services.cases import check_revision, not_before
+from reviewflow.engine.services.case_records import find_case, ready_to_change, seen_by
 from reviewflow.engine.services.context import ServiceContext
-from reviewflow.engine.services.visibility import may_see, note_agencies, require_visible
+from reviewflow.engine.services.visibility import may_see, note_agencies
 from reviewflow.store import repo
 from reviewflow.store import risks as store
 
@@ -63,16 +63,9 @@ class RiskService:
     def _work(self, ref: str, actor: str | Identity, revision: int | None) -> Iterator[_Work]:
         now = self.ctx.clock()
         with self.ctx.transaction() as s:
-            record = repo.get_case_record(s, ref)
-            d = self.ctx.definition_in(s, record.workflow, record.version)
-            who = self.ctx.who(s, actor)
-            require_visible(s, who if isinstance(actor, Identity) else None, d, record)
-            check_revision(record, revision)
-            if not record.is_open:
-                raise TransitionNotAllowed(f"case {record.ref} is closed: its risks can no longer change",
-                                           ref=record.ref, state=record.state)
-            not_before(record.ref, repo.last_change(s, record.ref), now)
-            self.ctx.write_time(s, now)
+            record, d = find_case(self.ctx, s, ref)
+            who = seen_by(self.ctx, s, record, d, actor)
+            ready_to_change(self.ctx, s, record, revision, now, "risks")
             yield _Work(s, record, d, narrow(who, record.subgroup), now)
 
     @staticmethod
@@ -148,11 +141,9 @@ class RiskService:
     def of_case(self, ref: str, actor: str | Identity | None = None) -> list[Risk]:
         """A case's risks (anyone who may see the case)."""
         with self.ctx.read() as s:
-            record = repo.get_case_record(s, ref)
-            d = self.ctx.definition_in(s, record.workflow, record.version)
+            record, d = find_case(self.ctx, s, ref)
             if actor is not None:
-                who = self.ctx.who(s, actor, write=False)
-                require_visible(s, who if isinstance(actor, Identity) else None, d, record)
+                seen_by(self.ctx, s, record, d, actor, write=False)
             return store.for_case(s, record.case_id)
 
     def everywhere(self, actor: str | Identity | None = None, only_open: bool = True) -> list[Risk]:
