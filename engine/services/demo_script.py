@@ -102,7 +102,8 @@ OPENING: list[Item] = [
     Opening(0, "rapid_review_lcspr", RR1, {"incident_type": "child_seriously_harmed",
                                            "incident_date": "3 working days ago",
                                            "awareness_date": "1 working days ago"}),
-    Opening(0, "multi_agency_case_audit", MACA1),
+    Opening(0, "multi_agency_case_audit", MACA1, {"audit_period": "The quarter before the audit",
+                                                  "audit_theme": "Neglect"}),
     Step(2, RR1, "notify"),
     Step(1, MACA1, "select_cases", {"selection_criteria": "Six neglect cases open to early help"}),
     Step(7, RR1, "submit_rapid_review", {"recommended_outcome": "lcspr"}),
@@ -119,7 +120,8 @@ OPENING: list[Item] = [
                            "decision_rationale": "Criteria for a local review not met; learning on school nursing"}),
     Step(2, MAR1, "refer_to_subgroup"),
     Step(6, MACA1, "present_report"),
-    Step(2, MAR1, "commission_review"),
+    Step(2, MAR1, "commission_review", {"decision_rationale": "Below the threshold for a local review; agencies "
+                                                              "want to learn from how the referral was handled"}),
     Opening(2, "section_11_audit", S11),
     Learn(0, S11, "request_returns", "s.lewis",
           {"agencies": ["Children's social care", "Police", "Health"], "due": 45}),
@@ -144,7 +146,8 @@ MIDDLE: list[Item] = [
           {"agency": "Health", "reason": "Health's return is folded into the ICB's assurance report"}),
     Step(0, S11, "returns_received"),
     _check(0, RR1),
-    Step(5, RR3, "commission_lcspr"),
+    Step(5, RR3, "commission_lcspr", {"decision_rationale": "Serious harm, and agencies' information sharing "
+                                                            "needs review"}),
     Step(1, RR1, "submit_final_report"),
     Opening(2, "rapid_review_lcspr", RR4),
     Step(3, MAR1, "submit_report"),
@@ -162,7 +165,8 @@ MIDDLE: list[Item] = [
     _recommend(1, S11, "Agencies evidence safer recruitment checks in their returns", ["safer recruitment"], []),
     _action(0, S11, "R1", "Health", "h.nurse", 60, "Add safer recruitment sampling to the audit cycle"),
     Step(3, S11, "agree_actions"),
-    Opening(10, "multi_agency_case_audit", MACA2),
+    Opening(10, "multi_agency_case_audit", MACA2, {"audit_period": "The quarter before the audit",
+                                                   "audit_theme": "Adolescents missing from home"}),
     Step(3, MACA2, "select_cases", {"selection_criteria": "Six cases of adolescents missing from home"}),
 ]
 """The middle months: more rapid reviews, the Section 11 returns, the LCSPR's report."""
@@ -218,7 +222,8 @@ CLOSING: list[Item] = [
     _action(0, DHR1, "R1", "Children's social care", "m.patel", 60, "Domestic abuse questions in every assessment"),
     Step(1, DHR1, "agree_actions"),
     Step(2, TR1, "commission"),
-    Step(6, MACA1, "confirm_embedded"),
+    Step(6, MACA1, "confirm_embedded", {"impact_evidence": "Re-audit of six early help plans: all name the lead "
+                                                           "professional and a review date"}),
 ]
 """The last months: the LCSPR's action plan through evidence to embedding, the first audit closed, a thematic
 review begun and a domestic homicide review's child-related learning taken on."""
