@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
 from functools import lru_cache
 from importlib.resources import files
@@ -28,7 +29,7 @@ from reviewflow.engine.core.durations import DEFAULT_CALENDAR, Duration, parse_d
 from reviewflow.engine.core.errors import InvalidDefinition, InvalidDuration, Problem
 from reviewflow.engine.core.grading import parse_grading
 from reviewflow.engine.core.learning import LearningRules, normalise_theme
-from reviewflow.engine.core.legacy import Catalogue, check_legacy, parse_legacy, since_problem
+from reviewflow.engine.core.legacy import Catalogue, Legacy, check_legacy, parse_legacy, since_problem
 from reviewflow.engine.core.links import parse_opens
 from reviewflow.engine.core.recurring import read_dates
 from reviewflow.engine.core.returns import ReturnsRules
@@ -350,6 +351,22 @@ def _normalised(data: Any) -> Any:
     return data
 
 
+STORED_PARSES_KEPT = 256
+"""How many stored definition texts a process keeps parsed (a few versions of each workflow)."""
+
+
+@lru_cache(maxsize=STORED_PARSES_KEPT)
+def parse_stored(text: str, file: str, version: int) -> WorkflowDefinition:
+    """A stored definition (validated when it was loaded) as `version`: parsed once per process.
+
+    The same text always parses to the same definition, which is frozen, so every service context, web
+    request and command in one process shares one object per text and version instead of parsing the
+    YAML again each time it opens.
+    """
+    parsed = parse_definition(text, file, validate=False)
+    return parsed if parsed.version == version else replace(parsed, version=version)
+
+
 def parse_definition(text: str, file: str = "<definition>", validate: bool = True,
                      warnings: list[Problem] | None = None, known: Catalogue | None = None) -> WorkflowDefinition:
     """Parse and validate definition text; raise InvalidDefinition listing every problem. A `warnings`
@@ -370,6 +387,22 @@ def parse_definition(text: str, file: str = "<definition>", validate: bool = Tru
                 return definition
         except Exception:  # noqa: BLE001 - anything odd: the full check below explains it
             pass
+    definition, cautions = _checked(text, file, None if known is None else tuple(sorted(known.items())))
+    if warnings is not None:
+        warnings.extend(cautions)
+    return definition
+
+
+CHECKED_KEPT = 64
+"""How many definition texts a process keeps fully checked (the shipped files and an administrator's drafts)."""
+
+
+@lru_cache(maxsize=CHECKED_KEPT)
+def _checked(text: str, file: str, known_items: tuple[tuple[str, Legacy | None], ...] | None,
+             ) -> tuple[WorkflowDefinition, tuple[Problem, ...]]:
+    """The full check of `parse_definition`, once per text, file and catalogue in a process (a definition that
+    passes is frozen, so `init` and every load of the same files share it); a refusal is raised each time."""
+    known = None if known_items is None else dict(known_items)
     data, lines = load_yaml(text, file)
     if not isinstance(data, dict):
         raise InvalidDefinition([Problem(file, "", f"expected a mapping of keys (name, title, states, "
@@ -384,9 +417,7 @@ def parse_definition(text: str, file: str = "<definition>", validate: bool = Tru
     found += [*filter(None, [since_problem(data.get("legacy"))]), *check_legacy(definition, known)]
     if found:
         raise InvalidDefinition(_sorted([_locate(file, lines, p, m) for p, m in found]))
-    if warnings is not None:
-        warnings.extend(definition_warnings(definition, lines, file))
-    return definition
+    return definition, tuple(definition_warnings(definition, lines, file))
 
 
 def _sorted(problems: list[Problem]) -> list[Problem]:

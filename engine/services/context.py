@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +16,7 @@ from reviewflow.engine.core.access import Identity
 from reviewflow.engine.core.clock import Clock
 from reviewflow.engine.core.definition import WorkflowDefinition
 from reviewflow.engine.core.errors import NotPermitted, NotSignedIn, StoreError, UserNotFound, WorkflowNotFound
-from reviewflow.engine.core.parse import parse_definition
+from reviewflow.engine.core.parse import parse_stored
 from reviewflow.engine.core.records import StoredDefinition
 from reviewflow.engine.core.time_limits import check_write_time
 from reviewflow.engine.services.settings import Settings
@@ -144,8 +143,7 @@ class ServiceContext:
         key = (stored.content_hash, stored.version)
         found = self._parsed.get(key)
         if found is None:
-            parsed = parse_definition(stored.source, stored.source_name, validate=False)
-            found = parsed if parsed.version == stored.version else replace(parsed, version=stored.version)
+            found = parse_stored(stored.source, stored.source_name, stored.version)
             self._parsed[key] = found
             self._versions[(stored.name, stored.version)] = found
         return found
