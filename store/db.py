@@ -203,6 +203,14 @@ class Database:
         with self.guard():
             return behind(self.engine)
 
+    def readiness(self) -> str | None:
+        """None when the database is ready for this reviewflow; else why not (store/schema.py `readiness`):
+        read without taking SQLite's write lock."""
+        from reviewflow.store.schema import readiness
+
+        with self.guard():
+            return readiness(self._reader)
+
     def is_initialised(self) -> bool:
         with self.guard():
             return inspect(self.engine).has_table("cases")

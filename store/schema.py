@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel
 
 from reviewflow.engine.core.errors import StoreError
@@ -85,12 +86,33 @@ def _upgrade(connection: Connection, command: Any) -> tuple[str | None, str]:
         time_settings.new_database(connection)
         themes.seed(connection)  # the shipped learning themes (an upgraded database gets them from 0017)
         command.stamp(config, "head")
-        return None, head()
+        return None, HEAD
+    if before == HEAD:  # nothing to do: Alembic need not read its scripts
+        return before, HEAD
     if before is None:
         before = _untracked_revision(tables)
         command.stamp(config, before)
     command.upgrade(config, "head")
-    return before, head()
+    return before, HEAD
+
+
+UNINITIALISED = "uninitialised"
+"""`readiness` of a database without reviewflow's tables."""
+
+
+def readiness(engine: Engine) -> str | None:
+    """None when the database has this reviewflow's schema; UNINITIALISED when it has no tables; else the older
+    revision it has. A database at the newest revision (every command's first check) takes one query."""
+    try:
+        with engine.connect() as connection:
+            if connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == HEAD:
+                return None
+    except DBAPIError:  # no such table (a new database, or one older than tracking), or unreachable: see below
+        pass
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("cases"):
+            return UNINITIALISED
+    return behind(engine)
 
 
 def behind(engine: Engine) -> str | None:

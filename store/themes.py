@@ -60,7 +60,7 @@ def seed(conn: Connection) -> list[str]:
     known = {r.key for r in conn.execute(select(_T.c.key))}
     last = conn.execute(select(func.max(_T.c.position))).scalar() or 0
     added = [t for t in shipped if t.key not in known]
-    for n, theme in enumerate(added, last + 1):
-        conn.execute(insert(_T).values(key=theme.key, label=theme.label, description=theme.description,
-                                       position=n, retired_at=None))
+    if added:  # one statement for them all
+        conn.execute(insert(_T), [{"key": t.key, "label": t.label, "description": t.description, "position": n,
+                                   "retired_at": None} for n, t in enumerate(added, last + 1)])
     return [t.key for t in added]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import yaml
@@ -65,6 +66,12 @@ def check_description(description: str | None) -> str:
 
 def parse_shipped(text: str, source: str) -> list[Theme]:
     """The themes of the shipped file: a list of mappings with `key`, `label` and `description`."""
+    return list(_parsed_shipped(text, source))
+
+
+@lru_cache(maxsize=4)
+def _parsed_shipped(text: str, source: str) -> tuple[Theme, ...]:
+    """`parse_shipped`, once per text in a process (every new database is seeded from the same file)."""
     data: Any = yaml.safe_load(text)
     items = data.get("themes") if isinstance(data, dict) else None
     if not isinstance(items, list):
@@ -77,7 +84,7 @@ def parse_shipped(text: str, source: str) -> list[Theme]:
         if theme.key in found:
             raise InvalidValue(f"{source}: theme {theme.key!r} is listed twice", field="themes", value=theme.key)
         found[theme.key] = theme
-    return list(found.values())
+    return tuple(found.values())
 
 
 @dataclass(frozen=True)

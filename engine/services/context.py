@@ -22,6 +22,7 @@ from reviewflow.engine.core.time_limits import check_write_time
 from reviewflow.engine.services.settings import Settings
 from reviewflow.store import accounts, repo, time_settings
 from reviewflow.store.db import Database
+from reviewflow.store.schema import UNINITIALISED
 
 
 def running_clock(start: datetime) -> Clock:
@@ -87,9 +88,9 @@ class ServiceContext:
         if self._ready:
             return
         self.db.require_existing()
-        if not self.db.is_initialised():
+        old = self.db.readiness()
+        if old == UNINITIALISED:
             raise StoreError(f"the database {self.db.shown} is not initialised: run 'reviewflow init'")
-        old = self.db.schema_behind()
         if old:
             raise StoreError(f"the database {self.db.shown} has schema {old}, older than this reviewflow's: "
                              "back it up, then run 'reviewflow db upgrade'")
