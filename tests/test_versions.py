@@ -235,6 +235,21 @@ def test_diff_covers_roles_ladder_learning_schedule_and_calendar() -> None:
         "requires: withdrawal_reason (text) -> withdrawal_reason (text), withdrawn_on (date)",)
 
 
+def test_diff_shows_the_date_a_time_limit_counts_from_or_back_from() -> None:
+    """A stage due 10 working days before the meeting is not the stage due 10 working days after entering it."""
+    from reviewflow.workflows import shipped_files
+
+    path = next(p for p in shipped_files() if p.name == "performance_report.yaml")
+    text = path.read_text("utf-8")
+    old = parse_definition(text, path.name, known=None)
+    new = parse_definition(text.replace("{duration: 10 working days, before: meeting_date}", "10 working days")
+                           .replace("{duration: 10 working days, from: meeting_date}",
+                                    "{duration: 5 working days, from: meeting_date}"), path.name, known=None)
+    changed = {c.name: c.details for c in diff_definitions(old, new).changes if c.change == "changed"}
+    assert ("time_limit: 10 working days before meeting_date -> 10 working days",) in changed.values()
+    assert ("time_limit: 10 working days from meeting_date -> 5 working days from meeting_date",) in changed.values()
+
+
 # --- migration -----------------------------------------------------------------------------------
 
 def test_migrate_refuses_unmapped_states_and_writes_nothing(people: Reviewflow, clock: SteppingClock) -> None:

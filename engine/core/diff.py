@@ -137,8 +137,19 @@ def _keyed(kind: str, old: Mapping[str, Any], new: Mapping[str, Any], describe: 
     return found
 
 
+def _time_limit(s: StateDef) -> str | None:
+    """A stage's time limit with the date it counts from or back from: '10 working days before meeting_date'."""
+    if s.time_limit is None:
+        return None
+    if s.time_limit_before:
+        return f"{s.time_limit} before {s.time_limit_before}"
+    if s.time_limit_from:
+        return f"{s.time_limit} from {s.time_limit_from}"
+    return str(s.time_limit)
+
+
 def _state_facts(s: StateDef) -> list[tuple[str, Any]]:
-    return [("label", s.label), ("description", s.description), ("time_limit", s.time_limit),
+    return [("label", s.label), ("description", s.description), ("time_limit", _time_limit(s)),
             ("owner", s.owner), ("terminal", s.terminal), ("requires", s.requires), ("remind", s.remind)]
 
 
