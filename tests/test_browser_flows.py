@@ -48,6 +48,10 @@ def build(url: str) -> None:
         rf.request_returns("AXE-1", "bm", ["Police", "Health"], "2026-03-20")
         rf.mark_return_in("AXE-1", "bm", "Police", "2026-03-02")
         rf.link_cases("AXE-1", "KEYS-1", "related", "Same family, same week", "bm")
+        # the risk register's table and its three forms, checked by axe
+        rf.open_case("risk_register", "RISK-2026", "bm", {"register_year": "2026-27", "year_start": "2026-03-01"})
+        rf.add_risk("RISK-2026", "bm", "Too few independent reviewers", "pc.jones", 3, 4,
+                    "A pool of reviewers shared with two partnerships")
     finally:
         rf.db.dispose()
 
@@ -218,7 +222,8 @@ def test_a_keyboard_alone_signs_in_and_moves_a_case(server: str, browser_page: C
 PAGES = {
     "bm": ["/", "/cases", "/cases?overdue=yes", "/cases/AXE-1", "/cases/AXE-1/recommend", "/cases/AXE-1/actions/new",
            "/cases/AXE-1/actions/new?agency=Police", "/cases/AXE-1/dissemination", "/cases/AXE-1/resume",
-           "/cases/POLICE-1/pause", "/cases/NO-SUCH-CASE"],
+           "/cases/POLICE-1/pause", "/cases/NO-SUCH-CASE", "/cases/RISK-2026", "/cases/RISK-2026/risks/new",
+           "/cases/RISK-2026/risks/R1/review", "/cases/RISK-2026/risks/R1/close"],
     "chair": ["/", "/cases/AXE-1/evidence/E1/decide", "/cases/AXE-1/actions/A1/verify",
               "/cases/AXE-1/actions/A1/evaluate", "/cases/AXE-1/move/accept"],
     "pc.jones": ["/", "/cases/AXE-1", "/cases/AXE-1/actions/A1/evidence", "/account"],

@@ -16,7 +16,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
-PAGE_MODULES = ("auth", "work", "cases", "case_open", "case", "checks", "grades", "learning", "measures", "account")
+PAGE_MODULES = ("auth", "work", "cases", "case_open", "case", "checks", "grades", "risks", "learning", "measures",
+                "account")
 """Page modules always present (their routers are included in this order)."""
 OPTIONAL_MODULES = ("board", "workflows", "admin")
 """Page modules included when this build has them."""

@@ -56,6 +56,7 @@ DONE = {
     "verified": "Action {n} verified", "evaluated": "Impact of action {n} recorded",
     "disseminated": "Dissemination recorded", "measured": "Measured value of action {n} recorded",
     "trained": "Training attendance recorded", "checked": "Progress check outcome recorded", "graded": "Grade recorded",
+    "risk_added": "Risk {n} added", "risk_reviewed": "Risk {n} scored again", "risk_closed": "Risk {n} closed",
 }
 """The banner shown after a change, by the `done` key of the redirect (`n`: the record's number)."""
 _NUMBER = re.compile(r"^[A-Z][0-9]{1,6}$")
@@ -182,8 +183,13 @@ def case_page(request: Request, ref: str, who: Who, done: str = "", n: str = "")
         link_kinds=KIND_LABELS, learning_open=open_case or view.state in d.learning.open_after,
         details=[(field_label(d, k, specs), _shown_value(v)) for k, v in view.fields.items()],
         history=_history(d, view), role_names=d.roles, returns=rf.returns(ref, who), today=today,
-        risks=rf.risks(ref, who),
-        **_grading(rf, who, view, d))
+        **_risks(rf, who, view, d), **_grading(rf, who, view, d))
+
+
+def _risks(rf: Any, who: Identity, view: CaseView, d: WorkflowDefinition) -> dict[str, Any]:
+    from reviewflow.web.pages.risks import risk_context  # it imports this module
+
+    return risk_context(who, view, d, rf.risks(view.ref, who))
 
 
 def _grading(rf: Any, who: Identity, view: CaseView, d: WorkflowDefinition) -> dict[str, Any]:
