@@ -51,6 +51,9 @@ def _pg_problem() -> str | None:
 
 _PG_PROBLEM: str | None | bool = False
 _DATABASE: str | None = None
+_OWN = True
+"""Whether _DATABASE is this process's own database (else the configured one)."""
+_SCHEMAS: list[str] = []
 _NUMBERS = itertools.count()
 
 
@@ -75,9 +78,10 @@ def pg_url_or_skip() -> str:
             pytest.fail(f"{_PG_PROBLEM} (REVIEWFLOW_REQUIRE_PG=1)")
         pytest.skip(f"{_PG_PROBLEM}; set REVIEWFLOW_TEST_PG_URL to run the PostgreSQL tests")
     database = _own_database()
-    schema = f"rf_test_{next(_NUMBERS)}"
-    with _connect(database) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
+    schema = f"rf_test_{WORKER}_{os.getpid()}_{next(_NUMBERS)}"
+    with _connect(database) as conn:  # a stale schema of a process that had this id goes
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")
+    _SCHEMAS.append(schema)
     joiner = "&" if "?" in database else "?"
     return f"{database}{joiner}options=-csearch_path%3D{schema}"
 
@@ -93,24 +97,39 @@ def _own_database() -> str:
     """The URL of this process's own database on the test server, made at its first PostgreSQL test.
 
     Each test's schema is made in it, and the whole database is dropped at the end of the session: dropping
-    one database takes a moment, where dropping hundreds of schemas one table at a time took seconds."""
-    global _DATABASE
+    one database takes a moment, where dropping hundreds of schemas one table at a time took seconds.
+    An account that may not create databases gets its schemas in the configured database, as they were before.
+    """
+    import psycopg
+
+    global _DATABASE, _OWN
     if _DATABASE is None:
         name = f"rf_test_{WORKER}_{os.getpid()}"
-        with admin() as conn:  # a stale database of a process that had this id goes
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {name} TEMPLATE template0")
-        _DATABASE = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+        try:
+            with admin() as conn:  # a stale database of a process that had this id goes
+                conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+                conn.execute(f"CREATE DATABASE {name} TEMPLATE template0")
+        except psycopg.errors.InsufficientPrivilege:
+            _DATABASE, _OWN = PG_URL, False
+        else:
+            _DATABASE, _OWN = make_url(PG_URL).set(database=name).render_as_string(hide_password=False), True
     return _DATABASE
 
 
 def drop_schemas() -> None:
-    """Drop this process's own database, with every schema made in it (connections still open are closed)."""
+    """Drop this process's own database, with every schema made in it (connections still open are closed); or,
+    in the configured database, the schemas this process made there, a few to a transaction."""
     global _DATABASE
-    if _DATABASE is not None:
-        with admin() as conn:
+    if _DATABASE is None:
+        return
+    with admin() as conn:
+        if _OWN:
             conn.execute(f"DROP DATABASE IF EXISTS {make_url(_DATABASE).database} WITH (FORCE)")
-        _DATABASE = None
+        else:
+            for at in range(0, len(_SCHEMAS), 10):
+                conn.execute(f"DROP SCHEMA IF EXISTS {', '.join(_SCHEMAS[at:at + 10])} CASCADE")
+    _SCHEMAS.clear()
+    _DATABASE = None
 
 
 # --- templates ------------------------------------------------------------------------------------------
