@@ -175,7 +175,8 @@ class WebhookServer:
 
         self._server = ThreadingHTTPServer((HOST, 0), Handler)
         self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # polled every 50 ms: stop() waits one poll at most (the default half a second added up across the tests)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         self._stopped = False
 
