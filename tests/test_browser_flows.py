@@ -179,6 +179,11 @@ def test_the_main_flows_work_at_375_pixels_wide(server: str, browser_page: Calla
     assert narrow.get_by_role("link", name="NARROW-1").is_visible()
     narrow.get_by_role("link", name="Board").count()  # the navigation wraps rather than hiding links
     assert narrow.get_by_role("button", name="Sign out").is_visible()
+    sign_out(narrow)
+    sign_in(narrow, server, "bm")
+    for path in ("/cases/AXE-1", "/cases/RISK-2026", "/cases/RISK-2026/risks/new", "/cases/RISK-2026/risks/R1/review"):
+        narrow.goto(f"{server}{path}")
+        fits()  # the case page's tables scroll inside their own boxes
 
 
 def tab_to(page: Any, test: str, limit: int = 80) -> None:
