@@ -179,6 +179,14 @@ def echo_json(value: Any) -> None:
     click.echo(to_json(value))
 
 
+def echo_result(value: Any, as_json: bool, text: str | Callable[[], str]) -> None:
+    """Print `value` as JSON with --json, else `text` (a callable is called only when the text is printed)."""
+    if as_json:
+        echo_json(value)
+    else:
+        click.echo(text if isinstance(text, str) else text())
+
+
 def echo_lines(lines: Iterable[Line]) -> None:
     """Print rendered lines in order, each on standard output or standard error as marked."""
     for line in lines:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import click
 
-from reviewflow.cli import acting, echo_json, json_option, service
+from reviewflow.cli import acting, echo_json, echo_result, json_option, service
 
 
 @click.group()
@@ -21,10 +21,7 @@ def agency() -> None:
 def agency_add(ctx: click.Context, name: str, as_json: bool) -> None:
     """Register an agency (administrators)."""
     added = service(ctx).add_agency(name, by=acting())
-    if as_json:
-        echo_json({"name": added})
-        return
-    click.echo(f"registered agency {added}")
+    echo_result({"name": added}, as_json, f"registered agency {added}")
 
 
 @agency.command("list")

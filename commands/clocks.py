@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from reviewflow.cli import acting, as_option, echo_json, json_option, service
+from reviewflow.cli import acting, as_option, echo_result, json_option, service
 from reviewflow.commands.cases import case
 from reviewflow.engine.core.milestones import OUTCOMES
 
@@ -22,11 +22,9 @@ def case_check(ctx: click.Context, ref: str, outcome: str, note: str | None, che
                actor: str | None, as_json: bool) -> None:
     """Record the outcome of the latest progress check of case REF that is waiting for one."""
     done = service(ctx).record_check(ref, acting(actor), outcome, note, check)
-    if as_json:
-        echo_json({"ref": done.ref, "check": done.check, "occurrence": done.number, "outcome": done.outcome,
-                   "at": done.at.isoformat()})
-    else:
-        click.echo(f"{done.ref}: {done.label} {done.number} recorded as {done.outcome}")
+    echo_result({"ref": done.ref, "check": done.check, "occurrence": done.number, "outcome": done.outcome,
+                 "at": done.at.isoformat()},
+                as_json, f"{done.ref}: {done.label} {done.number} recorded as {done.outcome}")
 
 
 COMMANDS: list[click.Command] = []

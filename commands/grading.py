@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from reviewflow.cli import acting, as_option, echo_json, echo_lines, json_option, service
+from reviewflow.cli import acting, as_option, echo_json, echo_lines, echo_result, json_option, service
 from reviewflow.commands.cases import case
 
 
@@ -28,10 +28,7 @@ def case_grade(ctx: click.Context, ref: str, grade: str, agency: str | None, sta
     rf = service(ctx)
     found = rf.record_grade(ref, acting(actor), GradeRequest(grade, agency, standard, school, note))
     rules = rf.definition(found.workflow, rf.case(ref, acting(actor)).version).grading
-    if as_json:
-        echo_json(grade_json(found, rules))
-        return
-    click.echo(f"{ref}: {grade_text(found, rules)}")
+    echo_result(grade_json(found, rules), as_json, lambda: f"{ref}: {grade_text(found, rules)}")
 
 
 @case.command("grades")

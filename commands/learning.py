@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from reviewflow.cli import acting, as_option, echo_json, echo_table, json_option, service, table_output
+from reviewflow.cli import acting, as_option, echo_json, echo_result, echo_table, json_option, service, table_output
 from reviewflow.commands.cases import case
 
 if TYPE_CHECKING:
@@ -29,11 +29,9 @@ def case_recommend(ctx: click.Context, ref: str, text: str, themes: tuple[str, .
                    actor: str | None, as_json: bool) -> None:
     """Record a recommendation of case REF (numbered R1, R2, ...)."""
     number = service(ctx).recommend(ref, acting(actor), text, themes, agencies)
-    if as_json:
-        echo_json({"ref": ref, "recommendation": number})
-    else:
-        click.echo(f"{ref}: recommendation {number} recorded; add its actions with "
-                   f"'reviewflow action add {ref} --rec {number} ...'")
+    echo_result({"ref": ref, "recommendation": number}, as_json,
+                f"{ref}: recommendation {number} recorded; add its actions with "
+                f"'reviewflow action add {ref} --rec {number} ...'")
 
 
 @case.command("disseminate")
@@ -73,11 +71,9 @@ def case_training(ctx: click.Context, ref: str, theme: str, attended: str, held_
     """Record training attendance on a learning theme of case REF (a training session; its reach is how many
     attended)."""
     service(ctx).record_training(ref, acting(actor), theme, attended, held_on, course)
-    if as_json:
-        echo_json({"ref": ref, "recorded": "training", "theme": theme, "attended": int(attended),
-                   "held_on": held_on, "course": course})
-        return
-    click.echo(f"{ref}: training attendance recorded ({int(attended)} on {theme})")
+    echo_result({"ref": ref, "recorded": "training", "theme": theme, "attended": int(attended),
+                 "held_on": held_on, "course": course},
+                as_json, f"{ref}: training attendance recorded ({int(attended)} on {theme})")
 
 
 def measure_options(command: Any) -> Any:
@@ -109,10 +105,7 @@ def _action_out(ctx: click.Context, action: Action, as_json: bool) -> None:
     from reviewflow.engine.core.durations import local_date
     from reviewflow.engine.render.text import action_row
 
-    if as_json:
-        echo_json(action)
-    else:
-        click.echo(action_row(action, local_date(service(ctx).clock())))
+    echo_result(action, as_json, lambda: action_row(action, local_date(service(ctx).clock())))
 
 
 @action_group.command("add")
@@ -179,10 +172,8 @@ def action_evidence(ctx: click.Context, ref: str, number: str, kind: str, descri
                     actor: str | None, as_json: bool) -> None:
     """Submit evidence for action ACTION of case REF (numbered E1, E2, ...)."""
     evidence = service(ctx).submit_evidence(ref, number, acting(actor), kind, description, reference)
-    if as_json:
-        echo_json({"ref": ref, "action": number.upper(), "evidence": evidence})
-    else:
-        click.echo(f"{ref}: evidence {evidence} submitted for {number.upper()}; it awaits the sub-group's check")
+    echo_result({"ref": ref, "action": number.upper(), "evidence": evidence}, as_json,
+                f"{ref}: evidence {evidence} submitted for {number.upper()}; it awaits the sub-group's check")
 
 
 @action_group.command("accept")
@@ -196,10 +187,8 @@ def action_accept(ctx: click.Context, ref: str, evidence: str, note: str | None,
                   as_json: bool) -> None:
     """Accept evidence EVIDENCE (e.g. E1) of case REF."""
     status = service(ctx).decide_evidence(ref, evidence, acting(actor), True, note)
-    if as_json:
-        echo_json({"ref": ref, "evidence": evidence.upper(), "decision": "accepted", "action_status": status})
-        return
-    click.echo(f"{ref}: evidence {evidence.upper()} accepted")
+    echo_result({"ref": ref, "evidence": evidence.upper(), "decision": "accepted", "action_status": status},
+                as_json, f"{ref}: evidence {evidence.upper()} accepted")
 
 
 @action_group.command("reject")
@@ -213,11 +202,9 @@ def action_reject(ctx: click.Context, ref: str, evidence: str, reason: str, acto
                   as_json: bool) -> None:
     """Reject evidence EVIDENCE of case REF, with the reason; the owner is told."""
     status = service(ctx).decide_evidence(ref, evidence, acting(actor), False, reason)
-    if as_json:
-        echo_json({"ref": ref, "evidence": evidence.upper(), "decision": "rejected", "reason": reason,
-                   "action_status": status})
-        return
-    click.echo(f"{ref}: evidence {evidence.upper()} rejected; the action is now {status}")
+    echo_result({"ref": ref, "evidence": evidence.upper(), "decision": "rejected", "reason": reason,
+                 "action_status": status},
+                as_json, f"{ref}: evidence {evidence.upper()} rejected; the action is now {status}")
 
 
 @action_group.command("verify")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from reviewflow.cli import acting, echo_json, echo_lines, json_option, os_account, service
+from reviewflow.cli import acting, echo_json, echo_lines, echo_result, json_option, os_account, service
 
 
 @click.command()
@@ -166,10 +166,7 @@ def audit_rekey(ctx: click.Context, as_json: bool) -> None:
 
     The old chain is verified first; nothing changes unless it is intact."""
     resealed = service(ctx).rekey_audit(by=acting())
-    if as_json:
-        echo_json({"resealed": resealed})
-        return
-    click.echo(f"resealed {resealed} rows with the audit key")
+    echo_result({"resealed": resealed}, as_json, f"resealed {resealed} rows with the audit key")
 
 
 @audit_group.command("checkpoint")
@@ -273,10 +270,7 @@ def schedule_run(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
 def schedule_cover(ctx: click.Context, schedule: str, period: str, ref: str, as_json: bool) -> None:
     """Record that case REF, opened by hand, is the case of SCHEDULE's PERIOD: no worker opens it again."""
     run_ = service(ctx).cover_period(schedule, period, ref, by=acting())
-    if as_json:
-        echo_json(run_)
-    else:
-        click.echo(f"{schedule} period {run_.period} is covered by case {run_.case_ref}")
+    echo_result(run_, as_json, f"{schedule} period {run_.period} is covered by case {run_.case_ref}")
 
 
 COMMANDS = [init, escalate, run, outbox_group, audit_group, db_group, schedule_group]

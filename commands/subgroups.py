@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import click
 
-from reviewflow.cli import acting, echo_json, json_option, service
+from reviewflow.cli import acting, echo_json, echo_result, json_option, service
 
 
 @click.group()
@@ -22,10 +22,7 @@ def subgroup() -> None:
 def subgroup_add(ctx: click.Context, name: str, title: str, as_json: bool) -> None:
     """Register sub-group NAME (administrators): lower-case letters, digits and underscores, e.g. case_review."""
     added = service(ctx).subgroup_add(name, title, by=acting())
-    if as_json:
-        echo_json(added)
-        return
-    click.echo(f"added sub-group {added.name}: {added.title}")
+    echo_result(added, as_json, f"added sub-group {added.name}: {added.title}")
 
 
 @subgroup.command("list")
@@ -51,10 +48,7 @@ def subgroup_list(ctx: click.Context, as_json: bool) -> None:
 def subgroup_rename(ctx: click.Context, name: str, title: str, as_json: bool) -> None:
     """Change the title of sub-group NAME (administrators)."""
     changed = service(ctx).subgroup_rename(name, title, by=acting())
-    if as_json:
-        echo_json(changed)
-        return
-    click.echo(f"sub-group {changed.name} is now titled: {changed.title}")
+    echo_result(changed, as_json, f"sub-group {changed.name} is now titled: {changed.title}")
 
 
 COMMANDS = [subgroup]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from reviewflow.cli import acting, echo_json, json_option, service
+from reviewflow.cli import acting, echo_json, echo_result, json_option, service
 
 
 @click.group()
@@ -40,10 +40,7 @@ def theme_list(ctx: click.Context, only_active: bool, as_json: bool) -> None:
 def theme_add(ctx: click.Context, key: str, label: str, description: str | None, as_json: bool) -> None:
     """Add learning theme KEY (administrators): lower-case text recommendations will carry, e.g. 'county lines'."""
     added = service(ctx).theme_add(key, label, description, by=acting())
-    if as_json:
-        echo_json(added)
-        return
-    click.echo(f"added learning theme {added.key!r}: {added.label}")
+    echo_result(added, as_json, f"added learning theme {added.key!r}: {added.label}")
 
 
 @theme.command("rename")
@@ -55,10 +52,7 @@ def theme_add(ctx: click.Context, key: str, label: str, description: str | None,
 def theme_rename(ctx: click.Context, key: str, label: str, description: str | None, as_json: bool) -> None:
     """Change the label of learning theme KEY (administrators)."""
     changed = service(ctx).theme_rename(key, label, description, by=acting())
-    if as_json:
-        echo_json(changed)
-        return
-    click.echo(f"learning theme {changed.key!r} is now labelled: {changed.label}")
+    echo_result(changed, as_json, f"learning theme {changed.key!r} is now labelled: {changed.label}")
 
 
 @theme.command("retire")
@@ -69,10 +63,8 @@ def theme_retire(ctx: click.Context, key: str, as_json: bool) -> None:
     """Retire learning theme KEY (administrators): it stays on old recommendations and in reports, and new
     recommendations refuse it."""
     retired = service(ctx).theme_retire(key, by=acting())
-    if as_json:
-        echo_json(retired)
-        return
-    click.echo(f"retired learning theme {retired.key!r}: kept on old recommendations, refused for new ones")
+    echo_result(retired, as_json,
+                f"retired learning theme {retired.key!r}: kept on old recommendations, refused for new ones")
 
 
 COMMANDS = [theme]

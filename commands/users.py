@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from reviewflow.cli import acting, echo_json, echo_lines, echo_table, json_option, service, table_output
+from reviewflow.cli import acting, echo_json, echo_lines, echo_result, echo_table, json_option, service, table_output
 
 
 @click.group()
@@ -28,10 +28,7 @@ def user_add(ctx: click.Context, name: str, roles: tuple[str, ...], email: str |
              os_account: str | None, as_json: bool) -> None:
     """Register a user with one or more roles (administrators)."""
     u = service(ctx).add_user(name, list(roles), email, agency, by=acting(), os_account=os_account)
-    if as_json:
-        echo_json(u)
-        return
-    click.echo(f"added {u.name}: {', '.join(u.roles)}" + (f" ({u.agency})" if u.agency else ""))
+    echo_result(u, as_json, f"added {u.name}: {', '.join(u.roles)}" + (f" ({u.agency})" if u.agency else ""))
 
 
 @user.command("grant")
@@ -43,10 +40,7 @@ def user_add(ctx: click.Context, name: str, roles: tuple[str, ...], email: str |
 def user_grant(ctx: click.Context, name: str, roles: tuple[str, ...], subgroup: str | None, as_json: bool) -> None:
     """Give a registered user more roles, partnership-wide or for one sub-group (administrators)."""
     u = service(ctx).grant(name, list(roles), by=acting(), subgroup=subgroup)
-    if as_json:
-        echo_json(u)
-        return
-    click.echo(f"{u.name} now holds: {', '.join(u.roles)}")
+    echo_result(u, as_json, f"{u.name} now holds: {', '.join(u.roles)}")
 
 
 @user.command("import")
@@ -193,10 +187,7 @@ def token_list(ctx: click.Context, as_json: bool) -> None:
 def token_revoke(ctx: click.Context, token_id: int, as_json: bool) -> None:
     """Revoke token ID: it stops working at once."""
     found = service(ctx).revoke_token(acting(), token_id)
-    if as_json:
-        echo_json(found)
-        return
-    click.echo(f"token {found.id} of {found.user} revoked")
+    echo_result(found, as_json, f"token {found.id} of {found.user} revoked")
 
 
 COMMANDS = [user, token]

@@ -9,7 +9,17 @@ from typing import Any
 
 import click
 
-from reviewflow.cli import acting, as_option, echo_fitted, echo_json, echo_lines, json_option, service, write_document
+from reviewflow.cli import (
+    acting,
+    as_option,
+    echo_fitted,
+    echo_json,
+    echo_lines,
+    echo_result,
+    json_option,
+    service,
+    write_document,
+)
 
 
 @click.group()
@@ -129,10 +139,7 @@ def workflow_diff(ctx: click.Context, name: str, old: int, new: int, as_json: bo
     from reviewflow.engine.core.diff import diff_text
 
     diff = service(ctx).diff(name, old, new)
-    if as_json:
-        echo_json(diff)
-    else:
-        click.echo(diff_text(diff))
+    echo_result(diff, as_json, lambda: diff_text(diff))
 
 
 @workflow.command("migrate")
@@ -150,10 +157,7 @@ def workflow_migrate(ctx: click.Context, name: str, to_version: int, pairs: tupl
     from reviewflow.engine.core.migration import parse_map, plan_lines
 
     plan = service(ctx).migrate(name, to_version, parse_map(pairs), acting(actor), dry_run)
-    if as_json:
-        echo_json({**plan.summary(), "dry_run": dry_run})
-    else:
-        click.echo("\n".join(plan_lines(plan, dry_run)))
+    echo_result({**plan.summary(), "dry_run": dry_run}, as_json, lambda: "\n".join(plan_lines(plan, dry_run)))
 
 
 @workflow.command("schema")
