@@ -8,6 +8,7 @@ which links to show.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -84,21 +85,27 @@ def new_risk_form(request: Request, ref: str, who: Who) -> Response:
     return _new_page(request, who, ref)
 
 
-@router.post("/cases/{ref}/risks/new")
-async def add_risk(request: Request, ref: str, who: Who) -> Response:
-    """Add a risk to the case's register, with its owner, controls and first score."""
+async def _send(request: Request, ref: str, who: Identity, change: Callable[[Reviewflow, dict[str, str], Any], Risk],
+                show: Callable[..., Response], fields: dict[str, str], fallback: str, done: str) -> Response:
+    """Send a risk form to the services: back to the case page with the `done` banner, or the form again with the
+    refusal beside its field and what was typed kept."""
     form = await request.form()
     check_csrf(request, form)
     values = form_values(form)
     try:
-        added = reviewflow(request).add_risk(
-            ref, who, values.get("title", ""), values.get("owner", ""), values.get("likelihood", ""),
-            values.get("impact", ""), values.get("controls", ""), values.get("agency") or None,
-            revision=revision_of(form))
+        changed = change(reviewflow(request), values, form)
     except ReviewflowError as exc:
-        return refused(request, exc, lambda **kw: _new_page(request, who, ref, **kw), ADD_FIELDS, "title", values,
-                       ref, who)
-    return redirect(case_link(ref, "risk_added", added.number))
+        return refused(request, exc, show, fields, fallback, values, ref, who)
+    return redirect(case_link(ref, done, changed.number))
+
+
+@router.post("/cases/{ref}/risks/new")
+async def add_risk(request: Request, ref: str, who: Who) -> Response:
+    """Add a risk to the case's register, with its owner, controls and first score."""
+    return await _send(request, ref, who, lambda rf, v, form: rf.add_risk(
+        ref, who, v.get("title", ""), v.get("owner", ""), v.get("likelihood", ""), v.get("impact", ""),
+        v.get("controls", ""), v.get("agency") or None, revision=revision_of(form)),
+        lambda **kw: _new_page(request, who, ref, **kw), ADD_FIELDS, "title", "risk_added")
 
 
 # --- reviewing a risk -----------------------------------------------------------------------------------
@@ -116,17 +123,10 @@ def review_risk_form(request: Request, ref: str, number: str, who: Who) -> Respo
 @router.post("/cases/{ref}/risks/{number}/review")
 async def review_risk(request: Request, ref: str, number: str, who: Who) -> Response:
     """Score a risk again: its trend compares the new score with the last."""
-    form = await request.form()
-    check_csrf(request, form)
-    values = form_values(form)
-    try:
-        reviewed = reviewflow(request).review_risk(
-            ref, who, number, values.get("likelihood", ""), values.get("impact", ""),
-            values.get("note", "").strip() or None, revision=revision_of(form))
-    except ReviewflowError as exc:
-        return refused(request, exc, lambda **kw: _review_page(request, who, ref, number, **kw), REVIEW_FIELDS,
-                       "likelihood", values, ref, who)
-    return redirect(case_link(ref, "risk_reviewed", reviewed.number))
+    return await _send(request, ref, who, lambda rf, v, form: rf.review_risk(
+        ref, who, number, v.get("likelihood", ""), v.get("impact", ""), v.get("note", "").strip() or None,
+        revision=revision_of(form)),
+        lambda **kw: _review_page(request, who, ref, number, **kw), REVIEW_FIELDS, "likelihood", "risk_reviewed")
 
 
 # --- closing a risk ---------------------------------------------------------------------------------------
@@ -144,13 +144,6 @@ def close_risk_form(request: Request, ref: str, number: str, who: Who) -> Respon
 @router.post("/cases/{ref}/risks/{number}/close")
 async def close_risk(request: Request, ref: str, number: str, who: Who) -> Response:
     """Close a risk with a reason; its scores stay on the register."""
-    form = await request.form()
-    check_csrf(request, form)
-    values = form_values(form)
-    try:
-        closed = reviewflow(request).close_risk(ref, who, number, values.get("reason", ""),
-                                                revision=revision_of(form))
-    except ReviewflowError as exc:
-        return refused(request, exc, lambda **kw: _close_page(request, who, ref, number, **kw), CLOSE_FIELDS,
-                       "reason", values, ref, who)
-    return redirect(case_link(ref, "risk_closed", closed.number))
+    return await _send(request, ref, who, lambda rf, v, form: rf.close_risk(
+        ref, who, number, v.get("reason", ""), revision=revision_of(form)),
+        lambda **kw: _close_page(request, who, ref, number, **kw), CLOSE_FIELDS, "reason", "risk_closed")
