@@ -52,10 +52,8 @@ class ServiceContext:
         self.wall: Clock = wall or SERVER_CLOCK or clock
         """The server's own time, recorded beside every change (never --now): see core/time_limits.py."""
         self.settings = settings or Settings()
-        self._parsed: dict[tuple[str, int], WorkflowDefinition] = {}
-        """Parsed definitions by (content hash, stored version): a stored version never changes."""
         self._versions: dict[tuple[str, int], WorkflowDefinition] = {}
-        """The same, by (name, version)."""
+        """Parsed definitions by (name, stored version): a stored version never changes."""
         self._ready = False
 
     # --- transactions ------------------------------------------------------------------------
@@ -140,13 +138,10 @@ class ServiceContext:
     # --- definitions ---------------------------------------------------------------------------
 
     def parsed(self, stored: StoredDefinition) -> WorkflowDefinition:
-        """A stored definition, parsed once (it was validated when it was loaded)."""
-        key = (stored.content_hash, stored.version)
-        found = self._parsed.get(key)
-        if found is None:
-            found = parse_stored(stored.source, stored.source_name, stored.version)
-            self._parsed[key] = found
-            self._versions[(stored.name, stored.version)] = found
+        """A stored definition, parsed once per process (engine/core/parse.py; it was validated when it was
+        loaded)."""
+        found = parse_stored(stored.source, stored.source_name, stored.version)
+        self._versions[(stored.name, stored.version)] = found
         return found
 
     def definition(self, name: str, version: int | None = None) -> WorkflowDefinition:
