@@ -20,6 +20,7 @@ from reviewflow.store import (
     chain,  # noqa: F401  (registers the tables and the sealing of audit rows)
     )
 from reviewflow.store.chain import AUDIT_KEY, KEY_ENV, AuditKey
+from reviewflow.store.compiled import COMPILED
 
 DEFAULT_URL = "sqlite:///reviewflow.db"
 SQLITE_WAIT_SECONDS = 5.0
@@ -162,6 +163,7 @@ class Database:
         self.audit_key = AuditKey(audit_key_file or os.environ.get(KEY_ENV), beside)
         try:
             self.engine: Engine = self._create(url, parsed)
+            self.engine.update_execution_options(compiled_cache=COMPILED)  # compiled once per process
         except (NoSuchModuleError, ImportError) as exc:
             raise StoreError(f"no driver for {self.shown} ({exc}): use sqlite:/// or postgresql+psycopg://") from None
         except ArgumentError as exc:
