@@ -15,6 +15,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from reviewflow.engine.core import yamlsource
 from reviewflow.engine.core.definition import WorkflowDefinition
 from reviewflow.engine.core.errors import InvalidDefinition, Problem
 from reviewflow.engine.core.parse import parse_definition
@@ -431,7 +432,19 @@ def test_any_other_yaml_error_is_reported_without_a_traceback(monkeypatch: pytes
         raise yaml.YAMLError("something odd\nmore detail")
 
     monkeypatch.setattr(yaml.SafeLoader, "get_single_node", fail)
+    monkeypatch.setattr(yamlsource._StoredLoader, "get_single_node", fail)  # libyaml's reading, then PyYAML's
     assert _problems("title: x\n") == ["f.yaml: not readable as YAML (something odd): check the file"]
+
+
+@pytest.mark.parametrize("path", shipped_files(), ids=lambda p: p.stem)
+def test_libyaml_and_pyyaml_read_a_definition_alike(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A short text is read by libyaml, a long one (or any, without libyaml) by PyYAML: same data, same lines."""
+    text = path.read_text("utf-8")
+    assert len(text) <= yamlsource.MAX_NODES
+    assert yamlsource._LIBYAML
+    fast = load_yaml(text, path.name)
+    monkeypatch.setattr(yamlsource, "_LIBYAML", False)
+    assert load_yaml(text, path.name) == fast
 
 
 def test_file_over_one_megabyte_is_refused() -> None:

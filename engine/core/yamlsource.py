@@ -149,6 +149,23 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, file: str) -> Problem:
     return Problem(file, "", f"YAML syntax error: {reason}; fix the indentation or quoting on this line", line)
 
 
+_LIBYAML = hasattr(yaml, "CSafeLoader")
+
+
+def _composed(text: str, fast: bool, stored: bool) -> tuple[Any, yaml.Node | None]:
+    """The loader and the root node. libyaml reads stored text, and any text too short to hold MAX_NODES values
+    (each takes at least one character); new text it refuses is read again by PyYAML for the error's wording."""
+    if fast:
+        try:
+            quick = _StoredLoader(text)
+            return quick, quick.get_single_node()
+        except (yaml.YAMLError, UnicodeError):
+            if stored:
+                raise
+    loader = _Loader(text)
+    return loader, loader.get_single_node()
+
+
 def load_yaml(text: str, file: str, stored: bool = False) -> tuple[Any, dict[Path, int]]:
     """Parse `text`; return the data and a map of key path -> line. Raise InvalidDefinition.
 
@@ -158,10 +175,10 @@ def load_yaml(text: str, file: str, stored: bool = False) -> tuple[Any, dict[Pat
     if len(text) > MAX_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise InvalidDefinition([Problem(file, "", f"file is larger than {MAX_BYTES // 1000} kB: "
                                          "a workflow definition is a few kB; check the file")])
+    fast = stored or (_LIBYAML and len(text) <= MAX_NODES)
     loader: Any = None
     try:
-        loader = (_StoredLoader if stored else _Loader)(text)
-        root = loader.get_single_node()
+        loader, root = _composed(text, fast, stored)
         if root is None:
             raise InvalidDefinition([Problem(file, "", "the file is empty: start from an example "
                                              "in docs/workflow-format.md", 1)])
