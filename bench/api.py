@@ -27,7 +27,7 @@ from bench.config import Config
 from bench.pg import problem, schema
 from bench.report import Figure, Target, measured, timed
 from bench.seed import Seeder, at
-from bench.server import serving, token_for, warm
+from bench.server import TLS, serving, token_for, warm
 
 NAME = "api-fire-postgres"
 TARGET = Target(">=", 0.5)
@@ -56,7 +56,8 @@ class ApiSide:
 
     def connect(self, pool: ThreadPoolExecutor) -> None:
         headers = {"Authorization": f"Bearer {self.token}"}
-        self.clients = [httpx.Client(base_url=self.base, headers=headers, timeout=120) for _ in range(CLIENTS)]
+        self.clients = [httpx.Client(base_url=self.base, headers=headers, timeout=120, verify=TLS)
+                        for _ in range(CLIENTS)]
         list(pool.map(lambda c: warm([c], "/api/v1/me"), self.clients))
 
     def fire(self, client: httpx.Client, refs: list[str]) -> None:

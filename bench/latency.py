@@ -26,7 +26,7 @@ from reviewflow.engine.services.facade import Reviewflow
 from bench.config import Config
 from bench.report import Figure, Target
 from bench.seed import Seeder, at
-from bench.server import serving, token_for, warm
+from bench.server import TLS, serving, token_for, warm
 
 TARGET = Target("<=", 3)
 OPENED, CLOSED_AT, NOW = "2026-01-05T10:00", "2026-01-06T10:00", "2026-01-07T10:00"
@@ -109,7 +109,8 @@ def latency(cfg: Config) -> list[Figure]:
                 f"O{picks.randint(1, open_ - waiting - 1):07d}" if picks.random() < 0.5 else
                 f"W{picks.randint(1, waiting - 1):07d}" for _ in range(case_n * cfg.repeat + 10)]
         with serving(url, NOW, 1, cfg.workdir / "serve-latency.log") as base, \
-                httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=120) as client:
+                httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=120,
+                             verify=TLS) as client:
             warm([client], "/api/v1/me/work")
             rf.my_work(who)
             for ref in refs[:10]:

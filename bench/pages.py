@@ -38,7 +38,7 @@ from bench.latency import _ms, _paired, _percentiles
 from bench.profiling import profile
 from bench.report import Figure, Target, timed
 from bench.seed import Seeder, at
-from bench.server import admin, serving, token_for, warm
+from bench.server import TLS, admin, serving, token_for, warm
 
 TARGET = Target("<=", 1.5)
 OPENED, NOW = "2025-06-02T09:00", "2026-03-02T10:00"
@@ -156,14 +156,14 @@ class Person:
 
 
 def _signed_in(base: str, name: str, token: str) -> Person:
-    html = httpx.Client(base_url=base, timeout=120, follow_redirects=False)
+    html = httpx.Client(base_url=base, timeout=120, follow_redirects=False, verify=TLS)
     answer = html.post("/sign-in", data={"name": name, "password": PASSWORD})
     cookie = next((h.split(";", 1)[0].partition("=")[2] for h in answer.headers.get_list("set-cookie")
                    if h.startswith("rf_session=")), None)
     if answer.status_code != 303 or not cookie:
         raise RuntimeError(f"signing in as {name} answered {answer.status_code}: {answer.text[:300]}")
     html.headers["Cookie"] = f"rf_session={cookie}"
-    api = httpx.Client(base_url=base, timeout=120, headers={"Authorization": f"Bearer {token}"})
+    api = httpx.Client(base_url=base, timeout=120, headers={"Authorization": f"Bearer {token}"}, verify=TLS)
     return Person(name, html, api, cookie)
 
 

@@ -36,15 +36,16 @@ def serving(db_url: str, *extra: str, config: Path | None = None, env: dict[str,
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{base}/api/v1/openapi.json", timeout=2)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    out, err = process.communicate(timeout=5)
-                    raise AssertionError(f"reviewflow serve did not start: {out}{err}") from None
-                time.sleep(0.1)
+        with httpx.Client(timeout=2) as probe:  # one client: each new one reads the CA bundle again
+            while True:
+                try:
+                    probe.get(f"{base}/api/v1/openapi.json")
+                    break
+                except httpx.TransportError:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        out, err = process.communicate(timeout=5)
+                        raise AssertionError(f"reviewflow serve did not start: {out}{err}") from None
+                    time.sleep(0.1)
         yield base
     finally:
         process.terminate()
