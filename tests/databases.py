@@ -20,6 +20,7 @@ import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import closing, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -170,8 +171,27 @@ def _only_reads(statement: str) -> bool:
     return head.startswith("SELECT") and "nextval" not in lowered and "setval" not in lowered
 
 
-def _replay_into_empty(url: str, statements: list[Statement]) -> bool:
-    """Send `statements` to the schema of `url` as they were first sent, in one transaction; False (and
+def _script(raw: Any, statements: list[Statement]) -> str:
+    """`statements` as one SQL text with their parameters written in as literals (psycopg's own quoting), leaving
+    out the reads: a replay is then one round trip instead of hundreds."""
+    import psycopg
+
+    writer = psycopg.ClientCursor(raw.driver_connection)
+    parts: list[str] = []
+    for statement, parameters, no_parameters in statements:
+        if _only_reads(statement):
+            continue
+        if isinstance(parameters, list):
+            parts += [writer.mogrify(statement, each) for each in parameters]
+        elif no_parameters and not parameters:
+            parts.append(statement)
+        else:
+            parts.append(writer.mogrify(statement, parameters))
+    return ";\n".join(parts)
+
+
+def _replay_into_empty(url: str, template: Template) -> bool:
+    """Send the template's statements to the schema of `url` as one script, in one transaction; False (and
     nothing sent) when the schema is not empty."""
     engine = create_engine(url, poolclass=NullPool)
     try:
@@ -181,21 +201,23 @@ def _replay_into_empty(url: str, statements: list[Statement]) -> bool:
             cursor.execute("SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() LIMIT 1")
             if cursor.fetchone():
                 return False
-            for statement, parameters, no_parameters in statements:
-                if _only_reads(statement):
-                    continue
-                if isinstance(parameters, list):
-                    cursor.executemany(statement, parameters)
-                elif no_parameters and not parameters:
-                    cursor.execute(statement)
-                else:
-                    cursor.execute(statement, parameters)
+            if template.script is None:
+                template.script = _script(raw, template.statements)
+            cursor.execute(template.script)
             raw.commit()
             return True
         finally:
             raw.close()
     finally:
         engine.dispose()
+
+
+@dataclass
+class Template:
+    """The statements a PostgreSQL template's build sent, and (from its first replay) the same as one script."""
+
+    statements: list[Statement]
+    script: str | None = None
 
 
 class Templates:
@@ -210,7 +232,7 @@ class Templates:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.sqlite: dict[str, Path] = {}
-        self.postgres: dict[str, list[Statement]] = {}
+        self.postgres: dict[str, Template] = {}
 
     def copy(self, url: str, key: str, build: Callable[[str], object]) -> None:
         """Make the database at `url` what `build(url)` would make of it; `key` names what `build` makes."""
@@ -236,7 +258,7 @@ class Templates:
             template = pg_url_or_skip()
             with _recording(template) as statements:
                 build(template)
-            self.postgres[key] = statements
+            self.postgres[key] = Template(statements)
         if not _replay_into_empty(url, self.postgres[key]):
             build(url)
 
