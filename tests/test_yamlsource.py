@@ -438,13 +438,25 @@ def test_any_other_yaml_error_is_reported_without_a_traceback(monkeypatch: pytes
 
 @pytest.mark.parametrize("path", shipped_files(), ids=lambda p: p.stem)
 def test_libyaml_and_pyyaml_read_a_definition_alike(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A short text is read by libyaml, a long one (or any, without libyaml) by PyYAML: same data, same lines."""
+    """libyaml reads a definition, and PyYAML (without libyaml) gives the same data and the same lines."""
     text = path.read_text("utf-8")
-    assert len(text) <= yamlsource.MAX_NODES
     assert yamlsource._LIBYAML
     fast = load_yaml(text, path.name)
     monkeypatch.setattr(yamlsource, "_LIBYAML", False)
     assert load_yaml(text, path.name) == fast
+
+
+@pytest.mark.parametrize("libyaml", [True, False], ids=["libyaml", "pyyaml"])
+@pytest.mark.parametrize(("text", "line"), [
+    ("a: [" + "1, " * yamlsource.MAX_NODES + "1]\n", 1),
+    ("# long enough to be counted\n" * 2000 + "a:\n" + "- 1\n" * (yamlsource.MAX_NODES + 5), 51999),
+    ("a: &x [1, 2]\nb:\n" + "- *x\n" * yamlsource.MAX_NODES, 49996),
+], ids=["flow", "block", "aliases"])
+def test_too_many_values_are_refused_at_the_same_line_by_either_reader(
+        text: str, line: int, libyaml: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(yamlsource, "_LIBYAML", libyaml)
+    assert _problems(text) == [f"f.yaml:{line}: more than {yamlsource.MAX_NODES} YAML values: a workflow "
+                               "definition is far smaller; check the file"]
 
 
 def test_file_over_one_megabyte_is_refused() -> None:

@@ -29,7 +29,9 @@ class _TooManyNodes(Exception):
 
 class _Loader(yaml.SafeLoader):
     """SafeLoader whose implicit booleans are only true/false, and which stops composing after
-    MAX_NODES values, so a file of a million tiny values is refused before it fills memory."""
+    MAX_NODES values, so a file of a million tiny values is refused before it fills memory.
+
+    Used without libyaml, and to word the error in a text libyaml refuses."""
 
     composed = 0
 
@@ -48,8 +50,8 @@ _Loader.add_implicit_resolver("tag:yaml.org,2002:bool", _BOOL, list("tTfF"))
 
 
 class _StoredLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """The same reading with libyaml's parser, for text that was checked when it was loaded
-    (a stored definition): no per-value limit, about ten times faster."""
+    """The same reading with libyaml's parser, about ten times faster: for a stored definition (checked when it
+    was loaded) as it is, for a new text once its values are counted (`_count_values`)."""
 
 
 _StoredLoader.yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
@@ -152,11 +154,34 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, file: str) -> Problem:
 _LIBYAML = hasattr(yaml, "CSafeLoader")
 
 
-def _composed(text: str, fast: bool, stored: bool) -> tuple[Any, yaml.Node | None]:
-    """The loader and the root node. libyaml reads stored text, and any text too short to hold MAX_NODES values
-    (each takes at least one character); new text it refuses is read again by PyYAML for the error's wording."""
-    if fast:
+_VALUES = (yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent, yaml.AliasEvent)
+"""The events each of which PyYAML composes into one value (the count `_Loader` limits)."""
+
+
+def _count_values(text: str) -> None:
+    """Raise _TooManyNodes where libyaml's reading passes MAX_NODES values, as `_Loader` would, without composing
+    any of them: the stream of events is counted and let go."""
+    parser = _StoredLoader(text)
+    try:
+        count = 0
+        while parser.check_event():
+            event = parser.get_event()
+            if isinstance(event, _VALUES):
+                count += 1
+                if count > MAX_NODES:
+                    raise _TooManyNodes(event.start_mark.line + 1 if event.start_mark else 0)
+    finally:
+        parser.dispose()
+
+
+def _composed(text: str, stored: bool) -> tuple[Any, yaml.Node | None]:
+    """The loader and the root node. libyaml reads the text (a new text longer than MAX_NODES characters, which
+    could hold more values than that, has its values counted first); a new text it refuses is read again by
+    PyYAML, for the error's established wording."""
+    if _LIBYAML:
         try:
+            if not stored and len(text) > MAX_NODES:
+                _count_values(text)
             quick = _StoredLoader(text)
             return quick, quick.get_single_node()
         except (yaml.YAMLError, UnicodeError):
@@ -175,10 +200,9 @@ def load_yaml(text: str, file: str, stored: bool = False) -> tuple[Any, dict[Pat
     if len(text) > MAX_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise InvalidDefinition([Problem(file, "", f"file is larger than {MAX_BYTES // 1000} kB: "
                                          "a workflow definition is a few kB; check the file")])
-    fast = stored or (_LIBYAML and len(text) <= MAX_NODES)
     loader: Any = None
     try:
-        loader, root = _composed(text, fast, stored)
+        loader, root = _composed(text, stored)
         if root is None:
             raise InvalidDefinition([Problem(file, "", "the file is empty: start from an example "
                                              "in docs/workflow-format.md", 1)])
