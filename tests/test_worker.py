@@ -306,10 +306,14 @@ def test_sigkill_mid_sweep_then_finish_fires_everything_once(db_url: str, spawn:
 
 # --- 4. concurrent sweeps on PostgreSQL -----------------------------------------------------------
 
+CONCURRENT_CASES = 4000
+"""Cases the four sweeps share: 12,000 levels, several seconds of work for one sweep, so that all four start
+while there is work left and their claims meet (each run prints how the work was split)."""
+
 @pytest.mark.postgres
 def test_concurrent_sweeps_on_postgres_fire_each_level_once(spawn: Callable[..., Proc]) -> None:
     url = pg_url_or_skip()
-    seeded = seed(url, 10_000)
+    seeded = seed(url, CONCURRENT_CASES)
     expected = len(seeded.expected_ledger(at(LATE)))
     procs = [spawn(url, "--now", LATE, "escalate", name=f"sweep{i}") for i in range(4)]
     deadline = time.monotonic() + 240
