@@ -41,7 +41,7 @@ spawn = test_worker.spawn
 FIRE_AT = "2026-01-07T10:00"
 """When the seeded cases (opened 5 Jan 2026) are moved on."""
 NOTIFY = ["notify", "--as", "la.duty", "--field", "notification_date=2026-01-07"]
-CONFLICT_CASES = 1000
+CONFLICT_CASES = 400
 """Cases both racing processes fire on."""
 SIDES = {"notify": ("la.duty", "notification_date=2026-01-07"),
          "withdraw": ("a.khan", "withdrawal_reason=duplicate referral")}
