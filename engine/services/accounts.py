@@ -508,7 +508,7 @@ class AccountService:
             db.require_existing()
         except StoreError:
             return False
-        if not db.is_initialised() or db.schema_behind():
+        if db.readiness() is not None:  # not initialised, or an older schema
             return False
         with self.ctx.read() as s:
             return accounts.admin_count(s) > 0

@@ -24,6 +24,7 @@ from reviewflow.engine.services.context import ServiceContext
 from reviewflow.engine.services.subgroups import register_named
 from reviewflow.store import migration as migration_store
 from reviewflow.store import repo
+from reviewflow.store.schema import UNINITIALISED
 from reviewflow.store.themes import seed as seed_themes
 
 log = structlog.get_logger("reviewflow")
@@ -90,9 +91,10 @@ class DefinitionService:
         database file or server is its operator."""
         db = self.ctx.db
         db.require_existing()
-        if not db.is_initialised():
+        old = db.readiness()
+        if old == UNINITIALISED:
             raise StoreError(f"the database {db.shown} is not initialised: run 'reviewflow init'")
-        has_accounts = db.schema_behind() is None
+        has_accounts = old is None
         who = self.accounts.require_admin(by, "upgrading the database") if has_accounts else SYSTEM
         before, after = db.create_schema()
         if before != after:
